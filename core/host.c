@@ -1,0 +1,276 @@
+#include "host.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embedded.h"
+#include "lua_modules.h"
+
+#define RK_EXIT_INTERRUPTED 130
+
+struct rk_host {
+  lua_State *L;
+};
+
+static volatile sig_atomic_t interrupted_flag = 0;
+static lua_State *signal_state = NULL;
+
+int rk_interrupted(void) { return interrupted_flag != 0; }
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  lua_newtable(L);
+  lua_pushliteral(L, "interrupted");
+  lua_setfield(L, -2, "message");
+  lua_pushinteger(L, RK_EXIT_INTERRUPTED);
+  lua_setfield(L, -2, "exit_code");
+  lua_pushliteral(L, "interrupted");
+  lua_setfield(L, -2, "reason");
+  lua_error(L);
+}
+
+/* Like lua.c: the handler only sets a flag and a hook; the hook raises in Lua context.
+ * A second Ctrl-C falls back to the default action, so a stuck run can always be killed. */
+static void on_sigint(int sig) {
+  interrupted_flag = 1;
+  signal(sig, SIG_DFL);
+  if (signal_state)
+    lua_sethook(signal_state, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static const char *lua_dir(void) {
+  const char *d = getenv("RIGELK8S_LUA_DIR");
+  return (d && *d) ? d : NULL;
+}
+
+static const rk_embedded *find_embedded(const char *name) {
+  for (const rk_embedded *e = rk_embedded_files; e->name; e++)
+    if (strcmp(e->name, name) == 0) return e;
+  return NULL;
+}
+
+/* package.preload entry for an embedded Lua module: upvalue 1 is the rk_embedded. */
+static int load_embedded_module(lua_State *L) {
+  const rk_embedded *e = lua_touserdata(L, lua_upvalueindex(1));
+  char chunkname[256];
+  snprintf(chunkname, sizeof chunkname, "@lua/%s", e->path);
+  if (luaL_loadbuffer(L, e->source, e->len, chunkname) != LUA_OK) return lua_error(L);
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+static void prepend_package_path(lua_State *L, const char *dir) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 2);
+}
+
+static int open_state(lua_State *L) {
+  luaL_openlibs(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  static const luaL_Reg c_modules[] = {
+      {"rigelk8s", luaopen_rigelk8s},
+      {"rigelk8s.yaml", luaopen_rigelk8s_yaml},
+      {"rigelk8s.json", luaopen_rigelk8s_json},
+      {NULL, NULL},
+  };
+  for (const luaL_Reg *m = c_modules; m->name; m++) {
+    lua_pushcfunction(L, m->func);
+    lua_setfield(L, -2, m->name);
+  }
+  const char *dir = lua_dir();
+  if (dir) {
+    prepend_package_path(L, dir);
+  } else {
+    for (const rk_embedded *e = rk_embedded_files; e->name; e++) {
+      if (strncmp(e->name, "scripts/", 8) == 0) continue;
+      lua_pushlightuserdata(L, (void *)e);
+      lua_pushcclosure(L, load_embedded_module, 1);
+      lua_setfield(L, -2, e->name);
+    }
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+rk_host *rk_host_new(void) {
+  rk_host *host = calloc(1, sizeof *host);
+  if (!host) return NULL;
+  host->L = luaL_newstate();
+  if (!host->L) {
+    free(host);
+    return NULL;
+  }
+  lua_pushcfunction(host->L, open_state);
+  if (lua_pcall(host->L, 0, 0, 0) != LUA_OK) {
+    fprintf(stderr, "rigelk8s: cannot start Lua: %s\n", lua_tostring(host->L, -1));
+    lua_close(host->L);
+    free(host);
+    return NULL;
+  }
+  return host;
+}
+
+void rk_host_free(rk_host *host) {
+  if (!host) return;
+  if (signal_state == host->L) signal_state = NULL;
+  lua_close(host->L);
+  free(host);
+}
+
+/* Message handler: keeps structured (table) errors as they are, so the exit code and
+ * diagnosis survive, and records a traceback beside them in the registry. */
+static int message_handler(lua_State *L) {
+  luaL_traceback(L, L, NULL, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, "rigelk8s.traceback");
+  if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TTABLE) return 1;
+  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+  lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  return 1;
+}
+
+/* Prints the error at the top of the stack and returns its exit code. */
+static int report_error(lua_State *L) {
+  int code = 1;
+  int structured = 0;
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lua_getfield(L, -1, "exit_code");
+    if (lua_isinteger(L, -1)) {
+      code = (int)lua_tointeger(L, -1);
+      structured = 1;
+    }
+    lua_pop(L, 1);
+  }
+  if (interrupted_flag) code = RK_EXIT_INTERRUPTED;
+  const char *msg = luaL_tolstring(L, -1, NULL);
+  if (lua_type(L, -2) == LUA_TTABLE && !luaL_getmetafield(L, -2, "__tostring")) {
+    lua_getfield(L, -2, "message");
+    if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+  }
+  fprintf(stderr, "rigelk8s: %s\n", msg);
+  /* Structured errors are diagnoses meant for users; a traceback would be noise. */
+  if (!structured) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "rigelk8s.traceback");
+    if (lua_type(L, -1) == LUA_TSTRING) fprintf(stderr, "%s\n", lua_tostring(L, -1));
+  }
+  fflush(stderr);
+  return code;
+}
+
+static void set_arg_table(lua_State *L, const char *script, int argc, char **argv) {
+  lua_createtable(L, argc, 2);
+  lua_pushliteral(L, "rigelk8s");
+  lua_rawseti(L, -2, -1);
+  lua_pushstring(L, script);
+  lua_rawseti(L, -2, 0);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setglobal(L, "arg");
+}
+
+/* Calls the chunk on top of the stack with argv as `...`; returns the exit code. */
+static int call_chunk(lua_State *L, int argc, char **argv) {
+  int base = lua_gettop(L);
+  lua_pushcfunction(L, message_handler);
+  lua_insert(L, base);
+  luaL_checkstack(L, argc, "too many arguments");
+  for (int i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
+  signal_state = L;
+  interrupted_flag = 0;
+  signal(SIGINT, on_sigint);
+  int status = lua_pcall(L, argc, 1, base);
+  signal(SIGINT, SIG_DFL);
+  signal_state = NULL;
+  int code = 0;
+  if (status != LUA_OK) {
+    code = report_error(L);
+  } else if (lua_isinteger(L, -1)) {
+    code = (int)lua_tointeger(L, -1);
+  } else if (lua_isboolean(L, -1)) {
+    code = lua_toboolean(L, -1) ? 0 : 1;
+  }
+  fflush(stdout);
+  lua_settop(L, base - 1);
+  return code;
+}
+
+static int load_failed(lua_State *L) {
+  fprintf(stderr, "rigelk8s: %s\n", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return 1;
+}
+
+static void add_script_dir_to_path(lua_State *L, const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    prepend_package_path(L, ".");
+    return;
+  }
+  lua_pushlstring(L, path, (size_t)(slash - path) + (slash == path));
+  prepend_package_path(L, lua_tostring(L, -1));
+  lua_pop(L, 1);
+}
+
+int rk_host_run_file(rk_host *host, const char *path, int argc, char **argv) {
+  lua_State *L = host->L;
+  int stdin_script = strcmp(path, "-") == 0;
+  set_arg_table(L, path, argc, argv);
+  if (!stdin_script) add_script_dir_to_path(L, path);
+  if (luaL_loadfile(L, stdin_script ? NULL : path) != LUA_OK) return load_failed(L);
+  return call_chunk(L, argc, argv);
+}
+
+static const char *script_dir(void) {
+  const char *d = getenv("RIGELK8S_SCRIPT_DIR");
+  return (d && *d) ? d : NULL;
+}
+
+/* With RIGELK8S_LUA_DIR or RIGELK8S_SCRIPT_DIR set, stock scripts come from disk:
+ * writes the path and returns 1; returns 0 when the embedded copy is to be used. */
+static int script_path_on_disk(const char *name, char *path, size_t size) {
+  if (script_dir())
+    snprintf(path, size, "%s/%s.lua", script_dir(), name);
+  else if (lua_dir())
+    snprintf(path, size, "%s/../scripts/%s.lua", lua_dir(), name);
+  else
+    return 0;
+  return 1;
+}
+
+int rk_host_has_script(const char *name) {
+  char path[4096];
+  if (script_path_on_disk(name, path, sizeof path)) {
+    FILE *f = fopen(path, "r");
+    if (f) fclose(f);
+    return f != NULL;
+  }
+  snprintf(path, sizeof path, "scripts/%s.lua", name);
+  return find_embedded(path) != NULL;
+}
+
+int rk_host_run_script(rk_host *host, const char *name, int argc, char **argv) {
+  lua_State *L = host->L;
+  char key[256], path[4096];
+  snprintf(key, sizeof key, "scripts/%s.lua", name);
+  if (!rk_host_has_script(name)) return -1;
+  set_arg_table(L, key, argc, argv);
+  if (script_path_on_disk(name, path, sizeof path)) {
+    if (luaL_loadfile(L, path) != LUA_OK) return load_failed(L);
+  } else {
+    const rk_embedded *e = find_embedded(key);
+    snprintf(path, sizeof path, "@%s", e->path);
+    if (luaL_loadbuffer(L, e->source, e->len, path) != LUA_OK) return load_failed(L);
+  }
+  return call_chunk(L, argc, argv);
+}
