@@ -4,7 +4,7 @@ BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcmocka-dev \
                lua-busted cmake pkg-config
-BENCH_PACKAGES = lua-yaml lua5.4
+BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
 
 .PHONY: all deps build test test-asan demo bench clean
 

@@ -3,9 +3,9 @@
 
 Runs CMD RUNS times (default 11) after one warm-up run, and prints
 `LABEL: median X ms (min Y, max Z, n=RUNS), peak RSS R KiB`. With --json, prints one JSON
-object instead. Peak RSS is the largest ru_maxrss of the runs (the child and its own
-children). Exit status is non-zero if any run fails."""
-import argparse, json, os, resource, statistics, subprocess, sys, time
+object instead. Peak RSS (the maximum resident set size) is
+measured in one extra run under GNU time. Exit status is non-zero if any run fails."""
+import argparse, json, os, statistics, subprocess, sys, time
 
 
 def run_once(cmd, stdin_path):
@@ -15,6 +15,20 @@ def run_once(cmd, stdin_path):
     _, err = p.communicate()
     dt = time.perf_counter() - t0
     return p.returncode, dt, err
+
+
+def peak_rss(cmd, stdin_path):
+    """Peak RSS in KiB of one more run, measured by GNU time (a small C program): the
+    ru_maxrss of a child forked from Python would include Python's own pages."""
+    import tempfile
+    if not os.path.exists("/usr/bin/time"):
+        return -1
+    with tempfile.NamedTemporaryFile("r") as out:
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name] + cmd, stdin=stdin,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        text = out.read().strip().splitlines()
+        return int(text[-1]) if text and text[-1].isdigit() else -1
 
 
 def main():
@@ -31,18 +45,14 @@ def main():
         ap.error("no command")
     if not a.no_warmup:
         run_once(cmd, a.stdin)
-    times, peak = [], 0
+    times = []
     for _ in range(a.n):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         rc, dt, err = run_once(cmd, a.stdin)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         if rc != 0:
             sys.stderr.write(err.decode(errors="replace"))
             sys.exit(f"timeit: {' '.join(cmd)} exited {rc}")
         times.append(dt * 1000)
-        peak = max(peak, after if after > before else 0)
-    # ru_maxrss of RUSAGE_CHILDREN is the max over all waited-for children so far, so the
-    # figure is only exact for the largest run; that is the one we report.
+    peak = peak_rss(cmd, a.stdin)
     res = {"label": a.label or " ".join(cmd), "median_ms": statistics.median(times),
            "min_ms": min(times), "max_ms": max(times), "n": a.n, "peak_rss_kib": peak}
     if a.json:

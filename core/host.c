@@ -1,11 +1,15 @@
 #include "host.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "embedded.h"
@@ -44,9 +48,13 @@ static void on_sigint(int sig) {
     lua_sethook(signal_state, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
+/* RIGELK8S_LUA_DIR, made absolute so that scripts which change directory still find
+ * the library. */
 static const char *lua_dir(void) {
+  static char resolved[PATH_MAX];
   const char *d = getenv("RIGELK8S_LUA_DIR");
-  return (d && *d) ? d : NULL;
+  if (!d || !*d) return NULL;
+  return realpath(d, resolved) ? resolved : d;
 }
 
 static const rk_embedded *find_embedded(const char *name) {
@@ -74,6 +82,41 @@ static void prepend_package_path(lua_State *L, const char *dir) {
   lua_pop(L, 2);
 }
 
+/* package.preload["rigelk8s.kube"]: dlopens rigelk8s-kube.so (libcurl and the
+ * Kubernetes client) on first use, so that commands which never reach a cluster start
+ * without loading libcurl. Looked for in $RIGELK8S_LIBDIR, beside the executable, then
+ * in ../lib/rigelk8s relative to it. */
+static int load_kube_plugin(lua_State *L) {
+  char exe[PATH_MAX], candidates[3][PATH_MAX + 64];
+  int n = 0;
+  const char *libdir = getenv("RIGELK8S_LIBDIR");
+  if (libdir && *libdir) snprintf(candidates[n++], sizeof candidates[0], "%s/rigelk8s-kube.so", libdir);
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len > 0) {
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(candidates[n++], sizeof candidates[0], "%s/rigelk8s-kube.so", exe);
+    snprintf(candidates[n++], sizeof candidates[0], "%s/../lib/rigelk8s/rigelk8s-kube.so", exe);
+  }
+  const char *why = "not found";
+  for (int i = 0; i < n; i++) {
+    if (access(candidates[i], R_OK) != 0) continue;
+    void *handle = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      why = dlerror();
+      continue;
+    }
+    lua_CFunction open = (lua_CFunction)(uintptr_t)dlsym(handle, "luaopen_rigelk8s_kube");
+    if (!open) return luaL_error(L, "%s: no luaopen_rigelk8s_kube", candidates[i]);
+    lua_pushcfunction(L, open);
+    lua_call(L, 0, 1);
+    return 1;
+  }
+  return luaL_error(L, "cannot load the Kubernetes client plugin rigelk8s-kube.so (%s); it is "
+                       "installed beside the rigelk8s executable, or set RIGELK8S_LIBDIR", why);
+}
+
 static int open_state(lua_State *L) {
   luaL_openlibs(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -81,6 +124,9 @@ static int open_state(lua_State *L) {
       {"rigelk8s", luaopen_rigelk8s},
       {"rigelk8s.yaml", luaopen_rigelk8s_yaml},
       {"rigelk8s.json", luaopen_rigelk8s_json},
+      {"rigelk8s.sys", luaopen_rigelk8s_sys},
+      {"rigelk8s.kube", load_kube_plugin},
+      {"rigelk8s.rollout_core", luaopen_rigelk8s_rollout_core},
       {NULL, NULL},
   };
   for (const luaL_Reg *m = c_modules; m->name; m++) {
@@ -239,13 +285,14 @@ static const char *script_dir(void) {
 /* With RIGELK8S_LUA_DIR or RIGELK8S_SCRIPT_DIR set, stock scripts come from disk:
  * writes the path and returns 1; returns 0 when the embedded copy is to be used. */
 static int script_path_on_disk(const char *name, char *path, size_t size) {
+  int n;
   if (script_dir())
-    snprintf(path, size, "%s/%s.lua", script_dir(), name);
+    n = snprintf(path, size, "%s/%s.lua", script_dir(), name);
   else if (lua_dir())
-    snprintf(path, size, "%s/../scripts/%s.lua", lua_dir(), name);
+    n = snprintf(path, size, "%s/../scripts/%s.lua", lua_dir(), name);
   else
     return 0;
-  return 1;
+  return n > 0 && (size_t)n < size;
 }
 
 int rk_host_has_script(const char *name) {

@@ -7,5 +7,12 @@
 int luaopen_rigelk8s(lua_State *L);      /* null, array, is_array, version */
 int luaopen_rigelk8s_yaml(lua_State *L); /* load, load_file, dump, dump_all */
 int luaopen_rigelk8s_json(lua_State *L); /* encode, decode */
+int luaopen_rigelk8s_sys(lua_State *L);  /* clocks, terminals, files, PATH, Ctrl-C */
+
+/* Kubernetes client: connect, calls, watch sets. Lives in the rigelk8s-kube.so plugin,
+ * which host.c loads on first use. */
+int luaopen_rigelk8s_kube(lua_State *L);
+
+int luaopen_rigelk8s_rollout_core(lua_State *L); /* verdicts, event_for, history, undo */
 
 #endif

@@ -1,0 +1,162 @@
+/* rigelk8s.sys: the few operating-system facts Lua's standard library lacks: a monotonic
+ * clock, terminals, sleeping, file modes, PATH look-ups and the Ctrl-C flag. */
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "lua_modules.h"
+
+/* sys.now() -> seconds (float) on a monotonic clock. */
+static int sys_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* sys.wall() -> seconds since the epoch (float), for timestamps in plain output. */
+static int sys_wall(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* sys.sleep(seconds): returns early (false) when Ctrl-C arrives. */
+static int sys_sleep(lua_State *L) {
+  lua_Number s = luaL_checknumber(L, 1);
+  struct timespec ts = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !rk_interrupted()) {
+  }
+  lua_pushboolean(L, !rk_interrupted());
+  return 1;
+}
+
+/* sys.isatty(fd) -> boolean. */
+static int sys_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+/* sys.term_width() -> columns of the terminal on stdout, or nil. */
+static int sys_term_width(lua_State *L) {
+  struct winsize ws;
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+    lua_pushinteger(L, ws.ws_col);
+    return 1;
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+/* sys.interrupted() -> whether Ctrl-C was pressed during this run. */
+static int sys_interrupted(lua_State *L) {
+  lua_pushboolean(L, rk_interrupted());
+  return 1;
+}
+
+/* sys.which(name) -> absolute path of an executable on PATH, or nil. */
+static int sys_which(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  if (strchr(name, '/')) {
+    if (access(name, X_OK) == 0) lua_pushstring(L, name); else lua_pushnil(L);
+    return 1;
+  }
+  const char *path = getenv("PATH");
+  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+  while (*path) {
+    const char *end = strchr(path, ':');
+    size_t len = end ? (size_t)(end - path) : strlen(path);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    if (len == 0) luaL_addchar(&b, '.'); else luaL_addlstring(&b, path, len);
+    luaL_addchar(&b, '/');
+    luaL_addstring(&b, name);
+    luaL_pushresult(&b);
+    struct stat st;
+    if (stat(lua_tostring(L, -1), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(lua_tostring(L, -1), X_OK) == 0)
+      return 1;
+    lua_pop(L, 1);
+    if (!end) break;
+    path = end + 1;
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+/* sys.write_private(path, data): creates or truncates path with mode 0600 and writes data.
+ * Every file rigelk8s writes goes through here. Returns true, or nil and a message. */
+static int sys_write_private(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || fchmod(fd, 0600) != 0) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(e));
+    return 2;
+  }
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = write(fd, data + off, len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      lua_pushnil(L);
+      lua_pushfstring(L, "%s: %s", path, strerror(e));
+      return 2;
+    }
+    off += (size_t)n;
+  }
+  close(fd);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* sys.mkdir_private(path): mkdir with mode 0700 (existing directory is fine). */
+static int sys_mkdir_private(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* sys.getpid() */
+static int sys_getpid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+int luaopen_rigelk8s_sys(lua_State *L) {
+  static const luaL_Reg fns[] = {
+      {"now", sys_now},
+      {"wall", sys_wall},
+      {"sleep", sys_sleep},
+      {"isatty", sys_isatty},
+      {"term_width", sys_term_width},
+      {"interrupted", sys_interrupted},
+      {"which", sys_which},
+      {"write_private", sys_write_private},
+      {"mkdir_private", sys_mkdir_private},
+      {"getpid", sys_getpid},
+      {NULL, NULL},
+  };
+  luaL_newlib(L, fns);
+  return 1;
+}
