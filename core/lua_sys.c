@@ -1,6 +1,9 @@
 /* rigelk8s.sys: the few operating-system facts Lua's standard library lacks: a monotonic
  * clock, terminals, sleeping, file modes, PATH look-ups and the Ctrl-C flag. */
 #include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -137,6 +140,117 @@ static int sys_mkdir_private(lua_State *L) {
   return 1;
 }
 
+extern char **environ;
+
+/* sys.spawn(argv, {stdout = PATH, stderr = PATH, env = {NAME = value, ...}}) -> pid.
+ * Runs argv[1] (looked up on PATH) with the given arguments; stdout/stderr go to files
+ * created with mode 0600 (or are inherited when not given); env entries are added to
+ * (or replace those of) this process's environment. Returns nil, message on failure. */
+static int sys_spawn(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int opts = lua_istable(L, 2) ? 2 : 0;
+  lua_Integer argc = luaL_len(L, 1);
+  luaL_argcheck(L, argc >= 1, 1, "needs a program");
+  const char **argv = lua_newuserdatauv(L, sizeof(char *) * (size_t)(argc + 1), 0);
+  for (lua_Integer i = 1; i <= argc; i++) {
+    lua_rawgeti(L, 1, i);
+    argv[i - 1] = luaL_checkstring(L, -1);
+    lua_pop(L, 1); /* still referenced by the argv table */
+  }
+  argv[argc] = NULL;
+
+  /* The environment: ours, with opts.env overriding. Strings stay alive on the stack. */
+  size_t nenv = 0;
+  while (environ[nenv]) nenv++;
+  size_t extra = 0;
+  if (opts) {
+    lua_getfield(L, opts, "env");
+    if (lua_istable(L, -1)) {
+      lua_pushnil(L);
+      while (lua_next(L, -2)) { extra++; lua_pop(L, 1); }
+    }
+    lua_pop(L, 1);
+  }
+  const char **envp = lua_newuserdatauv(L, sizeof(char *) * (nenv + extra + 1), 0);
+  int envp_idx = lua_gettop(L);
+  size_t n = 0;
+  for (size_t i = 0; i < nenv; i++) envp[n++] = environ[i];
+  if (extra) {
+    lua_getfield(L, opts, "env");
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      const char *k = luaL_checkstring(L, -2), *v = luaL_checkstring(L, -1);
+      size_t klen = strlen(k);
+      for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], k, klen) == 0 && envp[i][klen] == '=') envp[i] = envp[--n];
+      const char *kv = lua_pushfstring(L, "%s=%s", k, v);
+      lua_rotate(L, envp_idx + 1, 1); /* keep kv alive below the iteration state */
+      envp[n++] = kv;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  envp[n] = NULL;
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  static const char *streams[] = {"stdout", "stderr"};
+  for (int i = 0; i < 2 && opts; i++) {
+    lua_getfield(L, opts, streams[i]);
+    if (lua_isstring(L, -1))
+      posix_spawn_file_actions_addopen(&fa, i + 1, lua_tostring(L, -1),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    lua_pop(L, 1);
+  }
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, (char *const *)envp);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", argv[0], strerror(rc));
+    return 2;
+  }
+  lua_pushinteger(L, pid);
+  return 1;
+}
+
+/* sys.wait([pid]) -> pid, exit_code (128+signal when killed), or nil when no child has
+ * finished (non-blocking). Without pid, any child. */
+static int sys_wait(lua_State *L) {
+  pid_t want = (pid_t)luaL_optinteger(L, 1, -1);
+  int status;
+  pid_t pid;
+  do {
+    pid = waitpid(want, &status, WNOHANG);
+  } while (pid < 0 && errno == EINTR);
+  if (pid <= 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushinteger(L, pid);
+  lua_pushinteger(L, WIFEXITED(status) ? WEXITSTATUS(status)
+                     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1);
+  return 2;
+}
+
+/* sys.kill(pid [, signal = 15]) */
+static int sys_kill(lua_State *L) {
+  lua_pushboolean(L, kill((pid_t)luaL_checkinteger(L, 1), (int)luaL_optinteger(L, 2, SIGTERM)) == 0);
+  return 1;
+}
+
+/* sys.exe() -> the absolute path of the running executable, or nil. */
+static int sys_exe(lua_State *L) {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushlstring(L, path, (size_t)n);
+  return 1;
+}
+
 /* sys.getpid() */
 static int sys_getpid(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)getpid());
@@ -155,6 +269,10 @@ int luaopen_rigelk8s_sys(lua_State *L) {
       {"write_private", sys_write_private},
       {"mkdir_private", sys_mkdir_private},
       {"getpid", sys_getpid},
+      {"spawn", sys_spawn},
+      {"exe", sys_exe},
+      {"wait", sys_wait},
+      {"kill", sys_kill},
       {NULL, NULL},
   };
   luaL_newlib(L, fns);

@@ -102,7 +102,8 @@
 --   hooks: file.lua | [file.lua, ...]   Lua files registering workflow hooks
 --          (before_apply, after_apply, on_ready, on_failure; see workflow.lua), relative
 --          to the Rigelfile (run by the workflows, not by render)
---   fleet: list of {context (required), namespace = namespace, name} (multi-cluster deploy)
+--   fleet: list of {context (required), namespace = namespace, name = context, kubeconfig}
+--          (deploy/update/status run on every target at once; see fleet.lua)
 --   additional_k8s_params:
 --     application: Deployment fragment deep-merged over the application (and each
 --                  component) Deployment; ros_master: over the master (or discovery

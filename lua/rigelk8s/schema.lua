@@ -705,6 +705,7 @@ local fleet_member = S.object({
   {"context", S.string{required = true, nonempty = true, example = "robot-1"}},
   {"namespace", S.name{}},
   {"name", S.string{}},
+  {"kubeconfig", S.string{nonempty = true}},
 })
 
 local additional = S.object({
@@ -734,7 +735,7 @@ M.orchestration = S.object({
   {"observability", observability},
   {"results", results},
   {"hooks", hooks},
-  {"fleet", S.list(fleet_member, {unique = "context"})},
+  {"fleet", S.list(fleet_member)},
   {"additional_k8s_params", additional},
 })
 -- `distro` accepts every known ROS 1 and ROS 2 distribution.

@@ -70,6 +70,11 @@ M.flags = {
   {"hooks", nil, "--hooks", value = "FILE", multi = true, help = "Lua file of hooks (repeatable)"},
   {"force_conflicts", nil, "--force-conflicts", help = "take over fields another field manager owns"},
 }
+for _, f in ipairs(require("rigelk8s.fleet").flags) do M.flags[#M.flags + 1] = f end
+
+-- Commands that run on every target of a fleet (`--contexts` or the Rigelfile's fleet:).
+local FLEET_COMMANDS = {deploy = true, update = true, status = true, delete = true, diff = true,
+                        rollback = true, distributed = true}
 
 -- Builds the run context: flags, output, Rigelfile config (lazily), client (lazily).
 function M.context(argv, info)
@@ -144,6 +149,9 @@ function M.connect(ctx)
   ctx.client = k8s.connect{kubeconfig = ctx.opts.kubeconfig, context = ctx.opts.context,
                            namespace = ctx.cfg and ctx.cfg.namespace or ctx.opts.namespace,
                            verbose = ctx.opts.verbose}
+  -- One cheap request up front, so that an unreachable cluster or rejected credentials
+  -- fail here (exit 3, naming the server and context) before anything is applied.
+  ctx.server_version = ctx.client:server_version()
   return ctx.client
 end
 
@@ -152,25 +160,57 @@ local function ref(o)
 end
 M.ref = ref
 
--- Current resourceVersion and generation of each object, one list per kind, so that
--- apply can tell changed objects from unchanged ones.
+-- The live copy of each object (nil when absent), fetched concurrently, so that apply can
+-- tell created, configured and unchanged objects apart. Also returns the objects whose
+-- kind the cluster does not serve (NoKindMatch: a CRD is missing). A cluster that cannot
+-- be reached (or refuses the credentials) stops the workflow here, with exit code 3.
 local function snapshot(client, objects)
-  local seen, before = {}, {}
-  for _, o in ipairs(objects) do
-    local k = o.apiVersion .. "|" .. o.kind .. "|" .. (o.metadata.namespace or "")
-    if not seen[k] then
-      seen[k] = true
-      local items = client:try_list{apiVersion = o.apiVersion, kind = o.kind, namespace = o.metadata.namespace}
-      for _, it in ipairs(items or {}) do
-        before[o.kind .. "/" .. (it.metadata.namespace or "") .. "/" .. it.metadata.name] = it
-      end
+  local specs = {}
+  for i, o in ipairs(objects) do
+    specs[i] = {verb = "get", apiVersion = o.apiVersion, kind = o.kind,
+                name = o.metadata.name, namespace = o.metadata.namespace}
+  end
+  local before, missing_kind = {}, {}
+  if #specs == 0 then return before, missing_kind end
+  local results, err = client:call_many(specs, 16)
+  if not results then error(err, 0) end
+  for i, r in ipairs(results) do
+    if r.ok then
+      before[objects[i]] = r.object
+    elseif r.error and r.error.exit_code == errors.EXIT.unreachable then
+      error(r.error, 0)
+    elseif r.error and r.error.reason == "NoKindMatch" then
+      missing_kind[objects[i]] = r.error
     end
   end
-  return before
+  return before, missing_kind
+end
+
+-- Whether two versions of an object differ in anything but bookkeeping (resourceVersion,
+-- managedFields, timestamps, status): a dry run cannot compare resourceVersions.
+local IGNORED_METADATA = {resourceVersion = true, managedFields = true, generation = true,
+                          creationTimestamp = true, uid = true}
+local function same(a, b, depth)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not (depth == 1 and k == "status") and not (depth == 2 and IGNORED_METADATA[k])
+       and not same(v, b[k], depth + 1) then return false end
+  end
+  for k, v in pairs(b) do
+    if a[k] == nil and not (depth == 1 and k == "status") and not (depth == 2 and IGNORED_METADATA[k]) then
+      return false
+    end
+  end
+  return true
+end
+local function changed(prev, now, dry)
+  if not dry then return prev.metadata.resourceVersion ~= now.metadata.resourceVersion end
+  return not same({metadata = prev.metadata, spec = prev.spec, data = prev.data},
+                  {metadata = now.metadata, spec = now.spec, data = now.data}, 1)
 end
 
 local function new_summary()
-  return {created = {}, configured = {}, unchanged = {}, failed = {}, not_applied = {}}
+  return {created = {}, configured = {}, unchanged = {}, failed = {}, not_applied = {}, skipped = {}}
 end
 
 -- Groups objects by their rendered phase, keeping the phase order (objects that did not
@@ -189,7 +229,17 @@ local function phase_groups(ctx, objects)
   end
   local rank = {namespace = 1, storage = 2, master = 3, application = 4, other = 5, observability = 6}
   table.sort(groups, function(a, b) return (rank[a.phase] or 5) < (rank[b.phase] or 5) end)
-  return groups
+  return groups, phase_of
+end
+
+-- Why an observability object is left out: its kind needs a CRD the cluster lacks.
+local function skip_reason(o, err)
+  local group = o.apiVersion:match("^(.*)/") or o.apiVersion
+  return string.format("the cluster does not serve %s %s (%s); install its CRDs " ..
+                       "(for ServiceMonitor: the Prometheus Operator, e.g. helm chart " ..
+                       "prometheus-community/kube-prometheus-stack) and deploy again",
+                       o.apiVersion, o.kind, group == "monitoring.coreos.com"
+                       and "no Prometheus Operator" or tostring(err and err.message or "no CRD"))
 end
 
 -- Applies objects with server-side apply: phase by phase in dependency order, the
@@ -197,36 +247,59 @@ end
 -- created, configured, unchanged or failed. When any object fails, the rest of its
 -- phase is still applied, later phases are not, and the error names exactly which
 -- objects were applied and which were not (exit 1). ctx.applied accumulates over calls.
+-- Observability objects whose kind the cluster lacks (ServiceMonitor without the
+-- Prometheus Operator's CRD) are skipped with a message, not failed: monitoring is an
+-- add-on and must not block the robot's deployment. With --dry-run nothing is stored;
+-- objects in a namespace that the run would create are reported as created.
 function M.apply(ctx, objects, opts)
   opts = opts or {}
   local client = M.connect(ctx)
   M.run_hooks(ctx, "before_apply", objects)
   local summary = ctx.applied or new_summary()
   ctx.applied = summary
-  local before = snapshot(client, objects)
-  local groups = phase_groups(ctx, objects)
+  local dry = ctx.opts.dry_run
+  local before, missing_kind = snapshot(client, objects)
+  local groups, phase_of = phase_groups(ctx, objects)
+  local new_namespaces = {}
   for gi, g in ipairs(groups) do
-    local results = client:apply_all(g.objects, {concurrency = opts.concurrency or 16,
-                                                 force = ctx.opts.force_conflicts or opts.force,
-                                                 dry_run = ctx.opts.dry_run})
-    for i, o in ipairs(g.objects) do
+    local todo = {}
+    for _, o in ipairs(g.objects) do
+      if missing_kind[o] and phase_of[o] == "observability" then
+        summary.skipped[#summary.skipped + 1] = {ref = ref(o), reason = skip_reason(o, missing_kind[o])}
+        if not ctx.json then ctx.out:say("%s skipped: %s", ref(o), summary.skipped[#summary.skipped].reason) end
+      else
+        todo[#todo + 1] = o
+      end
+    end
+    local results = client:apply_all(todo, {concurrency = opts.concurrency or 16,
+                                            force = ctx.opts.force_conflicts or opts.force,
+                                            dry_run = dry})
+    for i, o in ipairs(todo) do
       local r = results[i]
       local name = ref(o)
-      local prev = before[o.kind .. "/" .. (o.metadata.namespace or "") .. "/" .. o.metadata.name]
-      if not r.ok then
+      local prev = before[o]
+      local ns = o.metadata.namespace
+      if not r.ok and r.error and r.error.exit_code == errors.EXIT.unreachable then
+        error(r.error, 0)
+      elseif not r.ok and dry and ns and new_namespaces[ns] and r.error and r.error.code == 404 then
+        -- A dry run cannot create the namespace, so the server cannot check objects in it.
+        summary.created[#summary.created + 1] = name
+        if not ctx.json then ctx.out:say("%s created (dry run; not validated: namespace %s does not exist yet)", name, ns) end
+      elseif not r.ok then
         summary.failed[#summary.failed + 1] = {ref = name, error = r.error}
       else
         local what
         if not prev then
           what = "created"
-        elseif prev.metadata.resourceVersion == r.object.metadata.resourceVersion then
-          what = "unchanged"
-        else
+          if o.kind == "Namespace" then new_namespaces[o.metadata.name] = true end
+        elseif changed(prev, r.object, dry) then
           what = "configured"
+        else
+          what = "unchanged"
         end
         table.insert(summary[what], name)
         if not ctx.json then
-          ctx.out:say("%s %s%s", name, what, ctx.opts.dry_run and " (dry run)" or "")
+          ctx.out:say("%s %s%s", name, what, dry and " (dry run)" or "")
         end
       end
     end
@@ -384,7 +457,14 @@ end
 -- scripts end with `return wf.main(function(ctx) ... end, arg, info)`.
 function M.main(fn, argv, info)
   local ctx = M.context(argv, info)
-  local ok, ret = pcall(fn, ctx)
+  local ok, ret = pcall(function()
+    local fleet = require "rigelk8s.fleet"
+    if FLEET_COMMANDS[ctx.command] and not fleet.is_child() then
+      local targets = fleet.targets(ctx, not ctx.opts.contexts and M.config(ctx) or nil)
+      if targets then return fleet.run(ctx, targets, argv) end
+    end
+    return fn(ctx)
+  end)
   if ok then return ret end
   local e = errors.wrap(ret)
   if sys.interrupted() then e.exit_code = errors.EXIT.interrupted end
