@@ -1,0 +1,847 @@
+/* rigelk8s.kube: the Lua binding of kube.c and watch.c. Small primitives that return
+ * `value` or `nil, err` (err is a rigelk8s.errors value: code, reason, message, causes,
+ * conflicts, details, exit_code); the friendly, raising API is lua/rigelk8s/k8s.lua,
+ * which adds its methods to kube.Client and kube.WatchSet.
+ *
+ *   kube.connect{kubeconfig, context, namespace, verbose, timeout, retries} -> client
+ *   client:call(spec)            one request -> decoded answer, HTTP status
+ *   client:call_many(specs, n)   many requests, n in flight -> {{ok, status, object} |
+ *                                {ok = false, status, error}}, in the order given
+ *   client:list_all(spec)        a list, every page (limit/continue) merged into one
+ *   client:resolve(apiVersion, kind) -> {group, version, kind, plural, namespaced}
+ *   client:watch_set()           -> set; set:add(spec [, key]) -> id;
+ *                                   set:next([timeout]) -> {type, object, watch = key, id}
+ *                                   or nil; set:remove(id); set:count(); set:close()
+ *   client:close()               idempotent; also __close and __gc
+ *   client.namespace / context / server / cluster / user / kubeconfig
+ *
+ * spec: verb (get|list|create|replace|patch|apply|delete|raw), apiVersion, kind, name,
+ * namespace, subresource, all_namespaces, body (table or JSON string; for apply,
+ * create and replace the object also supplies apiVersion/kind/name/namespace),
+ * patch_type (merge|json|strategic|apply), label_selector, field_selector, limit,
+ * continue, resource_version, field_manager, force, dry_run, propagation_policy,
+ * grace_period_seconds, timeout_seconds, method and path (raw).
+ *
+ * Answers go from JSON to Lua tables in C (json.c, then lua_value.c), never through a
+ * Lua-side decoder. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "kube.h"
+#include "lua_modules.h"
+#include "lua_value.h"
+#include "watch.h"
+
+#define CLIENT_MT "rigelk8s.Client"
+#define WATCHSET_MT "rigelk8s.WatchSet"
+
+typedef struct lwatchset lwatchset;
+
+typedef struct {
+    rk_kube *k;
+    lwatchset *sets; /* open watch sets: closed before the client */
+} lclient;
+
+struct lwatchset {
+    rk_watch_set *ws;
+    lclient *owner;
+    lwatchset *next;
+};
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+/* Gives the table on top of the stack the rigelk8s.errors metatable (via errors.new),
+ * so that tostring() and the host's exit codes work. */
+static void make_structured(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "rigelk8s.kube.errors_new") != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "rigelk8s.errors");
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            return;
+        }
+        lua_getfield(L, -1, "new");
+        lua_remove(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "rigelk8s.kube.errors_new");
+    }
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_replace(L, -2);
+}
+
+static void set_str(lua_State *L, const char *key, const char *value)
+{
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+}
+
+/* `conflict with "kubectl-client-side-apply" using v1` -> kubectl-client-side-apply */
+static void push_manager(lua_State *L, const char *message)
+{
+    const char *a = strchr(message, '"');
+    const char *b = a ? strchr(a + 1, '"') : NULL;
+    if (a && b)
+        lua_pushlstring(L, a + 1, (size_t)(b - a - 1));
+    else
+        lua_pushstring(L, message);
+}
+
+static void push_kube_error(lua_State *L, const rk_kube_error *e)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushinteger(L, e->code);
+    lua_setfield(L, -2, "code");
+    set_str(L, "reason", e->reason[0] ? e->reason : "Unknown");
+    set_str(L, "message", e->message[0] ? e->message : e->reason);
+    lua_pushinteger(L, e->exit_code ? e->exit_code : RK_EXIT_FAILED);
+    lua_setfield(L, -2, "exit_code");
+    lua_createtable(L, (int)e->ncauses, 0);
+    for (size_t i = 0; i < e->ncauses; i++) {
+        lua_createtable(L, 0, 3);
+        set_str(L, "field", e->causes[i].field);
+        set_str(L, "reason", e->causes[i].reason);
+        set_str(L, "message", e->causes[i].message);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "causes");
+    if (e->name[0] || e->kind[0]) {
+        lua_createtable(L, 0, 3);
+        set_str(L, "name", e->name);
+        set_str(L, "kind", e->kind);
+        set_str(L, "group", e->group);
+        lua_setfield(L, -2, "details");
+    }
+    int nconf = 0;
+    for (size_t i = 0; i < e->ncauses; i++)
+        nconf += rk_kube_cause_is_conflict(&e->causes[i]);
+    if (nconf) {
+        lua_createtable(L, nconf, 0);
+        int j = 0;
+        for (size_t i = 0; i < e->ncauses; i++) {
+            if (!rk_kube_cause_is_conflict(&e->causes[i]))
+                continue;
+            lua_createtable(L, 0, 2);
+            set_str(L, "field", e->causes[i].field);
+            push_manager(L, e->causes[i].message);
+            lua_setfield(L, -2, "manager");
+            lua_rawseti(L, -2, ++j);
+        }
+        lua_setfield(L, -2, "conflicts");
+    }
+    make_structured(L);
+}
+
+static int fail_kube(lua_State *L, const rk_kube_error *e)
+{
+    lua_pushnil(L);
+    push_kube_error(L, e);
+    return 2;
+}
+
+static int fail_msg(lua_State *L, const char *reason, int exit_code, const char *msg)
+{
+    rk_kube_error e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.reason, sizeof e.reason, "%s", reason);
+    snprintf(e.message, sizeof e.message, "%s", msg);
+    e.exit_code = exit_code;
+    return fail_kube(L, &e);
+}
+
+/* ---- client ------------------------------------------------------------------------- */
+
+static lclient *check_client(lua_State *L, int idx)
+{
+    lclient *c = luaL_checkudata(L, idx, CLIENT_MT);
+    if (!c->k)
+        luaL_error(L, "the kubernetes client is closed");
+    return c;
+}
+
+static const char *opt_field(lua_State *L, int t, const char *key)
+{
+    lua_getfield(L, t, key);
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1); /* the string stays alive: the table holds it */
+    return s;
+}
+
+static int bool_field(lua_State *L, int t, const char *key)
+{
+    lua_getfield(L, t, key);
+    int b = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return b;
+}
+
+static lua_Number num_field(lua_State *L, int t, const char *key, lua_Number dflt)
+{
+    lua_getfield(L, t, key);
+    lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : dflt;
+    lua_pop(L, 1);
+    return n;
+}
+
+static int kube_connect(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1))
+        luaL_checktype(L, 1, LUA_TTABLE);
+    else
+        lua_settop(L, 0), lua_newtable(L);
+    rk_kube_options o = {0};
+    o.kubeconfig = opt_field(L, 1, "kubeconfig");
+    o.context = opt_field(L, 1, "context");
+    o.namespace = opt_field(L, 1, "namespace");
+    o.verbose = bool_field(L, 1, "verbose");
+    o.timeout = num_field(L, 1, "timeout", 0);
+    o.max_retries = (int)num_field(L, 1, "retries", 0);
+    if (o.max_retries == 0 && lua_getfield(L, 1, "retries") == LUA_TNUMBER)
+        o.max_retries = -1; /* retries = 0 asked for none */
+    lua_settop(L, 1);
+    lclient *c = lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, CLIENT_MT);
+    rk_kube_error kerr;
+    if (rk_kube_connect(&o, &c->k, &kerr) != RK_OK)
+        return fail_kube(L, &kerr);
+    return 1;
+}
+
+static void close_set(lwatchset *s)
+{
+    rk_watch_set_free(s->ws);
+    s->ws = NULL;
+    s->owner = NULL;
+}
+
+static int client_close(lua_State *L)
+{
+    lclient *c = luaL_checkudata(L, 1, CLIENT_MT);
+    for (lwatchset *s = c->sets, *n; s; s = n) {
+        n = s->next;
+        close_set(s);
+    }
+    c->sets = NULL;
+    rk_kube_free(c->k);
+    c->k = NULL;
+    return 0;
+}
+
+static int client_index(lua_State *L)
+{
+    lclient *c = luaL_checkudata(L, 1, CLIENT_MT);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    const char *key = lua_tostring(L, 2);
+    if (!key || !c->k)
+        return 1;
+    const rk_kubeconfig *kc = rk_kube_config(c->k);
+    const char *v = NULL;
+    if (strcmp(key, "namespace") == 0)
+        v = kc->namespace;
+    else if (strcmp(key, "context") == 0)
+        v = kc->context;
+    else if (strcmp(key, "server") == 0)
+        v = kc->server;
+    else if (strcmp(key, "cluster") == 0)
+        v = kc->cluster_name;
+    else if (strcmp(key, "user") == 0)
+        v = kc->user_name;
+    else if (strcmp(key, "kubeconfig") == 0)
+        v = kc->path;
+    else if (strcmp(key, "closed") == 0) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (v)
+        lua_pushstring(L, v);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int client_tostring(lua_State *L)
+{
+    lclient *c = luaL_checkudata(L, 1, CLIENT_MT);
+    if (!c->k) {
+        lua_pushliteral(L, "rigelk8s.Client (closed)");
+        return 1;
+    }
+    const rk_kubeconfig *kc = rk_kube_config(c->k);
+    lua_pushfstring(L, "rigelk8s.Client (%s, context \"%s\", namespace \"%s\")", kc->server,
+                    kc->context, kc->namespace);
+    return 1;
+}
+
+/* ---- calls -------------------------------------------------------------------------- */
+
+static int verb_of(const char *verb, const char *patch_type, rk_kube_verb *out)
+{
+    static const struct {
+        const char *name;
+        rk_kube_verb verb;
+    } verbs[] = {{"get", RK_VERB_GET},         {"list", RK_VERB_LIST},
+                 {"create", RK_VERB_CREATE},   {"replace", RK_VERB_REPLACE},
+                 {"apply", RK_VERB_APPLY},     {"delete", RK_VERB_DELETE},
+                 {"raw", RK_VERB_RAW},         {"watch", RK_VERB_WATCH}};
+    if (verb && strcmp(verb, "patch") == 0) {
+        if (!patch_type || strcmp(patch_type, "merge") == 0)
+            *out = RK_VERB_PATCH_MERGE;
+        else if (strcmp(patch_type, "json") == 0)
+            *out = RK_VERB_PATCH_JSON;
+        else if (strcmp(patch_type, "strategic") == 0)
+            *out = RK_VERB_PATCH_STRATEGIC;
+        else if (strcmp(patch_type, "apply") == 0)
+            *out = RK_VERB_APPLY;
+        else
+            return 0;
+        return 1;
+    }
+    for (size_t i = 0; verb && i < sizeof verbs / sizeof *verbs; i++) {
+        if (strcmp(verbs[i].name, verb) == 0) {
+            *out = verbs[i].verb;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One request being put together: the call plus the JSON body it owns. */
+typedef struct {
+    rk_kube_call call;
+    rk_buf body;
+} built;
+
+/* Fills b from the spec table at t. Strings point into the spec (which the caller
+ * keeps on the stack). Returns 0, or -1 with kerr set. */
+static int build_call(lua_State *L, int t, built *b, rk_kube_error *kerr)
+{
+    memset(kerr, 0, sizeof *kerr);
+    rk_buf_init(&b->body);
+    const char *verb = opt_field(L, t, "verb");
+    rk_kube_verb v;
+    if (!verb_of(verb ? verb : "get", opt_field(L, t, "patch_type"), &v)) {
+        snprintf(kerr->reason, sizeof kerr->reason, "BadRequest");
+        snprintf(kerr->message, sizeof kerr->message,
+                 "unknown verb \"%s\" or patch_type (use get, list, create, replace, patch "
+                 "with merge|json|strategic, apply, delete)", verb ? verb : "");
+        kerr->exit_code = RK_EXIT_FAILED;
+        return -1;
+    }
+    rk_kube_call *c = &b->call;
+    rk_kube_call_init(c, v);
+    c->api_version = opt_field(L, t, "apiVersion");
+    c->kind = opt_field(L, t, "kind");
+    c->name = opt_field(L, t, "name");
+    c->namespace = opt_field(L, t, "namespace");
+    c->subresource = opt_field(L, t, "subresource");
+    c->all_namespaces = bool_field(L, t, "all_namespaces");
+    c->method = opt_field(L, t, "method");
+    c->path = opt_field(L, t, "path");
+    rk_kube_query *q = &c->q;
+    q->label_selector = opt_field(L, t, "label_selector");
+    q->field_selector = opt_field(L, t, "field_selector");
+    q->limit = (long)num_field(L, t, "limit", 0);
+    q->continue_token = opt_field(L, t, "continue");
+    q->resource_version = opt_field(L, t, "resource_version");
+    q->field_manager = opt_field(L, t, "field_manager");
+    q->force = bool_field(L, t, "force");
+    q->dry_run = bool_field(L, t, "dry_run");
+    q->propagation_policy = opt_field(L, t, "propagation_policy");
+    q->grace_period_seconds = (long)num_field(L, t, "grace_period_seconds", -1);
+    q->timeout_seconds = (long)num_field(L, t, "timeout_seconds", 0);
+    int bt = lua_getfield(L, t, "body");
+    if (bt == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        rk_buf_append(&b->body, s, len);
+    } else if (bt == LUA_TTABLE) {
+        /* The object names itself: apiVersion, kind, metadata.name/namespace. */
+        int o = lua_gettop(L);
+        if (v == RK_VERB_APPLY || v == RK_VERB_CREATE || v == RK_VERB_REPLACE) {
+            if (!c->api_version)
+                c->api_version = opt_field(L, o, "apiVersion");
+            if (!c->kind)
+                c->kind = opt_field(L, o, "kind");
+            if (lua_getfield(L, o, "metadata") == LUA_TTABLE) {
+                if (!c->name)
+                    c->name = opt_field(L, -1, "name");
+                if (!c->namespace)
+                    c->namespace = opt_field(L, -1, "namespace");
+            }
+            lua_pop(L, 1);
+        }
+        rk_value *val = NULL;
+        rk_error err;
+        if (rk_lua_to_value(L, o, &val, &err) != RK_OK ||
+            rk_json_encode(val, 0, &b->body, &err) != RK_OK) {
+            rk_value_free(val);
+            lua_pop(L, 1);
+            rk_kube_error_from(kerr, &err, "BadRequest", RK_EXIT_FAILED);
+            rk_buf_free(&b->body);
+            return -1;
+        }
+        rk_value_free(val);
+    }
+    lua_pop(L, 1);
+    if (b->body.len || bt == LUA_TSTRING || bt == LUA_TTABLE) {
+        if (rk_buf_status(&b->body, NULL) != RK_OK || !b->body.data) {
+            if (!b->body.data)
+                rk_buf_grow(&b->body, 0);
+        }
+        c->body = b->body.data ? b->body.data : "";
+        c->body_len = b->body.len;
+    }
+    return 0;
+}
+
+/* Decodes a JSON answer straight onto the Lua stack (an empty body pushes true). */
+static int push_json(lua_State *L, const rk_http_response *resp, rk_kube_error *kerr)
+{
+    if (!resp->body.len) {
+        lua_pushboolean(L, 1);
+        return 0;
+    }
+    rk_value *v = NULL;
+    rk_error err;
+    if (rk_json_decode(resp->body.data, resp->body.len, &v, &err) != RK_OK) {
+        rk_kube_error_from(kerr, &err, "InvalidResponse", RK_EXIT_FAILED);
+        return -1;
+    }
+    luaL_checkstack(L, 8, "decoding a response");
+    rk_lua_push_value(L, v);
+    rk_value_free(v);
+    return 0;
+}
+
+static int client_call(lua_State *L)
+{
+    lclient *c = check_client(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    built b;
+    rk_kube_error kerr;
+    if (build_call(L, 2, &b, &kerr) != 0)
+        return fail_kube(L, &kerr);
+    rk_kube_prepared p;
+    if (rk_kube_prepare(c->k, &b.call, &p, &kerr) != RK_OK) {
+        rk_buf_free(&b.body);
+        return fail_kube(L, &kerr);
+    }
+    rk_http_response resp;
+    rk_status st = rk_kube_send(c->k, &p, &resp, &kerr);
+    rk_kube_prepared_free(&p);
+    rk_buf_free(&b.body);
+    if (st == RK_OK && push_json(L, &resp, &kerr) == 0) {
+        lua_pushinteger(L, resp.status);
+        rk_http_response_free(&resp);
+        return 2;
+    }
+    rk_http_response_free(&resp);
+    return fail_kube(L, &kerr);
+}
+
+/* call_many(specs, concurrency) -> {{ok = true, object = ..., status = 201} |
+ *                                   {ok = false, error = err, status = 409}}, in order.
+ * Memory stays proportional to what is in flight: errors are turned into Lua values
+ * as they are found, and each answer is freed once converted. */
+static int client_call_many(lua_State *L)
+{
+    lclient *c = check_client(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer conc = luaL_optinteger(L, 3, 16);
+    size_t n = (size_t)lua_rawlen(L, 2);
+    lua_settop(L, 2);
+    lua_createtable(L, (int)n, 0); /* 3: results */
+    lua_createtable(L, (int)n, 0); /* 4: the specs being sent, kept so their strings live */
+    built *bs = calloc(n ? n : 1, sizeof *bs);
+    rk_kube_prepared *ps = calloc(n ? n : 1, sizeof *ps);
+    rk_http_response *resps = calloc(n ? n : 1, sizeof *resps);
+    rk_status *sts = calloc(n ? n : 1, sizeof *sts);
+    size_t *slot = calloc(n ? n : 1, sizeof *slot); /* prepared index -> spec index */
+    if (!bs || !ps || !resps || !sts || !slot) {
+        free(bs), free(ps), free(resps), free(sts), free(slot);
+        return luaL_error(L, "out of memory");
+    }
+    rk_kube_error kerr;
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        int failed = 0;
+        if (lua_rawgeti(L, 2, (lua_Integer)i + 1) != LUA_TTABLE) {
+            memset(&kerr, 0, sizeof kerr);
+            snprintf(kerr.reason, sizeof kerr.reason, "BadRequest");
+            snprintf(kerr.message, sizeof kerr.message, "item %zu is not a table", i + 1);
+            kerr.exit_code = RK_EXIT_FAILED;
+            failed = 1;
+        } else if (build_call(L, 5, &bs[np], &kerr) != 0) {
+            failed = 1;
+        } else if (rk_kube_prepare(c->k, &bs[np].call, &ps[np], &kerr) != RK_OK) {
+            rk_buf_free(&bs[np].body);
+            failed = 1;
+        }
+        if (failed) {
+            lua_pop(L, 1);
+            lua_createtable(L, 0, 3);
+            lua_pushboolean(L, 0);
+            lua_setfield(L, -2, "ok");
+            push_kube_error(L, &kerr);
+            lua_setfield(L, -2, "error");
+            lua_rawseti(L, 3, (lua_Integer)i + 1);
+            continue;
+        }
+        lua_rawseti(L, 4, (lua_Integer)np + 1);
+        slot[np++] = i;
+    }
+    rk_status st = rk_kube_send_many(c->k, ps, resps, sts, np, (size_t)(conc > 0 ? conc : 16),
+                                     &kerr);
+    for (size_t j = 0; j < np; j++) {
+        if (st == RK_OK) {
+            lua_createtable(L, 0, 3);
+            int ok = sts[j] == RK_OK;
+            rk_kube_error e;
+            if (!ok)
+                rk_kube_describe_failure(c->k, &ps[j], &resps[j], &e);
+            else if (push_json(L, &resps[j], &e) == 0)
+                lua_setfield(L, -2, "object");
+            else
+                ok = 0;
+            lua_pushboolean(L, ok);
+            lua_setfield(L, -2, "ok");
+            lua_pushinteger(L, resps[j].status);
+            lua_setfield(L, -2, "status");
+            if (!ok) {
+                push_kube_error(L, &e);
+                lua_setfield(L, -2, "error");
+            }
+            lua_rawseti(L, 3, (lua_Integer)slot[j] + 1);
+        }
+        rk_http_response_free(&resps[j]);
+        rk_kube_prepared_free(&ps[j]);
+        rk_buf_free(&bs[j].body);
+    }
+    free(bs), free(ps), free(resps), free(sts), free(slot);
+    if (st != RK_OK)
+        return fail_kube(L, &kerr);
+    lua_settop(L, 3);
+    return 1;
+}
+
+/* list_all(spec): every page of a list, merged into the first page's List object. */
+static int client_list_all(lua_State *L)
+{
+    lclient *c = check_client(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    built b;
+    rk_kube_error kerr;
+    if (build_call(L, 2, &b, &kerr) != 0)
+        return fail_kube(L, &kerr);
+    b.call.verb = RK_VERB_LIST;
+    if (b.call.q.limit <= 0)
+        b.call.q.limit = 500;
+    char *cont = NULL;
+    int have = 0; /* 3: the list; 4: its items */
+    lua_Integer count = 0;
+    for (;;) {
+        b.call.q.continue_token = cont;
+        rk_kube_prepared p;
+        rk_http_response resp;
+        rk_status st = rk_kube_prepare(c->k, &b.call, &p, &kerr);
+        if (st == RK_OK) {
+            st = rk_kube_send(c->k, &p, &resp, &kerr);
+            rk_kube_prepared_free(&p);
+            if (st == RK_OK && push_json(L, &resp, &kerr) != 0)
+                st = RK_ERR_PARSE;
+            rk_http_response_free(&resp);
+        }
+        free(cont);
+        cont = NULL;
+        if (st != RK_OK) {
+            rk_buf_free(&b.body);
+            return fail_kube(L, &kerr);
+        }
+        int page = lua_gettop(L);
+        if (lua_type(L, page) != LUA_TTABLE) {
+            rk_buf_free(&b.body);
+            return fail_msg(L, "InvalidResponse", RK_EXIT_FAILED, "a list answer that is "
+                            "not an object");
+        }
+        if (lua_getfield(L, page, "metadata") == LUA_TTABLE) {
+            const char *ct = opt_field(L, -1, "continue");
+            if (ct && *ct)
+                cont = strdup(ct);
+            if (!have) {
+                lua_pushnil(L);
+                lua_setfield(L, -2, "continue");
+            }
+        }
+        lua_pop(L, 1);
+        if (!have) {
+            have = 1;
+            if (lua_getfield(L, 3, "items") != LUA_TTABLE) {
+                lua_pop(L, 1);
+                lua_newtable(L);
+                rk_lua_mark_array(L, -1);
+                lua_pushvalue(L, -1);
+                lua_setfield(L, 3, "items");
+            }
+            count = (lua_Integer)lua_rawlen(L, 4);
+        } else {
+            if (lua_getfield(L, page, "items") == LUA_TTABLE) {
+                lua_Integer m = (lua_Integer)lua_rawlen(L, -1);
+                for (lua_Integer i = 1; i <= m; i++) {
+                    lua_rawgeti(L, -1, i);
+                    lua_rawseti(L, 4, ++count);
+                }
+            }
+            lua_pop(L, 2); /* the page's items and the page */
+        }
+        if (!cont)
+            break;
+    }
+    rk_buf_free(&b.body);
+    /* List items carry no apiVersion/kind; callers that re-apply them need both. */
+    const char *av = opt_field(L, 3, "apiVersion");
+    const char *lk = opt_field(L, 3, "kind");
+    if (av && lk) {
+        size_t kl = strlen(lk);
+        lua_pushstring(L, av);
+        if (kl > 4 && strcmp(lk + kl - 4, "List") == 0)
+            lua_pushlstring(L, lk, kl - 4);
+        else
+            lua_pushstring(L, b.call.kind ? b.call.kind : lk);
+        for (lua_Integer i = 1; i <= count; i++) {
+            if (lua_rawgeti(L, 4, i) == LUA_TTABLE) {
+                lua_pushliteral(L, "kind");
+                if (lua_rawget(L, -2) == LUA_TNIL) {
+                    lua_pushvalue(L, -4);
+                    lua_setfield(L, -3, "apiVersion");
+                    lua_pushvalue(L, -3);
+                    lua_setfield(L, -3, "kind");
+                }
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 2);
+    }
+    lua_settop(L, 3);
+    return 1;
+}
+
+static int client_resolve(lua_State *L)
+{
+    lclient *c = check_client(L, 1);
+    const char *av = luaL_checkstring(L, 2), *kind = luaL_checkstring(L, 3);
+    const rk_kube_resource *r;
+    rk_kube_error kerr;
+    if (rk_kube_resolve(c->k, av, kind, &r, &kerr) != RK_OK)
+        return fail_kube(L, &kerr);
+    lua_createtable(L, 0, 5);
+    set_str(L, "group", r->group);
+    set_str(L, "version", r->version);
+    set_str(L, "kind", r->kind);
+    set_str(L, "plural", r->plural);
+    lua_pushboolean(L, r->namespaced);
+    lua_setfield(L, -2, "namespaced");
+    return 1;
+}
+
+/* ---- watch sets ------------------------------------------------------------------------ */
+
+static lwatchset *check_set(lua_State *L, int idx)
+{
+    lwatchset *s = luaL_checkudata(L, idx, WATCHSET_MT);
+    if (!s->ws)
+        luaL_error(L, "the watch set is closed (or its client was)");
+    return s;
+}
+
+static int client_watch_set(lua_State *L)
+{
+    lclient *c = check_client(L, 1);
+    lwatchset *s = lua_newuserdatauv(L, sizeof *s, 2);
+    memset(s, 0, sizeof *s);
+    luaL_setmetatable(L, WATCHSET_MT);
+    if (rk_watch_set_new(c->k, &s->ws) != RK_OK)
+        return luaL_error(L, "out of memory");
+    s->owner = c;
+    s->next = c->sets;
+    c->sets = s;
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1); /* keeps the client alive as long as the set */
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 2); /* id -> key */
+    return 1;
+}
+
+static void unlink_set(lwatchset *s)
+{
+    if (!s->owner)
+        return;
+    for (lwatchset **p = &s->owner->sets; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+}
+
+static int set_close(lua_State *L)
+{
+    lwatchset *s = luaL_checkudata(L, 1, WATCHSET_MT);
+    if (s->ws) {
+        unlink_set(s);
+        close_set(s);
+    }
+    return 0;
+}
+
+/* set:add(spec [, key]) -> id: spec has apiVersion, kind, namespace, name,
+ * label_selector, field_selector, resource_version, all_namespaces, bookmarks,
+ * server_timeout. Events of this watch carry `watch = key` (default: the id). */
+static int set_add(lua_State *L)
+{
+    lwatchset *s = check_set(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    rk_watch_spec spec = {0};
+    spec.api_version = opt_field(L, 2, "apiVersion");
+    spec.kind = opt_field(L, 2, "kind");
+    spec.namespace = opt_field(L, 2, "namespace");
+    spec.name = opt_field(L, 2, "name");
+    spec.all_namespaces = bool_field(L, 2, "all_namespaces");
+    spec.label_selector = opt_field(L, 2, "label_selector");
+    spec.field_selector = opt_field(L, 2, "field_selector");
+    spec.resource_version = opt_field(L, 2, "resource_version");
+    spec.bookmarks = bool_field(L, 2, "bookmarks");
+    spec.server_timeout = (long)num_field(L, 2, "server_timeout", 0);
+    int id;
+    rk_kube_error kerr;
+    if (rk_watch_set_add(s->ws, &spec, &id, &kerr) != RK_OK)
+        return fail_kube(L, &kerr);
+    lua_getiuservalue(L, 1, 2);
+    if (lua_isnoneornil(L, 3))
+        lua_pushinteger(L, id);
+    else
+        lua_pushvalue(L, 3);
+    lua_rawseti(L, -2, id);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+static int set_remove(lua_State *L)
+{
+    lwatchset *s = check_set(L, 1);
+    lua_Integer id = luaL_checkinteger(L, 2);
+    rk_watch_set_remove(s->ws, (int)id);
+    lua_getiuservalue(L, 1, 2);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, id);
+    return 0;
+}
+
+static int set_count(lua_State *L)
+{
+    lwatchset *s = check_set(L, 1);
+    lua_pushinteger(L, (lua_Integer)rk_watch_set_count(s->ws));
+    return 1;
+}
+
+/* set:next([timeout]) -> {type, object, watch, id} | nil (timeout, or no watch left);
+ * ERROR events carry `error` and end their watch. nil, err when interrupted. */
+static int set_next(lua_State *L)
+{
+    lwatchset *s = check_set(L, 1);
+    double timeout = luaL_optnumber(L, 2, -1);
+    rk_watch_event *ev;
+    rk_kube_error kerr;
+    if (rk_watch_set_next(s->ws, timeout, &ev, &kerr) != RK_OK)
+        return fail_kube(L, &kerr);
+    if (!ev) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 4);
+    set_str(L, "type", ev->type);
+    lua_pushinteger(L, ev->watch_id);
+    lua_setfield(L, -2, "id");
+    lua_getiuservalue(L, 1, 2);
+    lua_rawgeti(L, -1, ev->watch_id);
+    lua_setfield(L, -3, "watch");
+    lua_pop(L, 1);
+    if (ev->object) {
+        luaL_checkstack(L, 8, "decoding an event");
+        rk_lua_push_value(L, ev->object);
+        lua_setfield(L, -2, "object");
+    }
+    if (ev->error) {
+        push_kube_error(L, ev->error);
+        lua_setfield(L, -2, "error");
+        lua_getiuservalue(L, 1, 2);
+        lua_pushnil(L);
+        lua_rawseti(L, -2, ev->watch_id);
+        lua_pop(L, 1);
+    }
+    rk_watch_event_free(ev);
+    return 1;
+}
+
+/* ---- module --------------------------------------------------------------------------- */
+
+int luaopen_rigelk8s_kube(lua_State *L)
+{
+    static const luaL_Reg client_methods[] = {
+        {"call", client_call},         {"call_many", client_call_many},
+        {"list_all", client_list_all}, {"resolve", client_resolve},
+        {"watch_set", client_watch_set}, {"close", client_close},
+        {NULL, NULL}};
+    static const luaL_Reg set_methods[] = {{"add", set_add},     {"remove", set_remove},
+                                           {"next", set_next},   {"count", set_count},
+                                           {"close", set_close}, {NULL, NULL}};
+    lua_newtable(L); /* the module */
+    if (luaL_newmetatable(L, CLIENT_MT)) {
+        luaL_newlib(L, client_methods);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -4, "Client"); /* k8s.lua adds the friendly methods here */
+        lua_pushcclosure(L, client_index, 1);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, client_close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, client_close);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, client_tostring);
+        lua_setfield(L, -2, "__tostring");
+    } else {
+        lua_getfield(L, -1, "__index");
+        lua_getupvalue(L, -1, 1);
+        lua_setfield(L, -4, "Client");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, WATCHSET_MT)) {
+        luaL_newlib(L, set_methods);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -4, "WatchSet");
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, set_close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, set_close);
+        lua_setfield(L, -2, "__close");
+    } else {
+        lua_getfield(L, -1, "__index");
+        lua_setfield(L, -3, "WatchSet");
+    }
+    lua_pop(L, 1);
+    lua_pushcfunction(L, kube_connect);
+    lua_setfield(L, -2, "connect");
+    return 1;
+}

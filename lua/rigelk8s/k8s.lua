@@ -1,0 +1,283 @@
+-- The Kubernetes client for scripts: server-side apply, get/list/create/replace/patch/
+-- delete, watches and watch sets, on top of the C primitives of rigelk8s.kube.
+--
+--   local k8s = require "rigelk8s.k8s"
+--   local c <close> = k8s.connect{kubeconfig = path, context = "name", namespace = "ns",
+--                                 verbose = false, timeout = 30}  -- every field optional
+--   c:apply(obj, {force = false, dry_run = false})      -- the live object
+--   c:apply_all(list, {concurrency = 16})               -- per-object results, never stops early
+--   c:get{apiVersion = "apps/v1", kind = "Deployment", name = "x"}   -- raises on 404
+--   c:try_get{...}                                      -- nil, err on any failure
+--   c:list{apiVersion = "v1", kind = "Pod", label_selector = "app=x"} -- items, every page
+--   c:delete{apiVersion = "v1", kind = "ConfigMap", name = "y"}
+--   for ev in c:watch{apiVersion = "v1", kind = "Pod", timeout = 30} do ... end
+--
+-- Every method raises a rigelk8s.errors value ({code, reason, message, causes,
+-- exit_code}) on failure; its try_ twin returns nil, err instead. A reference is a table
+-- with apiVersion, kind, name and namespace, or an object (metadata.name/namespace are
+-- used). The namespace defaults to the client's (the context's, or -n).
+local kube = require "rigelk8s.kube"
+local errors = require "rigelk8s.errors"
+local sys = require "rigelk8s.sys"
+
+local M = {}
+local Client = kube.Client
+local WatchSet = kube.WatchSet
+
+M.Client = Client
+M.WatchSet = WatchSet
+
+-- connect{kubeconfig, context, namespace, verbose, timeout, retries}: a client. Raises
+-- (exit 2) when the kubeconfig is missing or wrong.
+function M.connect(opts)
+  local c, err = kube.connect(opts or {})
+  if not c then error(err, 0) end
+  return c
+end
+
+-- The spec of one call: the reference's identity plus options.
+local OPTION_KEYS = {"label_selector", "field_selector", "limit", "continue", "resource_version",
+                     "field_manager", "force", "dry_run", "propagation_policy",
+                     "grace_period_seconds", "subresource", "all_namespaces", "timeout_seconds"}
+
+local function spec_of(verb, ref, opts)
+  if type(ref) ~= "table" then
+    errors.raise{message = string.format("%s: expected a reference table {apiVersion, kind, name}, got %s",
+                                         verb, type(ref)), reason = "BadRequest"}
+  end
+  local md = type(ref.metadata) == "table" and ref.metadata or {}
+  local s = {verb = verb, apiVersion = ref.apiVersion, kind = ref.kind,
+             name = ref.name or md.name, namespace = ref.namespace or md.namespace}
+  for _, k in ipairs(OPTION_KEYS) do
+    if ref[k] ~= nil then s[k] = ref[k] end
+    if opts and opts[k] ~= nil then s[k] = opts[k] end
+  end
+  return s
+end
+
+local function raising(try)
+  return function(...)
+    local v, err, extra = try(...)
+    if v == nil and err ~= nil then error(err, 0) end
+    return v, err, extra
+  end
+end
+
+-- The raw call: first value only (the status code stays in the C layer's second value).
+local function call(self, spec)
+  local v, err = self:call(spec)
+  if v == nil then return nil, err end
+  return v
+end
+
+function Client:try_get(ref, opts)
+  return call(self, spec_of("get", ref, opts))
+end
+
+-- list(ref) -> items, list_metadata. Follows limit/continue to the last page.
+function Client:try_list(ref, opts)
+  local list, err = self:list_all(spec_of("list", ref, opts))
+  if not list then return nil, err end
+  return list.items, list.metadata
+end
+
+function Client:try_create(obj, opts)
+  local s = spec_of("create", obj, opts)
+  s.body = obj
+  return call(self, s)
+end
+
+function Client:try_replace(obj, opts)
+  local s = spec_of("replace", obj, opts)
+  s.body = obj
+  return call(self, s)
+end
+
+-- patch(ref, patch, {type = "merge" | "json" | "strategic" | "apply"}). patch is a table
+-- (a list of operations for "json") or a JSON string.
+function Client:try_patch(ref, patch, opts)
+  local s = spec_of("patch", ref, opts)
+  s.patch_type = opts and opts.type or "merge"
+  s.body = patch
+  return call(self, s)
+end
+
+-- apply(obj, {force, dry_run, field_manager}): server-side apply; the live object.
+function Client:try_apply(obj, opts)
+  local s = spec_of("apply", obj, opts)
+  s.body = obj
+  return call(self, s)
+end
+
+-- How long to wait for something to vanish: true means 5 minutes.
+local function wait_seconds(w)
+  if w == true then return 300 end
+  return tonumber(w)
+end
+
+-- Waits until the object is gone, driven by a watch (no polling).
+local function wait_gone(self, ref, seconds)
+  local deadline = sys.now() + seconds
+  local live, err = self:try_get(ref)
+  if not live then
+    if err.code == 404 then return true end
+    return nil, err
+  end
+  local ws <close> = self:watch_set()
+  local id, werr = ws:try_add{apiVersion = live.apiVersion or ref.apiVersion, kind = live.kind or ref.kind,
+                              namespace = live.metadata.namespace, name = live.metadata.name,
+                              resource_version = live.metadata.resourceVersion}
+  if not id then return nil, werr end
+  while true do
+    local left = deadline - sys.now()
+    if left <= 0 then break end
+    local ev, nerr = ws:try_next(left)
+    if nerr then return nil, nerr end
+    if not ev then break end
+    if ev.type == "DELETED" then return true end
+    if ev.type == "ERROR" then return nil, ev.error end
+  end
+  -- The watch can miss nothing, but a last look settles a race with the deadline.
+  local again, gerr = self:try_get(ref)
+  if not again and gerr.code == 404 then return true end
+  return nil, errors.new{message = string.format("%s %s was not deleted within %gs",
+                                                 ref.kind or live.kind, live.metadata.name, seconds),
+                         reason = "Timeout", code = 0, exit_code = errors.EXIT.timeout}
+end
+
+-- delete(ref, {propagation_policy = "Foreground"|"Background"|"Orphan",
+--              grace_period_seconds, dry_run, wait = true | seconds, ignore_not_found})
+-- Returns the server's answer (the object or a Status), or false when it was already
+-- gone and ignore_not_found is set.
+function Client:try_delete(ref, opts)
+  opts = opts or {}
+  local s = spec_of("delete", ref, opts)
+  local v, err = call(self, s)
+  if not v then
+    if err.code == 404 and opts.ignore_not_found then return false end
+    return nil, err
+  end
+  local secs = wait_seconds(opts.wait)
+  if secs and not opts.dry_run then
+    local ok, werr = wait_gone(self, spec_of("get", ref), secs)
+    if not ok then return nil, werr end
+  end
+  return v
+end
+
+-- server_version() -> {major, minor, gitVersion, ...}
+function Client:try_server_version()
+  return call(self, {verb = "raw", method = "GET", path = "/version"})
+end
+
+Client.get = raising(Client.try_get)
+Client.list = raising(Client.try_list)
+Client.create = raising(Client.try_create)
+Client.replace = raising(Client.try_replace)
+Client.patch = raising(Client.try_patch)
+Client.apply = raising(Client.try_apply)
+Client.delete = raising(Client.try_delete)
+Client.server_version = raising(Client.try_server_version)
+
+local function describe(o)
+  local md = type(o) == "table" and type(o.metadata) == "table" and o.metadata or {}
+  return {apiVersion = type(o) == "table" and o.apiVersion or nil,
+          kind = type(o) == "table" and o.kind or nil, name = md.name, namespace = md.namespace}
+end
+
+-- apply_all(list, {concurrency = 16, force, dry_run, field_manager}) -> results, failed.
+-- results[i] answers list[i]: {ok = true, action = "created" | "applied", object = live}
+-- or {ok = false, action = "failed", error = err}, each with apiVersion, kind, name and
+-- namespace. Every object is tried, whatever happens to the others. list may also be a
+-- List object (its items are applied).
+function Client:apply_all(list, opts)
+  opts = opts or {}
+  if type(list) == "table" and type(list.items) == "table" and not list[1] then list = list.items end
+  local specs = {}
+  for i, o in ipairs(list) do
+    specs[i] = {verb = "apply", body = o, force = opts.force, dry_run = opts.dry_run,
+                field_manager = opts.field_manager}
+  end
+  local results, err = self:call_many(specs, opts.concurrency or 16)
+  if not results then error(err, 0) end
+  local failed = 0
+  for i, r in ipairs(results) do
+    local d = describe(list[i])
+    r.apiVersion, r.kind, r.name = d.apiVersion, d.kind, d.name
+    r.namespace = d.namespace or (r.object and r.object.metadata and r.object.metadata.namespace)
+    if r.ok then
+      r.action = r.status == 201 and "created" or "applied"
+    else
+      r.action = "failed"
+      failed = failed + 1
+    end
+  end
+  return results, failed
+end
+
+-- ---- watches ----------------------------------------------------------------------
+
+-- The raw primitives return nil, err; the set's friendly methods raise.
+WatchSet.try_add = WatchSet.try_add or WatchSet.add
+WatchSet.try_next = WatchSet.try_next or WatchSet.next
+WatchSet.add = raising(WatchSet.try_add)
+WatchSet.next = raising(WatchSet.try_next)
+
+local WATCH_KEYS = {"apiVersion", "kind", "namespace", "name", "label_selector", "field_selector",
+                    "resource_version", "all_namespaces", "bookmarks", "server_timeout"}
+
+local function watch_spec(ref, opts)
+  local md = type(ref.metadata) == "table" and ref.metadata or {}
+  local s = {}
+  for _, k in ipairs(WATCH_KEYS) do
+    local v = opts[k]
+    if v == nil then v = ref[k] end
+    s[k] = v
+  end
+  s.name = s.name or md.name
+  s.namespace = s.namespace or md.namespace
+  return s
+end
+
+-- watch(ref [, opts] [, callback]): events of one kind (or one object with name).
+-- ref/opts: label_selector, field_selector, name, namespace, all_namespaces,
+-- resource_version (start after it; default: the current state first, as ADDED events),
+-- timeout (seconds for the whole watch; default none).
+-- As an iterator: `for ev in c:watch{...} do ... end` yields {type, object} until the
+-- timeout passes; leaving the loop closes the watch. With a callback, calls it for each
+-- event until it returns false or the timeout passes. A watch that fails for good
+-- (403, 404, ...) raises. Dropped connections resume from the last resourceVersion, and
+-- 410 Gone lists again, both without the caller noticing.
+function Client:watch(ref, opts, callback)
+  if type(opts) == "function" then opts, callback = nil, opts end
+  opts = opts or {}
+  local timeout = opts.timeout or ref.timeout
+  local set = self:watch_set()
+  local ok, err = set:try_add(watch_spec(ref, opts))
+  if not ok then
+    set:close()
+    error(err, 0)
+  end
+  local deadline = timeout and (sys.now() + timeout)
+  local function iter()
+    local left = -1
+    if deadline then
+      left = deadline - sys.now()
+      if left <= 0 then return nil end
+    end
+    local ev, nerr = set:try_next(left)
+    if nerr then error(nerr, 0) end
+    if ev and ev.type == "ERROR" then error(ev.error, 0) end
+    return ev
+  end
+  if callback then
+    local _ <close> = set
+    for ev in iter do
+      if callback(ev) == false then break end
+    end
+    return
+  end
+  return iter, nil, nil, set
+end
+
+return M
