@@ -100,9 +100,16 @@ static int load_kube_plugin(lua_State *L) {
     snprintf(candidates[n++], sizeof candidates[0], "%s/../lib/rigelk8s/rigelk8s-kube.so", exe);
   }
   const char *why = "not found";
+  /* Debian's libcurl pulls in GnuTLS through librtmp, and GnuTLS initialises itself (and
+   * p11-kit) in a constructor: ~0.8 MB of resident memory for a library we never call.
+   * curl itself uses OpenSSL. An explicit setting by the user is kept, and ours is
+   * removed again after loading so that exec plugins and helm do not inherit it. */
+  int set_gnutls = getenv("GNUTLS_NO_IMPLICIT_INIT") == NULL;
+  if (set_gnutls) setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
   for (int i = 0; i < n; i++) {
     if (access(candidates[i], R_OK) != 0) continue;
     void *handle = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+    if (set_gnutls) unsetenv("GNUTLS_NO_IMPLICIT_INIT");
     if (!handle) {
       why = dlerror();
       continue;
