@@ -1,0 +1,1 @@
+"""kubeemu: a Kubernetes API server emulator (Python standard library only)."""
