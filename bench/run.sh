@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
-# make bench: every benchmark in bench/, each printing its figures and ratios.
+# make bench: the headline figures (bench.py), then each issue's own benchmarks.
+# Every script starts the emulators it needs and prints its figures and ratios.
 set -uo pipefail
 bin=$(realpath "${1:-build/rigelk8s}")
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 status=0
-for b in startup yaml_bench render_bench apply_bench deploy_bench fleet_bench emulator_load; do
-  for f in "$here/$b.sh" "$here/$b.py"; do
-    [ -f "$f" ] || continue
-    case "$f" in
-      *.sh) bash "$f" "$bin" || status=1 ;;
-      *.py) python3 "$f" "$bin" || status=1 ;;
-    esac
-    echo
-  done
-done
+step() { echo; echo "######## $*"; }
+step "bench.py: the six headline figures";        python3 bench/bench.py "$bin" || status=1
+step "startup.sh";                                bash bench/startup.sh "$bin" || status=1
+step "yaml_bench.sh";                             bash bench/yaml_bench.sh "$bin" || status=1
+step "render_bench.sh";                           bash bench/render_bench.sh "$bin" || status=1
+step "apply_bench.sh (HTTPS, 500 ConfigMaps)";    bash bench/apply_bench.sh "$bin" || status=1
+step "fleet_bench.py";                            python3 bench/fleet_bench.py "$bin" || status=1
+step "emulator_load.py";                          python3 bench/emulator_load.py || status=1
 exit $status
