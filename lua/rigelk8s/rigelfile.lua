@@ -121,7 +121,8 @@ local template -- loaded only when a value holds a template (keeps render start-
 
 local M = {}
 
-M.ORCHESTRATION_PLUGINS = {"src.plugin.OrchestrationPlugin", "rigelk8s"}
+M.ORCHESTRATION_PLUGINS = {"src.plugin.OrchestrationPlugin", "rigelk8s",
+                           "rigelk8s_rigel.OrchestrationPlugin"}
 M.BUILDX_PLUGINS = {"rigel.plugins.core.BuildXPlugin"}
 M.schema = schema.orchestration
 
@@ -468,15 +469,23 @@ local function has_template(v)
 end
 
 -- Splits a job's `with` into the config table and its path (see "Finding the job").
+-- Keys of a job's `with` that say how to run the job (rigelk8s sequence, the Rigel
+-- plugin shim), not what to deploy: accepted beside the settings, ignored here.
+M.JOB_KEYS = {cleanup = true, timeout = true}
+
 local function orchestration_part(with, with_path, problems)
   if is_null(with) then return {}, with_path .. ".orchestration" end
   if not is_map(with) then
     add(problems, with_path, "expected a map; put the settings under with: orchestration:")
     return {}, with_path .. ".orchestration"
   end
-  if with.orchestration == nil then return with, with_path end
+  if with.orchestration == nil then
+    local settings = {}
+    for k, v in pairs(with) do if not M.JOB_KEYS[k] then settings[k] = v end end
+    return settings, with_path
+  end
   for _, k in ipairs(sorted_keys(with)) do
-    if k ~= "orchestration" then
+    if k ~= "orchestration" and not M.JOB_KEYS[k] then
       local known = schema.orchestration.by_key[k]
       add(problems, with_path .. "." .. k, string.format(
         "unknown key '%s' next to orchestration:%s", k,
@@ -489,7 +498,8 @@ local function orchestration_part(with, with_path, problems)
 end
 
 -- load(opts) -> cfg. opts: file (default "Rigelfile"), job, config (JSON path or "-"),
--- namespace, data (values for {{ data.x }}), env (function name -> value; os.getenv).
+-- namespace, data (values for {{ data.x }}), env (function name -> value; os.getenv),
+-- doc + positions (use this parsed Rigelfile instead of reading file).
 function M.load(opts)
   opts = opts or {}
   if opts.config then
@@ -513,7 +523,10 @@ function M.load(opts)
   end
 
   local file = opts.file or "Rigelfile"
-  local doc, positions = M.read(file, {default_name = opts.file == nil or opts.default_file})
+  -- opts.doc/opts.positions: an already read (possibly edited) Rigelfile, e.g. a
+  -- sequence entry's `with` merged over the job's.
+  local doc, positions = opts.doc, opts.positions
+  if not doc then doc, positions = M.read(file, {default_name = opts.file == nil or opts.default_file}) end
   local where = {file = file, positions = positions}
   local job = M.select_job(doc, opts.job, where)
   local job_path = "jobs." .. job

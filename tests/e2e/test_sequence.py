@@ -1,0 +1,463 @@
+"""`rigelk8s sequence` end to end against the Kubernetes API emulator: sequential,
+concurrent and parallel/matrix stages, entry `with` merging, rigelk8s.lua jobs, foreign
+jobs (refused, delegated to a stand-in `rigel`, skipped) and the errors that stop a
+sequence before anything runs."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.environ.get("RK_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
+from emuharness import Emulator  # noqa: E402
+
+BIN = os.environ.get("RIGELK8S_BIN") or os.path.join(ROOT, "build", "rigelk8s")
+NODES = "robot-1:deploymentType=local;cloud-1:deploymentType=remote"
+
+RIGELFILE = """\
+vars:
+  distro: noetic
+  image: "reg/app:1"
+
+jobs:
+  build:
+    plugin: "rigel.plugins.core.BuildXPlugin"
+    with:
+      image: "{{ vars.image }}"
+
+  deploy_base:
+    plugin: "src.plugin.OrchestrationPlugin"
+    with:
+      namespace: seq-base
+      deployment_name: base
+      application_image: "{{ vars.image }}"
+
+  simulation:
+    plugin: "rigelk8s"
+    with:
+      namespace: seq-sim
+      deployment_name: simulation
+      deploy_ros_master: false
+
+  probe:
+    plugin: "rigelk8s.lua"
+    with:
+      script: probe.lua
+      label: "{{ vars.image }}"
+      args: ["--probe-flag"]
+
+  deploy_ns:
+    plugin: "rigelk8s"
+    with:
+      namespace: "{{ data.ns }}"
+      deployment_name: "app-{{ data.ns }}"
+      application_image: "{{ data.image }}"
+      deploy_ros_master: false
+
+  deploy_by_ns:
+    plugin: "rigelk8s"
+    with:
+      namespace: "{{ data.ns }}"
+      deployment_name: app
+      application_image: "reg/{{ data.ns }}:1"
+      deploy_ros_master: false
+
+  hooked:
+    plugin: "rigelk8s"
+    with:
+      namespace: seq-hooked
+      deployment_name: hooked
+      deploy_ros_master: false
+      hooks: hooks.lua
+
+  lone:
+    plugin: "rigelk8s"
+    with:
+      namespace: seq-lone
+      deployment_name: lone
+      deploy_ros_master: false
+
+sequences:
+  full:
+    stages:
+      - jobs:
+          - name: deploy_base
+            with: {deployment_name: base-override}
+      - jobs: [probe]
+        dependencies:
+          - name: simulation
+            with: {cleanup: true}
+      - parallel:
+          - jobs: [deploy_ns]
+        matrix:
+          ns: [seq-matrix-a, seq-matrix-b]
+          image: ["reg/app:2"]
+
+  half_broken:
+    stages:
+      - parallel:
+          - jobs: [deploy_by_ns]
+        matrix:
+          ns: [seq-ok, seq-crashloop]
+      - jobs: [lone]
+
+  release:
+    stages:
+      - jobs: [build, lone]
+
+  probe_each:
+    stages:
+      - parallel:
+          - jobs: [probe]
+        matrix:
+          ns: [alpha, beta]
+
+  hooks_per_job:
+    stages:
+      - jobs: [hooked, lone]
+
+  failing_script:
+    stages:
+      - jobs: [{name: probe, with: {fail_with: 3}}]
+      - jobs: [lone]
+"""
+
+# The rigelk8s.lua job: records what it received, and checks that the concurrent stage's
+# dependency is deployed while it runs.
+PROBE = """\
+local json = require "rigelk8s.json"
+local k8s = require "rigelk8s.k8s"
+local cli = require "rigelk8s.cli"
+local config, job = ...
+local rest = {}
+local spec = cli.merge(cli.global, {{"probe_flag", nil, "--probe-flag"}})
+local opts = cli.parse(arg, spec)
+local client = k8s.connect{kubeconfig = opts.kubeconfig}
+local sim = client:try_get{apiVersion = "apps/v1", kind = "Deployment", name = "simulation", namespace = "seq-sim"}
+local f = assert(io.open(opts.config))
+local config_file = json.decode(f:read("a"))
+f:close()
+local out = assert(io.open(os.getenv("PROBE_LOG"), "a"))
+out:write(json.encode{config = config, config_file = config_file, job = job.name, sequence = job.sequence,
+                      last_deploy = job.data.rigelk8s and job.data.rigelk8s.namespace or "none",
+                      simulation_running = sim ~= nil, probe_flag = opts.probe_flag == true,
+                      script = arg[0]}, "\\n")
+out:close()
+job.data.probed = true
+if config.fail_with then error({message = "probe failed on purpose", exit_code = config.fail_with}) end
+print("probe output on stdout")
+return 0
+"""
+
+# Hooks of the `hooked` job only: they must not run for the jobs after it.
+HOOKS = """\
+return {on_ready = function(ctx, result)
+  local f = assert(io.open(os.getenv("PROBE_LOG"), "a"))
+  f:write(require("rigelk8s.json").encode{hook = "on_ready", deployment = ctx.cfg.deployment_name}, "\\n")
+  f:close()
+end}
+"""
+
+FAKE_RIGEL = """\
+#!/bin/sh
+printf '%s|%s\\n' "$*" "$(pwd)" >> "$RIGEL_LOG"
+echo "fake rigel: $*"
+exit "${RIGEL_EXIT:-0}"
+"""
+
+
+class SequenceCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emulator("--nodes", NODES, ready_delay=0.05)
+        cls.dir = tempfile.mkdtemp(prefix="rk-sequence-")
+        cls.rigelfile = os.path.join(cls.dir, "Rigelfile")
+        with open(cls.rigelfile, "w") as f:
+            f.write(RIGELFILE)
+        with open(os.path.join(cls.dir, "probe.lua"), "w") as f:
+            f.write(PROBE)
+        with open(os.path.join(cls.dir, "hooks.lua"), "w") as f:
+            f.write(HOOKS)
+        cls.bin_dir = os.path.join(cls.dir, "bin")
+        os.mkdir(cls.bin_dir)
+        rigel = os.path.join(cls.bin_dir, "rigel")
+        with open(rigel, "w") as f:
+            f.write(FAKE_RIGEL)
+        os.chmod(rigel, 0o755)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def setUp(self):
+        self.probe_log = os.path.join(self.dir, "probe-%s.jsonl" % self._testMethodName)
+        self.rigel_log = os.path.join(self.dir, "rigel-%s.log" % self._testMethodName)
+
+    def run_rk(self, *args, rigel=False, env=None, cwd=None):
+        e = dict(os.environ)
+        # A PATH without any real rigel; with rigel=True the stand-in comes first.
+        e["PATH"] = (self.bin_dir + ":" if rigel else "") + "/usr/bin:/bin"
+        e.update({"PROBE_LOG": self.probe_log, "RIGEL_LOG": self.rigel_log, "NO_COLOR": "1"})
+        e.update(env or {})
+        return subprocess.run([BIN, "sequence"] + list(args) + ["--kubeconfig", self.emu.kubeconfig],
+                              cwd=cwd or self.dir, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+
+    def run_json(self, *args, **kw):
+        p = self.run_rk(*args, "-o", "json", **kw)
+        try:
+            doc = json.loads(p.stdout)
+        except ValueError:
+            self.fail("stdout is not one JSON document: %r\nstderr: %s" % (p.stdout, p.stderr))
+        return p, doc
+
+    def deployment(self, namespace, name):
+        status, _, body = self.emu.get("/apis/apps/v1/namespaces/%s/deployments/%s" % (namespace, name))
+        return body if status == 200 else None
+
+    def probes(self):
+        if not os.path.exists(self.probe_log):
+            return []
+        with open(self.probe_log) as f:
+            return [json.loads(line) for line in f]
+
+    def rigel_calls(self):
+        if not os.path.exists(self.rigel_log):
+            return []
+        with open(self.rigel_log) as f:
+            return [line.rstrip("\n").split("|") for line in f]
+
+
+class TestStages(SequenceCase):
+    def test_sequential_concurrent_and_matrix_stages(self):
+        p, doc = self.run_json("full")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual((doc["command"], doc["sequence"], doc["state"], doc["exit_code"]),
+                         ("sequence", "full", "succeeded", 0))
+        self.assertEqual([s["kind"] for s in doc["stages"]], ["sequential", "concurrent", "parallel"])
+        self.assertEqual([s["state"] for s in doc["stages"]], ["succeeded"] * 3)
+
+        # Stage 1: the entry's with replaced deployment_name, the job's namespace stayed.
+        job = doc["stages"][0]["jobs"][0]
+        self.assertEqual((job["name"], job["runner"], job["state"]), ("deploy_base", "rigelk8s deploy", "succeeded"))
+        self.assertEqual(job["result"]["namespace"], "seq-base")
+        live = self.deployment("seq-base", "base-override")
+        self.assertIsNotNone(live)
+        self.assertEqual(live["status"]["readyReplicas"], 1)
+        self.assertIsNone(self.deployment("seq-base", "base"))
+
+        # Stage 2: the dependency was deployed while the job ran, then cleaned up.
+        dep, probe = doc["stages"][1]["jobs"]
+        self.assertEqual((dep["name"], dep["role"], probe["name"], probe["role"]),
+                         ("simulation", "dependency", "probe", "job"))
+        self.assertEqual(dep["cleanup"]["deleted"], ["Deployment/simulation"])
+        self.emu.wait_for(lambda: self.deployment("seq-sim", "simulation") is None, msg="simulation deleted")
+        [seen] = self.probes()
+        self.assertTrue(seen["simulation_running"], "the dependency was not running during the job")
+        self.assertEqual(seen["last_deploy"], "seq-sim")
+        self.assertEqual(seen["config"], {"label": "reg/app:1"})
+        self.assertEqual(seen["config_file"], {"label": "reg/app:1"})
+        self.assertTrue(seen["probe_flag"])
+        self.assertEqual(os.path.basename(seen["script"]), "probe.lua")
+        # Under -o json what the script printed is in its report, not on stdout.
+        self.assertEqual(probe["result"]["output"], "probe output on stdout\n")
+
+        # Stage 3: one branch per matrix combination, {{ data.k }} rendered in each.
+        branches = doc["stages"][2]["branches"]
+        self.assertEqual([b["label"] for b in branches],
+                         ["ns=seq-matrix-a image=reg/app:2", "ns=seq-matrix-b image=reg/app:2"])
+        for b, ns in zip(branches, ["seq-matrix-a", "seq-matrix-b"]):
+            self.assertEqual(b["state"], "succeeded")
+            self.assertEqual(b["values"], {"ns": ns, "image": "reg/app:2"})
+            [job] = b["stages"][0]["jobs"]
+            self.assertEqual(job["result"]["namespace"], ns)
+            live = self.deployment(ns, "app-" + ns)
+            self.assertIsNotNone(live, "no Deployment in " + ns)
+            self.assertEqual(live["spec"]["template"]["spec"]["containers"][0]["image"], "reg/app:2")
+            self.assertEqual(live["status"]["readyReplicas"], 1)
+
+    def test_text_output_shows_stages_jobs_and_a_summary(self):
+        p = self.run_rk("full")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "probe output on stdout\n")
+        err = p.stderr
+        for text in ("stage 1/3: jobs deploy_base", "stage 2/3: jobs probe, dependencies simulation",
+                     "stage 3/3: parallel: 1 stage, matrix ns x image", "[ns=seq-matrix-b image=reg/app:2] ",
+                     "simulation: cleanup: 1 deleted", "summary:", "sequence full succeeded"):
+            self.assertIn(text, err)
+        self.assertRegex(err, r"✓ stage 3\.1 +\[ns=seq-matrix-a image=reg/app:2\] deploy_ns +succeeded")
+
+    def test_a_failed_branch_fails_the_stage_after_every_branch_ran(self):
+        p, doc = self.run_json("half_broken")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(doc["state"], "failed")
+        branches = doc["stages"][0]["branches"]
+        self.assertEqual([b["state"] for b in branches], ["succeeded", "failed"])
+        self.assertIn("CrashLoopBackOff", branches[1]["stages"][0]["jobs"][0]["message"])
+        self.assertEqual(doc["stages"][1]["state"], "not_run")
+        self.assertEqual(doc["stages"][1]["jobs"][0]["state"], "not_run")
+        self.assertIsNone(self.deployment("seq-lone", "lone"), "a stage after the failed one ran")
+        self.assertIn("[ns=seq-crashloop]", doc["failed_job"])
+        self.assertIsNotNone(self.deployment("seq-ok", "app"))
+
+    def test_lua_jobs_in_branches_keep_their_output_apart_from_the_report(self):
+        p = self.run_rk("probe_each")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("[ns=alpha] probe output on stdout", p.stderr)
+        self.assertIn("[ns=beta] probe output on stdout", p.stderr)
+        self.assertEqual(len(self.probes()), 2)
+
+    def test_each_orchestration_job_runs_its_own_hooks(self):
+        p, doc = self.run_json("hooks_per_job")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.probes(), [{"hook": "on_ready", "deployment": "hooked"}])
+
+    def test_lua_job_exit_code_fails_the_sequence(self):
+        p, doc = self.run_json("failing_script")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        job = doc["stages"][0]["jobs"][0]
+        self.assertEqual((job["state"], job["exit_code"], job["message"]), ("failed", 3, "probe failed on purpose"))
+        [seen] = self.probes()
+        self.assertEqual(seen["config"], {"label": "reg/app:1", "fail_with": 3})
+
+
+class TestForeignRefused(SequenceCase):
+    def test_refused_without_rigel_before_anything_runs(self):
+        p = self.run_rk("release")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("sequence release cannot run: 1 job uses a plugin that only Rigel runs, "
+                      "and `rigel` is not on PATH:", p.stderr)
+        self.assertIn("Rigelfile:6:3: job build (plugin rigel.plugins.core.BuildXPlugin)", p.stderr)
+        self.assertIn("--skip-foreign", p.stderr)
+        self.assertIsNone(self.deployment("seq-lone", "lone"))
+
+    def test_refusal_as_json(self):
+        p, doc = self.run_json("release")
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual((doc["state"], doc["exit_code"], doc["reason"]), ("error", 2, "ForeignJobs"))
+        self.assertIn("job build", doc["message"])
+        self.assertIsNone(self.deployment("seq-lone", "lone"))
+
+
+class TestForeignJobs(SequenceCase):
+    def test_delegated_to_rigel_run_job_in_the_rigelfile_directory(self):
+        elsewhere = tempfile.mkdtemp(prefix="rk-cwd-")
+        try:
+            p, doc = self.run_json("release", "-f", self.rigelfile, rigel=True, cwd=elsewhere)
+        finally:
+            shutil.rmtree(elsewhere)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.rigel_calls(), [["run job build", os.path.realpath(self.dir)]])
+        build, lone = doc["stages"][0]["jobs"]
+        self.assertEqual((build["runner"], build["state"]), ("rigel", "succeeded"))
+        self.assertEqual(lone["state"], "succeeded")
+        # rigel's own output went to stderr: stdout is the one JSON document.
+        self.assertIn("fake rigel: run job build", p.stderr)
+
+    def test_rigel_failure_stops_the_sequence(self):
+        p, doc = self.run_json("release", rigel=True, env={"RIGEL_EXIT": "5"})
+        self.assertEqual(p.returncode, 1)
+        build, lone = doc["stages"][0]["jobs"]
+        self.assertEqual((build["state"], build["message"]), ("failed", "rigel run job build exited with 5"))
+        self.assertEqual(lone["state"], "not_run")
+
+    def test_skip_foreign_runs_the_rest(self):
+        p, doc = self.run_json("release", "--skip-foreign", rigel=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.rigel_calls(), [])
+        build, lone = doc["stages"][0]["jobs"]
+        self.assertEqual((build["state"], lone["state"]), ("skipped", "succeeded"))
+        self.assertIsNotNone(self.deployment("seq-lone", "lone"))
+
+    def test_a_file_not_named_rigelfile_cannot_be_delegated(self):
+        other = os.path.join(self.dir, "Other.Rigelfile")
+        shutil.copy(self.rigelfile, other)
+        p = self.run_rk("release", "-f", other, rigel=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("rigel reads ./Rigelfile, not Other.Rigelfile", p.stderr)
+        self.assertEqual(self.rigel_calls(), [])
+
+
+class TestErrors(SequenceCase):
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+        return path
+
+    def test_unknown_sequence_lists_the_known_ones(self):
+        p = self.run_rk("ful")
+        self.assertEqual(p.returncode, 2)
+        line = RIGELFILE.splitlines().index("sequences:") + 1
+        self.assertIn("Rigelfile:%d:1: sequences:" % line + " no sequence named 'ful'; did you mean 'full'? "
+                      "(sequences: failing_script, full, half_broken, hooks_per_job, probe_each, release)", p.stderr)
+
+    def test_unknown_job_bad_stage_and_nested_parallel_name_their_lines(self):
+        path = self.write("bad.Rigelfile", """\
+            jobs:
+              deploy: {plugin: rigelk8s, with: {namespace: x}}
+            sequences:
+              s:
+                stages:
+                  - jobs: [deploy, deplyo]
+                  - jobz: [deploy]
+                  - "deploy"
+                  - parallel:
+                      - parallel: [{jobs: [deploy]}]
+                  - jobs: [deploy]
+                    parallel: [{jobs: [deploy]}]
+            """)
+        p = self.run_rk("s", "-f", os.path.basename(path))
+        self.assertEqual(p.returncode, 2)
+        err = p.stderr
+        self.assertIn("bad.Rigelfile: 5 problems:", err)
+        self.assertIn("bad.Rigelfile:6:24: sequences.s.stages[0].jobs[1]: no job named 'deplyo'; "
+                      "did you mean 'deploy'? (jobs: deploy)", err)
+        self.assertIn("bad.Rigelfile:7:9: sequences.s.stages[1].jobz: unknown key 'jobz' in a stage; "
+                      "did you mean 'jobs'?", err)
+        self.assertIn("bad.Rigelfile:8:9: sequences.s.stages[2]: a stage is {jobs: [...]}", err)
+        self.assertIn("bad.Rigelfile:10:13: sequences.s.stages[3].parallel[0].parallel: a parallel stage "
+                      "cannot be nested", err)
+        self.assertIn("bad.Rigelfile:11:9: sequences.s.stages[4]: a stage has either jobs: or parallel:", err)
+
+    def test_job_configs_are_checked_for_every_combination_before_anything_runs(self):
+        path = self.write("cfg.Rigelfile", """\
+            jobs:
+              first: {plugin: rigelk8s, with: {namespace: seq-never, deploy_ros_master: false}}
+              per_ns: {plugin: rigelk8s, with: {namespace: "{{ data.ns }}"}}
+              lua: {plugin: rigelk8s.lua, with: {script: missing.lua}}
+            sequences:
+              s:
+                stages:
+                  - jobs: [first]
+                  - parallel: [{jobs: [per_ns]}]
+                    matrix: {ns: [fine, Not_Fine]}
+                  - jobs: [{name: first, with: {replicas: many}}, lua]
+            """)
+        p = self.run_rk("s", "-f", os.path.basename(path))
+        self.assertEqual(p.returncode, 2)
+        err = p.stderr
+        self.assertIn("cfg.Rigelfile: 3 problems in the jobs of sequence s (nothing was run):", err)
+        self.assertIn("cfg.Rigelfile:3:48: jobs.per_ns.with.namespace: \"Not_Fine\" is not a valid Kubernetes "
+                      "name", err)
+        self.assertIn("(with ns=Not_Fine)", err)
+        self.assertIn("cfg.Rigelfile:4:46: jobs.lua.with.script: ./missing.lua: no such file (the script is relative to "
+                      "the Rigelfile's directory)", err)
+        # The entry's with is reported at the sequence entry's line.
+        self.assertIn("cfg.Rigelfile:11:47: jobs.first.with.replicas: expected a whole number", err)
+        self.assertIsNone(self.deployment("seq-never", "rigel-k8s-application"))
+
+    def test_list(self):
+        p = subprocess.run([BIN, "sequence", "--list", "-f", self.rigelfile], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        self.assertEqual(p.stdout.split(), ["failing_script", "full", "half_broken", "hooks_per_job", "probe_each", "release"])
+
+
+if __name__ == "__main__":
+    unittest.main()
