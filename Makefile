@@ -6,7 +6,13 @@ DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcm
                lua-busted cmake pkg-config
 BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
 
-.PHONY: all deps build test test-asan demo bench clean
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= yaml json kubeconfig template watch
+FUZZ_PACKAGES = clang libclang-rt-14-dev
+VALGRIND_PACKAGES = valgrind python3
+
+.PHONY: all deps build test test-asan demo bench clean fuzz valgrind
 
 all: build
 
@@ -49,6 +55,22 @@ demo: build
 bench: EXTRA_PACKAGES = $(BENCH_PACKAGES)
 bench: build
 	bench/run.sh $(BUILD)/rigelk8s
+
+# libFuzzer targets (tests/fuzz/) built with clang, ASan and UBSan in $(BUILD_FUZZ), run one
+# after another for FUZZ_SECONDS each; fails if any crashed. make fuzz FUZZ_SECONDS=600
+# FUZZ_TARGETS=template runs one target longer.
+fuzz: EXTRA_PACKAGES = $(FUZZ_PACKAGES)
+fuzz: deps
+	cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DRK_FUZZ=ON -DRK_TESTS=OFF \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD_FUZZ) --target fuzz_all -j $(JOBS)
+	tests/fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Deploy, update and delete against the emulator under valgrind memcheck: no definite or
+# indirect leaks, no invalid reads or writes.
+valgrind: EXTRA_PACKAGES = $(VALGRIND_PACKAGES)
+valgrind: build
+	RK_VALGRIND_REQUIRED=1 tests/e2e/valgrind.sh $(BUILD)/rigelk8s
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

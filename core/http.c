@@ -204,6 +204,12 @@ rk_status rk_http_set_token(rk_http *h, const char *token, rk_error *err)
     h->auth_header = NULL;
     if (!token || !*token)
         return RK_OK;
+    /* Defence in depth (kubeconfig.c checks with a better message): a newline in the
+     * token would add header lines of its own. */
+    for (const unsigned char *p = (const unsigned char *)token; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return rk_error_set(err, RK_ERR_INVALID, "the bearer token contains a control "
+                                "character; refusing to send it");
     size_t n = strlen(token) + 32;
     h->auth_header = malloc(n);
     if (!h->auth_header)

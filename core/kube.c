@@ -10,6 +10,7 @@ struct rk_kube {
     rk_kubeconfig *kc;
     rk_http *http;
     FILE *log;
+    double timeout_s; /* of one request, for messages */
     int authenticated;
     /* discovery cache: built-ins are not copied here, only what the server told us */
     rk_kube_resource *res;
@@ -295,8 +296,13 @@ void rk_kube_transport_error(const rk_kube *k, const rk_http_response *resp,
         break;
     }
     case RK_NET_TIMEOUT:
-        set_kerr(kerr, 0, "Timeout", RK_EXIT_FAILED, "%s (context \"%s\"): %s", server,
-                 kc->context, resp->err.msg);
+        /* A server that does not answer in time cannot be worked with, like one that
+         * cannot be reached: exit 3, so that a pipeline can tell it from a rollout that
+         * did not get Ready within --timeout (exit 4). */
+        set_kerr(kerr, 0, "Timeout", RK_EXIT_UNREACHABLE,
+                 "%s (context \"%s\") did not answer within the request timeout of %gs; "
+                 "raise it with --request-timeout or RIGELK8S_REQUEST_TIMEOUT "
+                 "(k8s.connect{timeout = ...} in scripts)", server, kc->context, k->timeout_s);
         break;
     case RK_NET_INTERRUPTED:
         set_kerr(kerr, 0, "Interrupted", RK_EXIT_INTERRUPTED, "interrupted");
@@ -346,6 +352,7 @@ rk_status rk_kube_connect(const rk_kube_options *o, rk_kube **out, rk_kube_error
     ho.username = kc->username;
     ho.password = kc->password;
     ho.timeout_ms = o->timeout > 0 ? (long)(o->timeout * 1000) : 0;
+    k->timeout_s = o->timeout > 0 ? o->timeout : 30;
     ho.max_retries = o->max_retries;
     ho.verbose = o->verbose;
     ho.log = k->log;
@@ -836,6 +843,15 @@ void rk_kube_describe_failure(const rk_kube *k, const rk_kube_prepared *p,
 {
     if (resp->failure != RK_NET_OK) {
         rk_kube_transport_error(k, resp, kerr);
+        if (resp->failure == RK_NET_TIMEOUT) {
+            char m[sizeof kerr->message + sizeof p->what + 2];
+            snprintf(m, sizeof m, "%s: %s", p->what, kerr->message);
+            size_t n = strlen(m);
+            if (n >= sizeof kerr->message)
+                n = sizeof kerr->message - 1;
+            memcpy(kerr->message, m, n);
+            kerr->message[n] = '\0';
+        }
         return;
     }
     rk_kube_status_decode(resp->status, resp->body.data, resp->body.len, p->what, kerr);
@@ -843,7 +859,16 @@ void rk_kube_describe_failure(const rk_kube *k, const rk_kube_prepared *p,
     size_t n = strlen(kerr->message);
     char *m = kerr->message + n;
     size_t room = sizeof kerr->message - n;
-    if (kerr->code == 401)
+    if (kerr->code == 401 && kc->exec)
+        snprintf(m, room, " (the server refused the credential that the exec plugin \"%s\" of "
+                 "user \"%s\" in context \"%s\" gave, also after running the plugin again; "
+                 "log in again with that plugin, or check the user in %s)",
+                 kc->exec->command, kc->user_name ? kc->user_name : "", kc->context, kc->path);
+    else if (kerr->code == 401 && kc->token_file)
+        snprintf(m, room, " (the server refused the token in %s, the tokenFile of user \"%s\" "
+                 "in context \"%s\" in %s, also after reading it again)", kc->token_file,
+                 kc->user_name ? kc->user_name : "", kc->context, kc->path);
+    else if (kerr->code == 401)
         snprintf(m, room, " (the server refused the credentials of user \"%s\" in context "
                  "\"%s\"; check the token or certificate in %s)",
                  kc->user_name ? kc->user_name : "", kc->context, kc->path);
@@ -851,6 +876,10 @@ void rk_kube_describe_failure(const rk_kube *k, const rk_kube_prepared *p,
         snprintf(m, room, " (context \"%s\"; ask for RBAC permission)", kc->context);
     else if (kerr->code == 409 && kerr->ncauses && rk_kube_cause_is_conflict(&kerr->causes[0]))
         snprintf(m, room, "; apply with force = true to take these fields over");
+    else if (resp->attempts > 1 && rk_http_retryable(1, RK_NET_OK, resp->status))
+        /* Retries did not help: say so, and where the answers came from. */
+        snprintf(m, room, " (%s answered %ld to all %d attempts over %.1fs)", kc->server,
+                 resp->status, resp->attempts, resp->seconds);
 }
 
 static int is_2xx(long status)

@@ -448,6 +448,24 @@ static rk_status parse_exec(rk_kubeconfig *kc, const rk_value *m, const origin *
     return RK_OK;
 }
 
+/* A bearer token goes into an HTTP header line: a control character (a newline above
+ * all) would end the header and let the token's text add headers of its own. The
+ * message never shows the token. */
+static rk_status check_token(const char *token, const origin *o, const char *field,
+                             const char *source, rk_error *err)
+{
+    for (const unsigned char *p = (const unsigned char *)token; p && *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            char what[400];
+            snprintf(what, sizeof what, "%s contains a control character (byte 0x%02X at "
+                     "offset %zu); a bearer token is one line of printable characters",
+                     source, *p, (size_t)(p - (const unsigned char *)token));
+            return field_error(err, RK_ERR_INVALID, o, field, what);
+        }
+    }
+    return RK_OK;
+}
+
 static rk_status parse_user(rk_kubeconfig *kc, const named *u, rk_error *err)
 {
     origin o = {u->file, kc->context, "user", kc->user_name};
@@ -460,7 +478,8 @@ static rk_status parse_user(rk_kubeconfig *kc, const named *u, rk_error *err)
         (st = get_base64(m, "client-certificate-data", &o, &kc->cert_data, &kc->cert_len, err)) ||
         (st = get_base64(m, "client-key-data", &o, &kc->key_data, &kc->key_len, err)) ||
         (st = get_string(m, "username", &o, &kc->username, err)) ||
-        (st = get_string(m, "password", &o, &kc->password, err)))
+        (st = get_string(m, "password", &o, &kc->password, err)) ||
+        (st = check_token(kc->token, &o, "token", "the token", err)))
         return st;
     if (kc->cert_file && kc->cert_data)
         return field_error(err, RK_ERR_INVALID, &o, "client-certificate",
@@ -873,6 +892,13 @@ static rk_status read_token_file(rk_kubeconfig *kc, rk_error *err)
         snprintf(what, sizeof what, "%s is empty", kc->token_file);
         return field_error(err, RK_ERR_INVALID, &o, "tokenFile", what);
     }
+    char what[600];
+    snprintf(what, sizeof what, "the token in %s", kc->token_file);
+    rk_status st = check_token(b.data, &o, "tokenFile", what, err);
+    if (st != RK_OK) {
+        wipe_free(b.data, b.len);
+        return st;
+    }
     clear_cred(&kc->cred);
     kc->cred.token = rk_buf_detach(&b, NULL);
     kc->cred_read_at = time(NULL);
@@ -1150,7 +1176,10 @@ static rk_status parse_exec_output(rk_kubeconfig *kc, const char *text, size_t l
         snprintf(what, sizeof what, "plugin \"%s\": expirationTimestamp \"%s\" is not an "
                  "RFC 3339 time", kc->exec->command, expiry);
         st = field_error(err, RK_ERR_INVALID, &o, "exec", what);
-    } else if (!token && !(cert && key)) {
+    } else if (token) {
+        snprintf(what, sizeof what, "the token of plugin \"%s\"", kc->exec->command);
+        st = check_token(token, &o, "exec", what, err);
+    } else if (!(cert && key)) {
         snprintf(what, sizeof what, "plugin \"%s\" gave neither a token nor a client "
                  "certificate and key", kc->exec->command);
         st = field_error(err, RK_ERR_INVALID, &o, "exec", what);

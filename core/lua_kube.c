@@ -563,28 +563,41 @@ static int client_list_all(lua_State *L)
                 st = RK_ERR_PARSE;
             rk_http_response_free(&resp);
         }
-        free(cont);
+        char *prev = cont; /* the token this page was asked with */
         cont = NULL;
+        b.call.q.continue_token = NULL;
         if (st != RK_OK) {
+            free(prev);
             rk_buf_free(&b.body);
             return fail_kube(L, &kerr);
         }
         int page = lua_gettop(L);
         if (lua_type(L, page) != LUA_TTABLE) {
+            free(prev);
             rk_buf_free(&b.body);
             return fail_msg(L, "InvalidResponse", RK_EXIT_FAILED, "a list answer that is "
                             "not an object");
         }
         if (lua_getfield(L, page, "metadata") == LUA_TTABLE) {
             const char *ct = opt_field(L, -1, "continue");
-            if (ct && *ct)
+            if (ct && *ct) {
+                /* A server that hands out the token it was given would page forever. */
+                if (prev && strcmp(ct, prev) == 0) {
+                    free(prev);
+                    rk_buf_free(&b.body);
+                    return fail_msg(L, "InvalidResponse", RK_EXIT_FAILED,
+                                    "list: the server answered a page with the same continue "
+                                    "token it was asked for; stopping instead of paging forever");
+                }
                 cont = strdup(ct);
+            }
             if (!have) {
                 lua_pushnil(L);
                 lua_setfield(L, -2, "continue");
             }
         }
         lua_pop(L, 1);
+        free(prev);
         if (!have) {
             have = 1;
             if (lua_getfield(L, 3, "items") != LUA_TTABLE) {

@@ -128,12 +128,24 @@ static int sys_write_private(lua_State *L) {
   return 1;
 }
 
-/* sys.mkdir_private(path): mkdir with mode 0700 (existing directory is fine). */
+/* sys.mkdir_private(path): mkdir with mode 0700. An existing directory is fine only when
+ * it is ours and private already: a directory someone else made in /tmp under the name
+ * we were about to use must not receive our files. */
 static int sys_mkdir_private(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+  if (mkdir(path, 0700) != 0) {
+    int e = errno;
+    struct stat st;
+    if (e == EEXIST && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+        st.st_uid == geteuid() && (st.st_mode & 077) == 0) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
     lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    if (e == EEXIST)
+      lua_pushfstring(L, "%s: exists and is not a private (0700) directory of this user", path);
+    else
+      lua_pushfstring(L, "%s: %s", path, strerror(e));
     return 2;
   }
   lua_pushboolean(L, 1);

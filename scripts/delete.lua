@@ -22,12 +22,13 @@ return wf.main(function(ctx)
                                              ignore_not_found = true, dry_run = ctx.opts.dry_run})
       if res == nil and err then error(err, 0) end
       if res == false then missing[#missing + 1] = wf.ref(o) else deleted[#deleted + 1] = wf.ref(o) end
-      if not ctx.json then ctx.out:say("%s %s", wf.ref(o), res == false and "not found" or "deleted") end
+      ctx.out:say("%s %s%s", wf.ref(o), res == false and "not found" or "deleted",
+                  ctx.opts.dry_run and " (dry run)" or "")
     end
   end
   if not ctx.opts.delete_storage then
     for _, o in ipairs(wf.phase_objects(ctx, {"storage", "namespace"})) do kept[#kept + 1] = wf.ref(o) end
-    if #kept > 0 and not ctx.json then
+    if #kept > 0 then
       ctx.out:say("kept (use --delete-storage to delete them too): %s", table.concat(kept, ", "))
     end
   end

@@ -28,6 +28,21 @@ return wf.main(function(ctx)
   if #targets == 0 then
     require("rigelk8s.errors").usage("no application Deployment named '%s' in this Rigelfile", tostring(ctx.opts.deployment))
   end
+  if ctx.opts.history and ctx.json then
+    local rigelk8s = require "rigelk8s"
+    local doc = {command = "rollback", exit_code = 0, history = rigelk8s.array{}}
+    for _, d in ipairs(targets) do
+      local hist = rollout.history(client, {name = d.metadata.name, namespace = d.metadata.namespace})
+      local revs = rigelk8s.array{}
+      for _, h in ipairs(hist) do
+        revs[#revs + 1] = {revision = h.revision, images = rigelk8s.array(h.images or {}),
+                           change_cause = h.change_cause or rigelk8s.null, current = h.current and true or false}
+      end
+      doc.history[#doc.history + 1] = {deployment = d.metadata.name, revisions = revs}
+    end
+    io.stdout:write(require("rigelk8s.json").encode(doc), "\n")
+    return 0
+  end
   if ctx.opts.history then
     for _, d in ipairs(targets) do
       local hist = rollout.history(client, {name = d.metadata.name, namespace = d.metadata.namespace})
@@ -43,10 +58,10 @@ return wf.main(function(ctx)
   local notes = {}
   for _, d in ipairs(targets) do
     local rev, changed = rollout.undo(client, {name = d.metadata.name, namespace = d.metadata.namespace}, to)
-    notes[#notes + 1] = string.format("%s: %s revision %d", d.metadata.name,
-                                      changed and "rolled back to" or "already at", rev)
+    notes[#notes + 1] = string.format("deployment %s: %s revision %d", d.metadata.name,
+                                      changed and "rolled back to" or "already runs the template of", rev)
     ctx.out:say("%s", notes[#notes])
   end
   local result = wf.wait(ctx, targets)
-  return wf.finish(ctx, result, {note = table.concat(notes, "; ")})
+  return wf.finish(ctx, result, {note = table.concat(notes, "; "), rolled_back = true})
 end, arg, info)

@@ -1,10 +1,40 @@
 -- rigelk8s status: each object of the Rigelfile with its readiness; Deployments with
--- their revision; pods with their node, readiness and restarts.
+-- their revision and images; their pods with node, readiness, phase and restarts.
+-- Exit 0 when everything exists and is ready, 1 otherwise (3: cluster unreachable).
 local wf = require "rigelk8s.workflow"
 local core = require "rigelk8s.rollout_core"
+local errors = require "rigelk8s.errors"
 
 local info = {command = "status", usage = "rigelk8s status [-f Rigelfile] [flags]",
               description = "Show the objects of the Rigelfile, their readiness, revisions and pods."}
+
+local function pod_rows(client, live, rigelk8s)
+  local sel = {}
+  for k, val in pairs(live.spec.selector.matchLabels or {}) do sel[#sel + 1] = k .. "=" .. val end
+  table.sort(sel)
+  -- Each pod's revision is its ReplicaSet's.
+  local rs_revision = {}
+  for _, rs in ipairs(client:list{apiVersion = "apps/v1", kind = "ReplicaSet", namespace = live.metadata.namespace,
+                                  label_selector = table.concat(sel, ",")}) do
+    local ann = rs.metadata.annotations or {}
+    rs_revision[rs.metadata.uid] = tonumber(ann["deployment.kubernetes.io/revision"])
+  end
+  local pods = rigelk8s.array{}
+  for _, p in ipairs(client:list{apiVersion = "v1", kind = "Pod", namespace = live.metadata.namespace,
+                                 label_selector = table.concat(sel, ",")}) do
+    local restarts = 0
+    for _, cs in ipairs(p.status and p.status.containerStatuses or {}) do restarts = restarts + (cs.restartCount or 0) end
+    local pv = core.pod(p) or {state = "progressing", reasons = {}}
+    local revision
+    for _, o in ipairs(p.metadata.ownerReferences or {}) do revision = revision or rs_revision[o.uid] end
+    pods[#pods + 1] = {name = p.metadata.name, node = p.spec.nodeName or rigelk8s.null,
+                       state = pv.state, reason = pv.state ~= "ready" and pv.reasons and pv.reasons[1] or nil,
+                       restarts = restarts, phase = p.status and p.status.phase or "Unknown",
+                       revision = revision}
+  end
+  table.sort(pods, function(a, b) return a.name < b.name end)
+  return pods
+end
 
 return wf.main(function(ctx)
   wf.config(ctx)
@@ -14,9 +44,11 @@ return wf.main(function(ctx)
   local report, all_ready = rigelk8s.array{}, true
   for _, o in ipairs(ctx.objects) do
     local live, err = client:try_get(o)
+    if not live and err and err.exit_code == errors.EXIT.unreachable then error(err, 0) end
     local row = {kind = o.kind, name = o.metadata.name, namespace = o.metadata.namespace}
     if not live then
-      row.state, row.message = "missing", (err and err.code == 404) and "not found" or tostring(err)
+      row.state = "missing"
+      row.message = (err and err.code == 404) and "not found" or tostring(err)
       all_ready = false
     else
       local v = core.evaluate(live) or {state = "progressing", message = "cannot evaluate"}
@@ -25,33 +57,34 @@ return wf.main(function(ctx)
       if o.kind == "Deployment" then
         local ann = live.metadata.annotations or {}
         row.revision = tonumber(ann["deployment.kubernetes.io/revision"])
-        row.pods = rigelk8s.array{}
-        local sel = {}
-        for k, val in pairs(live.spec.selector.matchLabels or {}) do sel[#sel + 1] = k .. "=" .. val end
-        table.sort(sel)
-        for _, p in ipairs(client:list{apiVersion = "v1", kind = "Pod", namespace = o.metadata.namespace,
-                                       label_selector = table.concat(sel, ",")}) do
-          local restarts = 0
-          for _, cs in ipairs(p.status and p.status.containerStatuses or {}) do restarts = restarts + (cs.restartCount or 0) end
-          local pv = core.pod(p) or {state = "?"}
-          row.pods[#row.pods + 1] = {name = p.metadata.name, node = p.spec.nodeName or "<none>",
-                                     state = pv.state, restarts = restarts,
-                                     phase = p.status and p.status.phase or "Unknown"}
-        end
+        local images = {}
+        for _, c in ipairs(live.spec.template.spec.containers or {}) do images[#images + 1] = c.image end
+        row.images = rigelk8s.array(images)
+        row.pods = pod_rows(client, live, rigelk8s)
       end
     end
     report[#report + 1] = row
   end
   if ctx.json then
     local json = require "rigelk8s.json"
-    io.stdout:write(json.encode{command = "status", ready = all_ready, objects = report}, "\n")
+    io.stdout:write(json.encode{command = "status", ready = all_ready, exit_code = all_ready and 0 or 1,
+                                namespace = ctx.cfg.namespace, objects = report}, "\n")
   else
+    local kw, nw = 4, 4
+    for _, r in ipairs(report) do kw = math.max(kw, #r.kind); nw = math.max(nw, #r.name) end
+    local fmt = "%-" .. kw .. "s  %-" .. nw .. "s  %-11s %s"
+    print(string.format(fmt, "KIND", "NAME", "STATE", "DETAILS"))
     for _, r in ipairs(report) do
-      print(string.format("%-12s %-28s %-12s %s%s", r.kind, r.name, r.state, r.message or "",
-                          r.revision and ("  (revision " .. r.revision .. ")") or ""))
+      local details = r.message or ""
+      if r.revision then
+        details = string.format("revision %d, %s: %s", r.revision, table.concat(r.images or {}, ","), details)
+      end
+      print(string.format(fmt, r.kind, r.name, r.state, details))
       for _, p in ipairs(r.pods or {}) do
-        print(string.format("    pod %-40s node=%-14s %-11s %-8s restarts=%d", p.name, p.node, p.state,
-                            p.phase, p.restarts))
+        print(string.format("    pod %s  node=%s  %s%s  %s  restarts=%d%s", p.name,
+                            p.node == rigelk8s.null and "<none>" or p.node, p.state,
+                            p.reason and (" (" .. p.reason .. ")") or "", p.phase, p.restarts,
+                            p.revision and ("  revision " .. p.revision) or ""))
       end
     end
   end

@@ -22,6 +22,7 @@ M.global = {
   {"context", nil, "--context", value = "NAME", help = "kubeconfig context"},
   {"namespace", "-n", "--namespace", value = "NS", help = "namespace (overrides the Rigelfile)"},
   {"timeout", nil, "--timeout", value = "DURATION", default = "5m", help = "how long to wait (e.g. 90s, 5m)"},
+  {"request_timeout", nil, "--request-timeout", value = "DURATION", help = "how long one API request may take (default 30s, or RIGELK8S_REQUEST_TIMEOUT)"},
   {"atomic", nil, "--atomic", help = "roll back a failed update"},
   {"dry_run", nil, "--dry-run", help = "server-side dry run: change nothing"},
   {"output", "-o", "--output", value = "text|json", default = "text", help = "output format"},

@@ -28,9 +28,25 @@ M.Client = Client
 M.WatchSet = WatchSet
 
 -- connect{kubeconfig, context, namespace, verbose, timeout, retries}: a client. Raises
--- (exit 2) when the kubeconfig is missing or wrong.
+-- (exit 2) when the kubeconfig is missing or wrong. timeout is the limit of one request
+-- in seconds (watches have none): the option, else RIGELK8S_REQUEST_TIMEOUT (a number
+-- of seconds or a duration such as 90s), else 30. A request that gets no answer in time
+-- fails with reason Timeout and exit code 3, naming the server.
 function M.connect(opts)
-  local c, err = kube.connect(opts or {})
+  opts = opts or {}
+  if opts.timeout == nil then
+    local env = os.getenv("RIGELK8S_REQUEST_TIMEOUT")
+    if env and env ~= "" then
+      local copy = {}
+      for k, v in pairs(opts) do copy[k] = v end
+      copy.timeout = require("rigelk8s.cli").duration(env, "RIGELK8S_REQUEST_TIMEOUT")
+      opts = copy
+    end
+  end
+  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
+    errors.usage("request timeout: expected a positive number of seconds, got %s", tostring(opts.timeout))
+  end
+  local c, err = kube.connect(opts)
   if not c then error(err, 0) end
   return c
 end

@@ -1,7 +1,8 @@
 -- A Python `re` subset for the templates' regex_replace filter, matched by a small
 -- backtracking engine. Loaded only when a template uses regex_replace.
 --
---   regex.sub(pattern, repl, s)     Python's re.sub(pattern, repl, s)
+--   regex.sub(pattern, repl, s [, budget])  Python's re.sub(pattern, repl, s); budget
+--                                   ({steps = 0}) shares the step limit across calls
 --   regex.compile(pattern)          raises {message=...} (metatable regex.Error) on bad
 --                                   or unsupported syntax
 --   regex.find(re, s, init)         first match: start, end (exclusive), captures
@@ -20,6 +21,20 @@ regex.Error = RegexError
 local function rx_fail(pattern, pos, what)
   error(setmetatable({message = string.format("regex '%s' at position %d: %s",
                                                 pattern, pos, what)}, RegexError), 0)
+end
+
+-- A backtracking engine takes exponential time on nested repeats ('(a+)+b', '(a|a)*c').
+-- Matching has a step budget, not a clock: regex.sub calls sharing a budget (the
+-- templates of one file) may take this many steps (about 0.3 s of Lua), then stop with an
+-- error instead of hanging the deploy. Real templates take a few hundred steps.
+local MAX_STEPS = 1000000
+regex.MAX_STEPS = MAX_STEPS
+
+local function too_complex(st)
+  error(setmetatable({message = string.format(
+    "regex '%s' on a %d-byte text: gave up after %d backtracking steps; a repeat inside a " ..
+    "repeat ('(a+)+', '(a|b*)*') backtracks exponentially: rewrite it with a single repeat",
+    st.pattern, st.n, MAX_STEPS)}, RegexError), 0)
 end
 
 local function is_word(b) return b and (b == 95 or (b >= 48 and b <= 57) or
@@ -79,6 +94,7 @@ local function parse_regex(p)
           local hi
           if hc == "\\" then
             local e = p:sub(pos + 1, pos + 1)
+            if e == "" then rx_fail(p, start, "unterminated character class '['; close it with ']'") end
             if class_escapes[e] or (e:match("%a") and not literal_escapes[e]) then
               rx_fail(p, pos, "bad range end '\\" .. e .. "'")
             end
@@ -240,6 +256,9 @@ local function compile_rep(node)
       local count = 0
       while count < max and i + count <= n and pred(s:byte(i + count)) do count = count + 1 end
       if count < min then return nil end
+      local steps = st.steps + count - min + 1
+      st.steps = steps
+      if steps > MAX_STEPS then too_complex(st) end
       if lazy then
         for c = min, count do
           local r = k(i + c)
@@ -256,6 +275,9 @@ local function compile_rep(node)
   end
   local inner = compile(inner_node)
   local function try(st, i, count, k)
+    local steps = st.steps + 1
+    st.steps = steps
+    if steps > MAX_STEPS then too_complex(st) end
     if lazy and count >= min then
       local r = k(i)
       if r then return r end
@@ -278,6 +300,9 @@ function compile(node)
   if t == "set" then
     local pred = node.pred
     return function(st, i, k)
+      local steps = st.steps + 1
+      st.steps = steps
+      if steps > MAX_STEPS then too_complex(st) end
       if i <= st.n and pred(st.s:byte(i)) then return k(i + 1) end
       return nil
     end
@@ -295,6 +320,9 @@ function compile(node)
     local branches = {}
     for idx, sub in ipairs(node) do branches[idx] = compile(sub) end
     return function(st, i, k)
+      local steps = st.steps + 1
+      st.steps = steps
+      if steps > MAX_STEPS then too_complex(st) end
       for _, b in ipairs(branches) do
         local r = b(st, i, k)
         if r then return r end
@@ -350,15 +378,23 @@ end
 
 local function finish(j) return j end
 
--- Finds the first match at or after `init`: returns start, end (exclusive), caps.
-function regex.find(re, s, init)
-  local st = {s = s, n = #s, caps = {}}
-  for i = init or 1, #s + 1 do
+-- st: the subject and the steps taken so far (shared by every search of one regex.sub).
+local function new_state(re, s, steps)
+  return {s = s, n = #s, caps = {}, steps = steps or 0, pattern = re.pattern}
+end
+
+local function find_from(re, st, init)
+  for i = init or 1, st.n + 1 do
     st.caps = {}
     local j = re.match_at(st, i, finish)
     if j then return i, j, st.caps end
   end
   return nil
+end
+
+-- Finds the first match at or after `init`: returns start, end (exclusive), caps.
+function regex.find(re, s, init)
+  return find_from(re, new_state(re, s), init)
 end
 
 local function expand_replacement(re, repl, s, i, j, caps)
@@ -404,13 +440,13 @@ local function expand_replacement(re, repl, s, i, j, caps)
   return table.concat(out)
 end
 
--- regex.sub(pattern, repl, s): Python's re.sub(pattern, repl, s) for the supported subset.
-function regex.sub(pattern, repl, s)
+local function sub(pattern, repl, s, budget)
   local re = regex.compile(pattern)
   local out, last, init = {}, 1, 1
   local n = #s
+  local st = new_state(re, s, budget.steps)
   while init <= n + 1 do
-    local i, j, caps = regex.find(re, s, init)
+    local i, j, caps = find_from(re, st, init)
     if not i then break end
     out[#out + 1] = s:sub(last, i - 1)
     out[#out + 1] = expand_replacement(re, repl, s, i, j, caps)
@@ -425,7 +461,22 @@ function regex.sub(pattern, repl, s)
     end
   end
   if last <= n then out[#out + 1] = s:sub(last) end
+  budget.steps = st.steps
   return table.concat(out)
+end
+
+-- regex.sub(pattern, repl, s): Python's re.sub(pattern, repl, s) for the supported subset.
+-- The matcher recurses once per character of a repeat: a Lua stack overflow on a huge
+-- text or pattern is reported as a regex error too, not as a crash of the renderer.
+function regex.sub(pattern, repl, s, budget)
+  local ok, res = pcall(sub, pattern, repl, s, budget or {steps = 0})
+  if ok then return res end
+  if getmetatable(res) ~= RegexError and tostring(res):find("stack overflow", 1, true) then
+    error(setmetatable({message = string.format(
+      "regex '%s' recurses too deeply on a %d-byte text; match a shorter text or use a " ..
+      "simpler pattern", pattern, #s)}, RegexError), 0)
+  end
+  error(res, 0)
 end
 
 return regex

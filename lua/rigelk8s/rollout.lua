@@ -62,17 +62,34 @@ function M.tracker(targets)
   return t
 end
 
+-- Events are kept per involved object (uid, and name for events without one). A repeated
+-- event (the same Event object with a higher count) replaces its earlier copy and moves
+-- to the end, so the list stays in order of last occurrence without duplicates.
+local MAX_EVENTS = 30
+
+local function remember_event(list, e)
+  local id = e.metadata.uid or e.metadata.name
+  for i = #list, 1, -1 do
+    local old = list[i]
+    if (old.metadata.uid or old.metadata.name) == id then
+      table.remove(list, i)
+      break
+    end
+  end
+  list[#list + 1] = e
+  if #list > MAX_EVENTS then table.remove(list, 1) end
+end
+
 function Tracker:observe(ev)
   local o = ev.object
-  if type(o) ~= "table" or not o.metadata or not o.kind then return end
+  if type(o) ~= "table" or type(o.metadata) ~= "table" or not o.kind then return end
   local kind = o.kind
   if kind == "Event" then
-    local uid = o.involvedObject and o.involvedObject.uid or o.involvedObject and o.involvedObject.name
-    if uid then
-      local list = self.events[uid] or {}
-      list[#list + 1] = o
-      if #list > 20 then table.remove(list, 1) end
-      self.events[uid] = list
+    local io = o.involvedObject or o.regarding
+    local id = type(io) == "table" and (io.uid or io.name)
+    if id and ev.type ~= "DELETED" then
+      self.events[id] = self.events[id] or {}
+      remember_event(self.events[id], o)
     end
     return
   end
@@ -88,21 +105,55 @@ function Tracker:observe(ev)
 end
 
 function Tracker:events_for(obj)
-  local list = {}
+  local list, seen = {}, {}
   for _, id in ipairs{obj.metadata.uid, obj.metadata.name} do
-    for _, e in ipairs(self.events[id] or {}) do list[#list + 1] = e end
+    for _, e in ipairs(self.events[id] or {}) do
+      local eid = e.metadata.uid or e.metadata.name
+      if not seen[eid] then
+        seen[eid] = true
+        list[#list + 1] = e
+      end
+    end
   end
   return list
 end
 
+-- True when a Warning event about obj has arrived: a failure's diagnosis is worth a
+-- short wait for it, since the kubelet writes its events just after the pod status.
+function Tracker:has_warning(obj)
+  if not obj then return true end
+  for _, e in ipairs(self:events_for(obj)) do
+    if e.type == "Warning" then return true end
+  end
+  return false
+end
+
+-- The last n events worth showing: Warning events (BackOff, Failed, FailedScheduling,
+-- ProvisioningFailed...) when there are any, since the Normal ones (Scheduled, Pulled,
+-- Started) describe what went right; otherwise the last Normal ones.
+function M.pick_events(events, n)
+  n = n or 3
+  local warnings = {}
+  for _, e in ipairs(events) do
+    if e.type == "Warning" then warnings[#warnings + 1] = e end
+  end
+  local from = #warnings > 0 and warnings or events
+  local out = {}
+  for i = math.max(1, #from - n + 1), #from do out[#out + 1] = from[i] end
+  return out
+end
+
 local function last_events_text(events, n)
   local out = {}
-  for i = math.max(1, #events - (n or 3) + 1), #events do
-    local e = events[i]
-    out[#out + 1] = string.format("    %s %s: %s", e.type or "Normal", e.reason or "?", e.message or "")
+  for _, e in ipairs(M.pick_events(events, n)) do
+    local count = tonumber(e.count) or 1
+    out[#out + 1] = string.format("    %s %s%s: %s", e.type or "Normal", e.reason or "?",
+                                  count > 1 and string.format(" (x%d)", count) or "",
+                                  e.message or e.note or "")
   end
   return table.concat(out, "\n")
 end
+M.last_events_text = last_events_text
 
 -- The pods that run the current revision of a workload.
 function Tracker:current_pods(w)
@@ -132,7 +183,55 @@ function Tracker:current_pods(w)
   return pods
 end
 
--- Verdict for one target: {state, message, reasons, diagnosis, pods}.
+local function int(v)
+  v = tonumber(v)
+  return v and math.floor(v) or 0
+end
+
+-- A few words for a live terminal line ("1/2 updated, 1 available"): the counts a person
+-- watches, where kubectl's sentence is for logs.
+function M.short_message(obj, v)
+  if not obj then return "waiting for the object to appear" end
+  local st, sp = type(obj.status) == "table" and obj.status or {}, type(obj.spec) == "table" and obj.spec or {}
+  local kind, text = obj.kind, nil
+  local stale = int(st.observedGeneration) < int(obj.metadata.generation)
+  if kind == "Deployment" or kind == "StatefulSet" or kind == "DaemonSet" or kind == "Job" then
+    if stale and v.state ~= "failed" then return "waiting for the controller to see the change" end
+  end
+  if kind == "Deployment" then
+    local want = sp.replicas == nil and 1 or int(sp.replicas)
+    text = string.format("%d/%d updated, %d available", int(st.updatedReplicas), want, int(st.availableReplicas))
+    local old = int(st.replicas) - int(st.updatedReplicas)
+    if old > 0 and v.state ~= "ready" then text = text .. string.format(", %d old", old) end
+  elseif kind == "StatefulSet" then
+    local want = sp.replicas == nil and 1 or int(sp.replicas)
+    text = string.format("%d/%d ready, %d updated", int(st.readyReplicas), want, int(st.updatedReplicas))
+  elseif kind == "DaemonSet" then
+    text = string.format("%d/%d ready, %d updated", int(st.numberReady), int(st.desiredNumberScheduled),
+                         int(st.updatedNumberScheduled))
+  elseif kind == "Job" then
+    text = string.format("%d/%d succeeded", int(st.succeeded), sp.completions == nil and 1 or int(sp.completions))
+  elseif kind == "PersistentVolumeClaim" then
+    text = st.phase or "Pending"
+  elseif kind == "Pod" then
+    text = st.phase or "Pending"
+  else
+    text = v.state == "ready" and "present" or (v.message or v.state)
+  end
+  if v.state ~= "ready" and v.cause then text = text .. " · " .. v.cause end
+  return text
+end
+
+-- Why a pod is not ready, in one word: "CrashLoopBackOff" (the full text names the pod).
+local function cause_of(pv)
+  return pv.reasons and pv.reasons[1] or pv.state
+end
+
+local STORAGECLASS_MISSING = 'storageclass%.storage%.k8s%.io "([^"]*)" not found'
+
+-- Verdict for one target: {state, message, reasons, diagnosis, cause, detail, subject}.
+-- cause is a short reason for the terminal line, detail the longer pod-level text for a
+-- timeout summary, subject the object whose events explain a failure.
 function Tracker:evaluate(target)
   local obj = self.cache[target.key]
   if not obj then
@@ -144,9 +243,23 @@ function Tracker:evaluate(target)
     return {state = "progressing", message = "cannot evaluate: " .. tostring(err), reasons = {}}
   end
   v.reasons = v.reasons or {}
+  v.subject = obj
   if obj.kind == "PersistentVolumeClaim" and v.state ~= "ready" then
-    local why = core.event_for(obj, self:events_for(obj))
-    if why then v.message = v.message .. ": " .. why end
+    local why, event = core.event_for(obj, self:events_for(obj))
+    if why then
+      v.message = v.message .. ": " .. why
+      v.cause = event.reason
+      -- A claim whose class does not exist never binds until someone creates the class
+      -- or fixes the Rigelfile: that is a failure to report now, not a reason to wait.
+      local class = event.reason == "ProvisioningFailed" and (event.message or ""):match(STORAGECLASS_MISSING)
+      if class then
+        v.state = "failed"
+        v.reasons = {"ProvisioningFailed"}
+        v.diagnosis = string.format("%s %s: %s\n  fix: create StorageClass %q or set the volume's " ..
+                                    "storage_class to one that exists (kubectl get storageclass)",
+                                    obj.kind, obj.metadata.name, v.message, class)
+      end
+    end
   end
   if WORKLOADS[obj.kind] and v.state ~= "ready" then
     local pods = self:current_pods(obj)
@@ -154,37 +267,52 @@ function Tracker:evaluate(target)
     for _, p in ipairs(pods) do
       local pv = core.pod(p)
       if pv and pv.state == "failed" then
-        local events = self:events_for(p)
         v.state = "failed"
         v.reasons = pv.reasons or {}
         v.message = pv.message
-        v.diagnosis = string.format("%s %s: %s", obj.kind, obj.metadata.name, pv.message)
-        if #events > 0 then
-          v.diagnosis = v.diagnosis .. "\n  last events:\n" .. last_events_text(events, 3)
-        end
+        v.cause = cause_of(pv)
+        v.subject = p
         break
+      elseif pv and pv.state ~= "ready" and not v.detail then
+        v.detail = pv.message
+        v.cause = cause_of(pv)
       end
     end
-  end
-  if v.state == "failed" and not v.diagnosis then
-    v.diagnosis = string.format("%s %s: %s", obj.kind, obj.metadata.name, v.message)
-    local events = self:events_for(obj)
-    if #events > 0 then v.diagnosis = v.diagnosis .. "\n  last events:\n" .. last_events_text(events, 3) end
   end
   return v
 end
 
+-- The full text of a failure: what failed and why, and the events that explain it.
+function Tracker:diagnose(target, v)
+  local obj = self.cache[target.key]
+  local text = v.diagnosis or string.format("%s %s: %s", target.kind, target.name, v.message or v.state)
+  local events = v.subject and self:events_for(v.subject) or {}
+  if #events == 0 and obj and v.subject ~= obj then events = self:events_for(obj) end
+  if #events > 0 then text = text .. "\n  last events:\n" .. last_events_text(events, 3) end
+  return text
+end
+
 function Tracker:verdict()
-  local rows, all_ready, failed = {}, true, nil
+  local rows, all_ready, failed, all_seen = {}, true, {}, true
   for _, t in ipairs(self.targets) do
+    local obj = self.cache[t.key]
+    if not obj then all_seen = false end
     local v = self:evaluate(t)
-    rows[#rows + 1] = {name = t.label, kind = t.kind, namespace = t.namespace,
-                       object = t.name, state = v.state, message = v.message,
-                       reasons = v.reasons, diagnosis = v.diagnosis}
+    local row = {name = t.label, kind = t.kind, namespace = t.namespace,
+                 object = t.name, state = v.state, message = v.message,
+                 reasons = v.reasons, detail = v.detail, short = M.short_message(obj, v),
+                 subject = v.subject}
+    if obj and obj.kind == "Deployment" then
+      row.revision = tonumber(annotation(obj, "deployment.kubernetes.io/revision"))
+    end
+    if v.state == "failed" then
+      row.diagnosis = self:diagnose(t, v)
+      failed[#failed + 1] = row
+    end
+    rows[#rows + 1] = row
     if v.state ~= "ready" then all_ready = false end
-    if v.state == "failed" and not failed then failed = rows[#rows] end
   end
-  return {ready = all_ready, failed = failed, rows = rows}
+  return {ready = all_ready, failed = failed[1], failures = failed, rows = rows, all_seen = all_seen}
 end
 
 -- The watches a set of targets needs: one per (namespace, kind), plus the pods,
@@ -195,10 +323,10 @@ function M.watch_specs(targets)
     need[(ns or "") .. "|" .. kind] = {apiVersion = API[kind], kind = kind, namespace = ns}
   end
   for _, t in ipairs(targets) do
-    if API[t.kind] then add(t.namespace, t.kind) end
+    if API[t.kind] and t.kind ~= "Service" then add(t.namespace, t.kind) end
     if WORKLOADS[t.kind] then add(t.namespace, "Pod"); add(t.namespace, "Event") end
     if t.kind == "Deployment" then add(t.namespace, "ReplicaSet") end
-    if t.kind == "PersistentVolumeClaim" then add(t.namespace, "Event") end
+    if t.kind == "PersistentVolumeClaim" or t.kind == "Pod" then add(t.namespace, "Event") end
   end
   local specs = {}
   for _, s in pairs(need) do specs[#specs + 1] = s end
@@ -217,65 +345,101 @@ local function prime_unwatched(client, tracker)
   end
 end
 
+-- Watches that only explain (events, pods, ReplicaSets) may fail (e.g. RBAC forbids
+-- events) without stopping the wait; a failed watch on a target's own kind may not.
+local EXPLAINING = {Event = true, Pod = true, ReplicaSet = true}
+
+-- The text of a wait that did not end ready: every failure (targets in order, so the
+-- master's problems come first), or every object still not ready.
+local function summarize(result)
+  if result.failures and #result.failures > 0 then
+    -- Targets before the first failure are what it depends on (the master, the claims):
+    -- when they are not ready either, that is said first, since it may be the cause.
+    local parts = {}
+    for _, r in ipairs(result.rows) do
+      if r == result.failures[1] then break end
+      if r.state ~= "ready" then
+        parts[#parts + 1] = string.format("%s is not ready yet: %s%s", r.name, r.message or r.state,
+                                          r.detail and r.detail ~= r.message and ("; " .. r.detail) or "")
+      end
+    end
+    for _, r in ipairs(result.failures) do parts[#parts + 1] = r.diagnosis end
+    return table.concat(parts, "\n")
+  end
+  local lines = {}
+  for _, r in ipairs(result.rows) do
+    if r.state ~= "ready" then
+      lines[#lines + 1] = string.format("  %s: %s (%s)", r.name, r.message or "", r.state)
+      if r.detail and r.detail ~= r.message then lines[#lines + 1] = "    " .. r.detail end
+    end
+  end
+  return table.concat(lines, "\n")
+end
+
+-- wait(client, objects, opts): waits on one watch set until every object is ready, one
+-- fails (fail_fast), the timeout passes or the user interrupts. opts: timeout (s, 300),
+-- fail_fast (true), on_progress(rows, verdict), tick (s: also call on_progress this
+-- often without news, for a ticking clock), settle (s, 0.5: progress is not reported
+-- before every object has been seen once or this much time passed), event_grace (s,
+-- 0.5: how long a failure waits for the Warning event that explains it).
 function M.wait(client, objects, opts)
   opts = opts or {}
   local timeout = opts.timeout or 300
   local fail_fast = opts.fail_fast ~= false
+  local grace = opts.event_grace or 0.5
   local start = sys.now()
   local deadline = start + timeout
+  local settle_until = start + (opts.settle or 0.5)
   local tracker = M.tracker(objects)
   prime_unwatched(client, tracker)
   local ws = client:watch_set()
-  for _, spec in ipairs(M.watch_specs(tracker.targets)) do
-    if spec.kind ~= "Service" then ws:add(spec) end
+  for _, spec in ipairs(M.watch_specs(tracker.targets)) do ws:add(spec, spec.kind) end
+  local result, failed_since
+  local function finish(state, v)
+    result = {state = state, rows = v.rows, failed = v.failed, failures = state == "failed" and v.failures or nil}
   end
-  local result
   local ok, err = pcall(function()
     while true do
       local v = tracker:verdict()
-      if opts.on_progress then opts.on_progress(v.rows, v) end
-      if v.ready then
-        result = {state = "ready", rows = v.rows}
-        return
-      end
+      local now = sys.now()
+      local settled = v.all_seen or now >= settle_until
+      if opts.on_progress and (settled or v.ready or v.failed) then opts.on_progress(v.rows, v) end
+      if v.ready then return finish("ready", v) end
       if v.failed and fail_fast then
-        result = {state = "failed", rows = v.rows, diagnosis = v.failed.diagnosis, failed = v.failed}
-        return
+        failed_since = failed_since or now
+        if tracker:has_warning(v.failed.subject) or now - failed_since >= grace or now >= deadline then
+          return finish("failed", v)
+        end
+      else
+        failed_since = nil
       end
-      local remaining = deadline - sys.now()
-      if remaining <= 0 then
-        result = {state = "timeout", rows = v.rows}
-        return
-      end
-      local ev = ws:next(remaining)
+      local remaining = deadline - now
+      if remaining <= 0 then return finish("timeout", v) end
+      local wait = remaining
+      if failed_since then wait = math.min(wait, failed_since + grace - now) end
+      if opts.tick then wait = math.min(wait, opts.tick) end
+      if not settled then wait = math.min(wait, settle_until - now) end
+      local ev = ws:next(math.max(wait, 0))
       -- Drain what has already arrived before evaluating again.
       while ev do
+        if ev.type == "ERROR" and not EXPLAINING[ev.watch] then error(ev.error, 0) end
         tracker:observe(ev)
         ev = ws:next(0)
       end
-      if sys.interrupted() then
-        result = {state = "interrupted", rows = tracker:verdict().rows}
-        return
-      end
+      if sys.interrupted() then return finish("interrupted", tracker:verdict()) end
     end
   end)
   ws:close()
   if not ok then
     if sys.interrupted() then
-      result = {state = "interrupted", rows = tracker:verdict().rows}
+      finish("interrupted", tracker:verdict())
     else
       error(err, 0)
     end
   end
   result.elapsed = sys.now() - start
-  if result.state ~= "ready" and not result.diagnosis then
-    local lines = {}
-    for _, r in ipairs(result.rows) do
-      if r.state ~= "ready" then
-        lines[#lines + 1] = string.format("  %s: %s (%s)", r.name, r.message or "", r.state)
-      end
-    end
-    result.diagnosis = table.concat(lines, "\n")
+  if result.state ~= "ready" then
+    result.diagnosis = summarize(result)
   end
   return result
 end
@@ -300,10 +464,20 @@ end
 function M.undo(client, ref, to_revision)
   local d = client:get{apiVersion = "apps/v1", kind = "Deployment", name = ref.name,
                        namespace = ref.namespace}
-  local plan, err = core.rollback_plan(d, replicasets_of(client, d), to_revision or 0)
+  local plan, err, code = core.rollback_plan(d, replicasets_of(client, d), to_revision or 0)
   if not plan then
-    require("rigelk8s.errors").raise{message = string.format("deployment %s: %s", ref.name, err),
-                                     exit_code = 1, reason = "RollbackFailed"}
+    -- No such revision is a wrong argument (exit 2, with the revisions there are); a
+    -- paused Deployment is a state kubectl refuses as well (exit 1).
+    local errors = require "rigelk8s.errors"
+    local msg = string.format("deployment %s: %s", ref.name, err)
+    if code == "not_found" then
+      local revs = {}
+      for _, h in ipairs(core.history(d, replicasets_of(client, d)) or {}) do revs[#revs + 1] = tostring(h.revision) end
+      msg = msg .. string.format(" (revisions: %s; see rigelk8s rollback --history)",
+                                 #revs > 0 and table.concat(revs, ", ") or "none")
+    end
+    errors.raise{message = msg, exit_code = code == "not_found" and errors.EXIT.usage or errors.EXIT.failed,
+                 reason = "RollbackFailed"}
   end
   if plan.unchanged then return plan.revision, false end
   client:patch(d, {

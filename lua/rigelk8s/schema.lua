@@ -73,6 +73,8 @@ function M.dns_label_problem(s, max)
   if #s > max then return string.format("is %d characters long; the limit is %d", #s, max) end
   if s:find("[^a-z0-9%-]") then
     local bad = s:match("[^a-z0-9%-]")
+    -- A control character is shown escaped, never sent to the terminal as it is.
+    if bad:find("%c") then bad = string.format("\\%d", bad:byte()) end
     local fixed = s:lower():gsub("[^a-z0-9%-]", "-"):gsub("^%-+", ""):gsub("%-+$", "")
     return string.format("contains '%s'; use only lower-case letters, digits and '-' (e.g. %q)",
                          bad, fixed)

@@ -185,13 +185,13 @@ filters.replace = function(v, args)
   out[#out + 1] = s:sub(pos)
   return table.concat(out)
 end
-filters.regex_replace = function(v, args)
+filters.regex_replace = function(v, args, ctx)
   arity("regex_replace", args, 1, 2)
   local s = need_text("regex_replace", v)
   local pattern = arg_text("regex_replace", args[1], "the pattern")
   local repl = args[2] == nil and "" or arg_text("regex_replace", args[2], "the replacement")
   local regex = M.regex
-  local ok, res = pcall(regex.sub, pattern, repl, s)
+  local ok, res = pcall(regex.sub, pattern, repl, s, ctx and ctx.regex_budget)
   if not ok then
     if getmetatable(res) == regex.Error then
       fail("filter 'regex_replace': %s (supported: . [] [^] \\d \\w \\s * + ? {m,n} lazy ?, " ..
@@ -319,7 +319,7 @@ local function evaluate(src, ctx)
     end
     -- Only `default` may see an undefined value; other filters pass it on to be reported.
     if value ~= UNDEFINED or name == "default" then
-      value = f(value, args)
+      value = f(value, args, ctx)
       if value ~= UNDEFINED then missing = nil end
     end
   end
@@ -379,7 +379,7 @@ function M.context(opts)
   local vars, data = opts.vars or {}, opts.data or {}
   local env = opts.env or os.getenv
   local rendered, busy = {}, {}
-  local ctx = {}
+  local ctx = {regex_budget = {steps = 0}} -- one regex step limit for all the file's templates
   ctx.var_names = function()
     local names = {}
     if type(vars) == "table" then for k in pairs(vars) do names[#names + 1] = tostring(k) end end

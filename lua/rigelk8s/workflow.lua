@@ -1,19 +1,35 @@
 -- Reusable workflow steps. The stock scripts (scripts/*.lua) are short compositions of
--- these; a user script reuses them the same way:
+-- these; a user script (`rigelk8s run my-rollout.lua -f Rigelfile ...`) reuses them the
+-- same way (examples/custom-workflow.lua is a complete one):
 --
 --   local wf = require "rigelk8s.workflow"
---   local ctx = wf.context(arg, {command = "my-deploy"})   -- flags, Rigelfile, output
---   wf.on("after_apply", function(ctx, results) ... end)
---   local objects = wf.render(ctx)
---   wf.apply(ctx, objects)
---   local result = wf.wait(ctx, objects)
---   return wf.finish(ctx, result)
+--   return wf.main(function(ctx)            -- ctx: flags, output, Rigelfile, client
+--     local cfg = wf.config(ctx)            -- the validated orchestration config
+--     wf.render(ctx)                        -- ctx.entries {phase, object, wait, after}, ctx.objects
+--     wf.add(ctx, configmap, "config")      -- one more object, in a phase of the apply order
+--     wf.find(ctx, "Deployment", cfg.deployment_name).spec.replicas = 2   -- edit a rendered one
+--     wf.apply(ctx, ctx.objects)            -- server-side apply, phase by phase, no waiting
+--     local result = wf.wait(ctx, wf.wait_targets(ctx))   -- all together, live progress
+--     return wf.finish(ctx, result, {note = "..."})       -- report (text or JSON), exit code
+--   end, arg, {command = "my-rollout", flags = {{"site", nil, "--site", value = "NAME"}}})
 --
--- Hooks: before_apply(ctx, objects), after_apply(ctx, results), on_ready(ctx, result),
--- on_failure(ctx, result). They come from wf.on, from a Lua file named by the Rigelfile
--- job's `hooks:` field, or from `--hooks FILE`. A hook file returns a table of hook
--- functions (or calls wf.on itself). A hook that raises stops the workflow with the
--- hook's name, file and line in the message; what was already applied is reported.
+-- Steps: context(argv, info), config, render, add, find, phase_objects(ctx, phases),
+-- connect, apply(ctx, objects), diff(ctx, objects) -> text, changed, wait(ctx, objects,
+-- {timeout, fail_fast, hooks}), wait_targets, remaining(ctx) (seconds of --timeout left),
+-- result_hooks(ctx, result), finish(ctx, result, extra), main(fn, argv, info),
+-- observability_stack, set_image(ctx, image), no_change_note(ctx).
+-- Apply phases, in order: namespace, config, storage, master, application, other,
+-- observability. wait() result: {state = "ready"|"failed"|"timeout"|"interrupted", rows,
+-- diagnosis, elapsed}; finish() maps it to exit 0/1/4/130. Errors are errors.lua values:
+-- exit 2 usage/config, 3 cluster unreachable or credentials refused.
+--
+-- Hooks: before_apply(ctx, objects) and after_apply(ctx, summary) around each apply;
+-- on_ready(ctx, result) or on_failure(ctx, result) once, when the workflow's outcome is
+-- known (a failed apply counts). They come from wf.on(name, fn), from the Lua files named
+-- by the Rigelfile job's `hooks:` (relative to the Rigelfile), or from `--hooks FILE`. A
+-- hook file returns a table of hook functions (or calls wf.on itself; it gets wf as
+-- `...`). A hook that raises stops the workflow (exit 1) with the hook's name, file and
+-- line in the message; what was already applied is reported.
 local cli = require "rigelk8s.cli"
 local errors = require "rigelk8s.errors"
 local progress = require "rigelk8s.progress"
@@ -26,6 +42,9 @@ local HOOKS = {before_apply = true, after_apply = true, on_ready = true, on_fail
 local hooks = {before_apply = {}, after_apply = {}, on_ready = {}, on_failure = {}}
 
 function M.on(name, fn)
+  if type(name) ~= "string" then
+    errors.usage("hook names are strings such as 'before_apply'; got the %s %s", type(name), tostring(name))
+  end
   if not HOOKS[name] then
     local names = {}
     for k in pairs(HOOKS) do names[#names + 1] = k end
@@ -36,6 +55,11 @@ function M.on(name, fn)
   end
   if type(fn) ~= "function" then errors.usage("hook %s: expected a function, got %s", name, type(fn)) end
   table.insert(hooks[name], fn)
+end
+
+-- Forgets every registered hook (for a script that runs several workflows, and tests).
+function M.reset_hooks()
+  for name in pairs(HOOKS) do hooks[name] = {} end
 end
 
 function M.load_hooks(path)
@@ -57,6 +81,11 @@ function M.run_hooks(ctx, name, ...)
   for _, fn in ipairs(hooks[name]) do
     local ok, err = pcall(fn, ctx, ...)
     if not ok then
+      -- Ctrl-C inside a hook is an interruption, not a failing hook.
+      if sys.interrupted() then error(err, 0) end
+      if type(err) == "table" then
+        err = type(err.message) == "string" and err.message or "(an error value with no message)"
+      end
       local info = debug.getinfo(fn, "S")
       errors.raise{message = string.format("hook %s (%s:%d) failed: %s", name,
                    info.short_src, info.linedefined, tostring(err)),
@@ -89,7 +118,8 @@ function M.context(argv, info)
     command = info.command, opts = opts, args = rest, json = opts.output == "json",
     timeout = cli.duration(opts.timeout, "--timeout"), started = sys.now(),
   }
-  ctx.out = progress.new{quiet = false, no_color = opts.no_color}
+  -- With -o json, stdout carries one document and stderr stays quiet (errors excepted).
+  ctx.out = progress.new{quiet = ctx.json, no_color = opts.no_color, start = ctx.started}
   for _, f in ipairs(opts.hooks or {}) do M.load_hooks(f) end
   return ctx
 end
@@ -133,6 +163,27 @@ function M.render(ctx)
   return ctx.objects
 end
 
+-- Adds an object of the script's own to the rendered ones. phase places it in the apply
+-- order: "namespace", "config" (ConfigMaps and Secrets the workloads read), "storage",
+-- "master", "application", "other" (the default) or "observability".
+function M.add(ctx, object, phase)
+  if not ctx.entries then M.render(ctx) end
+  if type(object) ~= "table" or not object.kind or type(object.metadata) ~= "table" then
+    errors.usage("wf.add: expected a Kubernetes object with kind and metadata")
+  end
+  object.metadata.namespace = object.metadata.namespace or (ctx.cfg and ctx.cfg.namespace)
+  ctx.entries[#ctx.entries + 1] = {phase = phase or "other", object = object}
+  ctx.objects[#ctx.objects + 1] = object
+  return object
+end
+
+-- The rendered object of that kind and name (nil when there is none).
+function M.find(ctx, kind, name)
+  for _, o in ipairs(ctx.objects or {}) do
+    if o.kind == kind and o.metadata.name == name then return o end
+  end
+end
+
 -- The entries of the given phases, as a list of objects.
 function M.phase_objects(ctx, phases)
   local want, out = {}, {}
@@ -148,7 +199,9 @@ function M.connect(ctx)
   local k8s = require "rigelk8s.k8s"
   ctx.client = k8s.connect{kubeconfig = ctx.opts.kubeconfig, context = ctx.opts.context,
                            namespace = ctx.cfg and ctx.cfg.namespace or ctx.opts.namespace,
-                           verbose = ctx.opts.verbose}
+                           verbose = ctx.opts.verbose,
+                           timeout = ctx.opts.request_timeout
+                                     and cli.duration(ctx.opts.request_timeout, "--request-timeout")}
   -- One cheap request up front, so that an unreachable cluster or rejected credentials
   -- fail here (exit 3, naming the server and context) before anything is applied.
   ctx.server_version = ctx.client:server_version()
@@ -177,7 +230,8 @@ local function snapshot(client, objects)
   for i, r in ipairs(results) do
     if r.ok then
       before[objects[i]] = r.object
-    elseif r.error and r.error.exit_code == errors.EXIT.unreachable then
+    elseif r.error and (r.error.exit_code == errors.EXIT.unreachable or r.error.reason == "InvalidResponse") then
+      -- A server that cannot be reached, or that answers reads with garbage, gets no writes.
       error(r.error, 0)
     elseif r.error and r.error.reason == "NoKindMatch" then
       missing_kind[objects[i]] = r.error
@@ -227,19 +281,18 @@ local function phase_groups(ctx, objects)
     end
     table.insert(index[p].objects, o)
   end
-  local rank = {namespace = 1, storage = 2, master = 3, application = 4, other = 5, observability = 6}
-  table.sort(groups, function(a, b) return (rank[a.phase] or 5) < (rank[b.phase] or 5) end)
+  local rank = {namespace = 1, config = 2, storage = 3, master = 4, application = 5, other = 6,
+                observability = 7}
+  table.sort(groups, function(a, b) return (rank[a.phase] or 6) < (rank[b.phase] or 6) end)
   return groups, phase_of
 end
 
 -- Why an observability object is left out: its kind needs a CRD the cluster lacks.
-local function skip_reason(o, err)
-  local group = o.apiVersion:match("^(.*)/") or o.apiVersion
-  return string.format("the cluster does not serve %s %s (%s); install its CRDs " ..
-                       "(for ServiceMonitor: the Prometheus Operator, e.g. helm chart " ..
-                       "prometheus-community/kube-prometheus-stack) and deploy again",
-                       o.apiVersion, o.kind, group == "monitoring.coreos.com"
-                       and "no Prometheus Operator" or tostring(err and err.message or "no CRD"))
+local function skip_reason(o)
+  local fix = o.kind == "ServiceMonitor"
+      and "install the Prometheus Operator (e.g. helm chart prometheus-community/kube-prometheus-stack)"
+      or "install the CustomResourceDefinition"
+  return string.format("the cluster has no %s %s; %s and deploy again", o.apiVersion, o.kind, fix)
 end
 
 -- Applies objects with server-side apply: phase by phase in dependency order, the
@@ -265,7 +318,7 @@ function M.apply(ctx, objects, opts)
     local todo = {}
     for _, o in ipairs(g.objects) do
       if missing_kind[o] and phase_of[o] == "observability" then
-        summary.skipped[#summary.skipped + 1] = {ref = ref(o), reason = skip_reason(o, missing_kind[o])}
+        summary.skipped[#summary.skipped + 1] = {ref = ref(o), reason = skip_reason(o)}
         if not ctx.json then ctx.out:say("%s skipped: %s", ref(o), summary.skipped[#summary.skipped].reason) end
       else
         todo[#todo + 1] = o
@@ -314,9 +367,10 @@ function M.apply(ctx, objects, opts)
       end
       local done = M.concat(summary.created, summary.configured, summary.unchanged)
       lines[#lines + 1] = "applied: " .. (#done == 0 and "nothing" or table.concat(done, ", "))
-      if #summary.not_applied > 0 then
-        lines[#lines + 1] = "not applied (a later phase): " .. table.concat(summary.not_applied, ", ")
-      end
+      local missed = {}
+      for _, f in ipairs(summary.failed) do missed[#missed + 1] = f.ref .. " (rejected)" end
+      for _, n in ipairs(summary.not_applied) do missed[#missed + 1] = n .. " (a later phase)" end
+      lines[#lines + 1] = "not applied: " .. table.concat(missed, ", ")
       errors.raise{message = table.concat(lines, "\n"), exit_code = errors.EXIT.failed,
                    reason = "ApplyFailed", applied = summary}
     end
@@ -325,11 +379,45 @@ function M.apply(ctx, objects, opts)
   return summary
 end
 
+-- What applying objects would change: each goes through a server-side dry-run apply and
+-- the result is compared with the live object as a unified diff of YAML (managedFields
+-- dropped, Secret data masked). Returns the diff text ("" when none) and the list of
+-- changed objects ("Kind/name"). Objects in a namespace that does not exist yet are
+-- shown as they were rendered.
+function M.diff(ctx, objects)
+  local diff = require "rigelk8s.diff"
+  local yaml = require "rigelk8s.yaml"
+  local client = M.connect(ctx)
+  local changed, out = {}, {}
+  for _, o in ipairs(objects) do
+    local live, err = client:try_get(o)
+    if not live and err and err.code ~= 404 then error(err, 0) end
+    local merged, aerr = client:try_apply(o, {dry_run = true, force = ctx.opts.force_conflicts})
+    if not merged then
+      if aerr and aerr.code == 404 and o.kind ~= "Namespace" and aerr.reason ~= "NoKindMatch" then
+        merged = o
+      else
+        error(aerr, 0)
+      end
+    end
+    local a, b = diff.mask_secrets(diff.clean(live), diff.clean(merged))
+    local name = ref(o)
+    local text = diff.unified(a and yaml.dump(a) or "", yaml.dump(b),
+                              {from = "live/" .. name, to = "merged/" .. name})
+    if text ~= "" then
+      changed[#changed + 1] = name
+      out[#out + 1] = text
+    end
+  end
+  return table.concat(out), changed
+end
+
 -- A note for the report when an apply changed nothing at all.
 function M.no_change_note(ctx)
   local a = ctx.applied
   if a and #a.created == 0 and #a.configured == 0 and #a.unchanged > 0 then
-    return {note = "no changes: the cluster already matched the Rigelfile, so nothing rolled out"}
+    return {note = "no changes: the cluster already matched the Rigelfile, so nothing rolled out",
+            no_changes = true}
   end
 end
 
@@ -361,10 +449,13 @@ function M.observability_stack(ctx)
     elseif ctx.opts.dry_run then
       ctx.out:say("would run: helm upgrade --install %s %s -n %s", r.name, r.chart, r.namespace or "default")
     else
+      -- Every word is quoted: the kubeconfig path and context can come from a Rigelfile's
+      -- fleet: list, and must stay data to the shell.
+      local function q(w) return "'" .. tostring(w):gsub("'", "'\\''") .. "'" end
       local cmd = string.format("%s upgrade --install %s %s --namespace %s --create-namespace",
-                                helm, r.name, r.chart, r.namespace or "default")
-      if ctx.opts.kubeconfig then cmd = cmd .. " --kubeconfig " .. ctx.opts.kubeconfig end
-      if ctx.opts.context then cmd = cmd .. " --kube-context " .. ctx.opts.context end
+                                q(helm), q(r.name), q(r.chart), q(r.namespace or "default"))
+      if ctx.opts.kubeconfig then cmd = cmd .. " --kubeconfig " .. q(ctx.opts.kubeconfig) end
+      if ctx.opts.context then cmd = cmd .. " --kube-context " .. q(ctx.opts.context) end
       ctx.out:say("running: %s", cmd)
       local ok = os.execute(cmd .. " >&2")
       if not ok then
@@ -391,72 +482,173 @@ function M.waitable(objects)
   return out
 end
 
--- Waits for objects together with live progress; returns the rollout result.
+-- Seconds left of the run's --timeout (the whole command shares one budget, so a gated
+-- deploy or a distributed rollout in waves cannot take several times --timeout).
+function M.remaining(ctx)
+  return math.max(ctx.started + ctx.timeout - sys.now(), 0)
+end
+
+-- Waits for objects together with live progress; returns the rollout result
+-- ({state = "ready"|"failed"|"timeout"|"interrupted", rows, diagnosis, elapsed}).
+-- opts: timeout (default: what is left of --timeout), fail_fast (true), hooks (true:
+-- run on_ready / on_failure; false for an intermediate wait such as the master gate).
+-- With --dry-run nothing was changed, so there is nothing to wait for.
 function M.wait(ctx, objects, opts)
   opts = opts or {}
   local rollout = require "rigelk8s.rollout"
   local targets = M.waitable(objects)
-  if #targets == 0 then return {state = "ready", rows = {}, elapsed = 0} end
-  local result = rollout.wait(M.connect(ctx), targets, {
-    timeout = opts.timeout or ctx.timeout,
-    fail_fast = opts.fail_fast ~= false,
-    on_progress = function(rows) if not ctx.json then ctx.out:update(rows) end end,
-  })
-  ctx.out:finish()
-  if result.state == "ready" then
-    M.run_hooks(ctx, "on_ready", result)
+  local result
+  if ctx.opts.dry_run then
+    result = {state = "ready", rows = {}, elapsed = 0, dry_run = true}
+  elseif #targets == 0 then
+    result = {state = "ready", rows = {}, elapsed = 0}
   else
-    M.run_hooks(ctx, "on_failure", result)
+    result = rollout.wait(M.connect(ctx), targets, {
+      timeout = opts.timeout or M.remaining(ctx),
+      fail_fast = opts.fail_fast ~= false,
+      tick = ctx.out.tty and 1 or nil,
+      on_progress = function(rows) ctx.out:update(rows) end,
+    })
+    ctx.out:finish()
   end
+  if opts.hooks ~= false then M.result_hooks(ctx, result) end
   return result
+end
+
+-- Runs on_ready or on_failure for a final result.
+function M.result_hooks(ctx, result)
+  M.run_hooks(ctx, result.state == "ready" and "on_ready" or "on_failure", result)
 end
 
 local EXIT_FOR = {ready = 0, failed = errors.EXIT.failed, timeout = errors.EXIT.timeout,
                   interrupted = errors.EXIT.interrupted}
 
+local function plural(n, word) return string.format("%d %s%s", n, word, n == 1 and "" or "s") end
+
+-- "2 created, 1 configured, 3 unchanged" (what the applies of this run did).
+function M.applied_text(ctx)
+  local a = ctx.applied
+  if not a then return nil end
+  local parts = {}
+  for _, k in ipairs{"created", "configured", "unchanged"} do
+    if #a[k] > 0 then parts[#parts + 1] = #a[k] .. " " .. k end
+  end
+  if #a.skipped > 0 then parts[#parts + 1] = #a.skipped .. " skipped" end
+  return #parts > 0 and table.concat(parts, ", ") or nil
+end
+
+-- One line per object: name, state, the short progress text and the revision.
+local function object_lines(rows)
+  local lines, width = {}, 0
+  for _, r in ipairs(rows) do width = math.max(width, #r.name) end
+  for _, r in ipairs(rows) do
+    local extra = r.revision and string.format("  (revision %d)", r.revision) or ""
+    lines[#lines + 1] = string.format("  %-" .. width .. "s  %-11s %s%s", r.name, r.state,
+                                      r.short or r.message or "", extra)
+  end
+  return table.concat(lines, "\n")
+end
+M.object_lines = object_lines
+
+local function indent(text, pad)
+  return pad .. tostring(text):gsub("\n", "\n" .. pad)
+end
+
 -- Prints the final report (text or one JSON document) and returns the exit code.
+-- extra: note (a sentence for people), and any fields for the JSON document.
 function M.finish(ctx, result, extra)
+  extra = extra or {}
   local code = EXIT_FOR[result.state] or errors.EXIT.failed
+  local rigelk8s = require "rigelk8s"
   if ctx.json then
     local json = require "rigelk8s.json"
-    local rigelk8s = require "rigelk8s"
     local doc = {command = ctx.command, state = result.state, exit_code = code,
                  elapsed_seconds = sys.now() - ctx.started,
                  namespace = ctx.cfg and ctx.cfg.namespace or rigelk8s.null,
                  diagnosis = result.diagnosis or rigelk8s.null,
+                 dry_run = ctx.opts.dry_run and true or false,
                  objects = rigelk8s.array{}, applied = rigelk8s.null}
     for _, r in ipairs(result.rows or {}) do
-      doc.objects[#doc.objects + 1] = {name = r.object, kind = r.kind, state = r.state,
-                                       message = r.message or ""}
+      doc.objects[#doc.objects + 1] = {name = r.object, kind = r.kind, namespace = r.namespace,
+                                       state = r.state, message = r.message or "",
+                                       reasons = rigelk8s.array(r.reasons or {}),
+                                       revision = r.revision}
     end
     if ctx.applied then
       local a = ctx.applied
+      local skipped = rigelk8s.array{}
+      for _, s in ipairs(a.skipped) do skipped[#skipped + 1] = {name = s.ref, reason = s.reason} end
       doc.applied = {created = rigelk8s.array(a.created), configured = rigelk8s.array(a.configured),
-                     unchanged = rigelk8s.array(a.unchanged)}
+                     unchanged = rigelk8s.array(a.unchanged), skipped = skipped}
     end
-    for k, v in pairs(extra or {}) do doc[k] = v end
+    for k, v in pairs(extra) do doc[k] = v end
     io.stdout:write(json.encode(doc), "\n")
-  else
-    local took = string.format("%.1fs", sys.now() - ctx.started)
-    if result.state == "ready" then
-      ctx.out:say("%s: %s (%s)", ctx.command or "rollout", result.summary or "everything is ready", took)
-    elseif result.state == "interrupted" then
-      ctx.out:say("interrupted after %s; the cluster is left as it is now:\n%s", took, result.diagnosis or "")
-    elseif result.state == "timeout" then
-      ctx.out:say("timed out after %s waiting for:\n%s", took, result.diagnosis or "")
-    else
-      ctx.out:say("%s failed after %s:\n  %s", ctx.command or "rollout", took,
-                  (result.diagnosis or ""):gsub("\n", "\n  "))
-    end
-    if extra and extra.note then ctx.out:say("%s", extra.note) end
+    return code
   end
+  local command = ctx.command or "rollout"
+  local took = string.format("%.1fs", sys.now() - ctx.started)
+  local applied = M.applied_text(ctx)
+  local rows = result.rows or {}
+  local text
+  if result.state == "ready" then
+    local what = result.summary
+    if not what then
+      what = result.dry_run and "dry run, nothing was changed"
+             or (#rows > 0 and ("ready: " .. plural(#rows, "object")) or "done")
+    end
+    text = string.format("%s succeeded in %s: %s%s", command, took, what, applied and ("; applied: " .. applied) or "")
+  elseif result.state == "interrupted" then
+    text = string.format("%s interrupted after %s; the cluster is left as it is now:", command, took)
+  elseif result.state == "timeout" then
+    text = string.format("%s timed out after %s (--timeout %s); not ready:\n%s", command, took,
+                         ctx.opts.timeout, result.diagnosis or "")
+  else
+    text = string.format("%s failed after %s:\n%s", command, took, indent(result.diagnosis or result.state, "  "))
+  end
+  if #rows > 0 then text = text .. "\n" .. object_lines(rows) end
+  ctx.out:say("%s", text)
+  if extra.note then ctx.out:say("%s", extra.note) end
   return code
+end
+
+-- True when argv asks for JSON output (used before the flags could be parsed).
+local function wants_json(argv)
+  for i, a in ipairs(argv or {}) do
+    if a == "--output=json" or a == "-o=json" or ((a == "-o" or a == "--output") and argv[i + 1] == "json") then
+      return true
+    end
+  end
+  return false
+end
+
+local function json_error(command, e)
+  local json = require "rigelk8s.json"
+  local rigelk8s = require "rigelk8s"
+  local doc = {command = command, state = "error", exit_code = e.exit_code,
+               message = e.message, reason = e.reason or "Error"}
+  local a = type(e.applied) == "table" and e.applied
+  if a then
+    -- A failed apply says exactly what reached the cluster and what did not.
+    local rejected = rigelk8s.array{}
+    for _, f in ipairs(a.failed) do
+      rejected[#rejected + 1] = {name = f.ref, message = tostring(f.error)}
+    end
+    doc.applied = {created = rigelk8s.array(a.created), configured = rigelk8s.array(a.configured),
+                   unchanged = rigelk8s.array(a.unchanged), rejected = rejected,
+                   not_applied = rigelk8s.array(a.not_applied)}
+  end
+  io.stdout:write(json.encode(doc), "\n")
 end
 
 -- Runs fn(ctx) turning structured errors into the report and exit code; the stock
 -- scripts end with `return wf.main(function(ctx) ... end, arg, info)`.
 function M.main(fn, argv, info)
-  local ctx = M.context(argv, info)
+  local cok, ctx = pcall(M.context, argv, info)
+  if not cok then
+    local e = errors.wrap(ctx, errors.EXIT.usage)
+    if wants_json(argv) then json_error(info and info.command, e) end
+    error(e, 0)
+  end
   local ok, ret = pcall(function()
     local fleet = require "rigelk8s.fleet"
     if FLEET_COMMANDS[ctx.command] and not fleet.is_child() then
@@ -468,11 +660,12 @@ function M.main(fn, argv, info)
   if ok then return ret end
   local e = errors.wrap(ret)
   if sys.interrupted() then e.exit_code = errors.EXIT.interrupted end
-  if ctx.json then
-    local json = require "rigelk8s.json"
-    io.stdout:write(json.encode{command = ctx.command, state = "error", exit_code = e.exit_code,
-                                message = e.message, reason = e.reason or "Error"}, "\n")
+  if e.reason == "ApplyFailed" then
+    -- A failed apply is a failure too: on_failure hooks hear about it (their own errors
+    -- must not hide the original one).
+    pcall(M.run_hooks, ctx, "on_failure", {state = "failed", diagnosis = e.message, rows = {}})
   end
+  if ctx.json then json_error(ctx.command, e) end
   error(e, 0)
 end
 
