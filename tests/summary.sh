@@ -16,8 +16,11 @@ awk '
     }
   }
   /^Ran [0-9]+ tests? in/                  { pr += $2 }
-  /^FAILED \((failures|errors)=/           { n = $0; gsub(/[^0-9 ]/, " ", n); split(n, a, " "); for (k in a) pf += a[k] }
-  /^OK \(skipped=[0-9]+\)|skipped=[0-9]+/  { s = $0; sub(/.*skipped=/, "", s); ps += s + 0 }
+  /^FAILED \(/ {
+    if (match($0, /failures=[0-9]+/)) pf += substr($0, RSTART + 9, RLENGTH - 9)
+    if (match($0, /errors=[0-9]+/))   pf += substr($0, RSTART + 7, RLENGTH - 7)
+  }
+  /^(OK|FAILED) \(.*skipped=[0-9]+/ { if (match($0, /skipped=[0-9]+/)) ps += substr($0, RSTART + 8, RLENGTH - 8) }
   /^[0-9]+ passed, [0-9]+ failed/          { sp += $1; sf += $3 }
   END {
     printf "cmocka: %d passed, %d failed\n", cp, cf
