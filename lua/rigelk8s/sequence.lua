@@ -728,51 +728,6 @@ local function json_report(ctx, result, extra)
   return dok and doc or {state = result.state}, code
 end
 
--- The deploy workflow (what scripts/deploy.lua does) for an already loaded config.
--- Returns the result and the note for the report.
-local function deploy_steps(ctx)
-  local wf = require "rigelk8s.workflow"
-  local cfg = ctx.cfg
-  wf.render(ctx)
-  wf.connect(ctx)
-  wf.observability_stack(ctx)
-  if cfg.wait_for_master and cfg.deploy_ros_master and not ctx.opts.dry_run then
-    wf.apply(ctx, wf.phase_objects(ctx, {"namespace", "storage", "master"}))
-    local master = wf.wait(ctx, wf.phase_objects(ctx, {"master"}), {hooks = false})
-    if master.state ~= "ready" then
-      wf.result_hooks(ctx, master)
-      return master, "wait_for_master: the application was not applied, because the ROS master is not Ready"
-    end
-    wf.apply(ctx, wf.phase_objects(ctx, {"application", "observability"}))
-  else
-    wf.apply(ctx, ctx.objects)
-  end
-  local result = wf.wait(ctx, wf.wait_targets(ctx))
-  local note = wf.no_change_note(ctx)
-  return result, note and note.note
-end
-
--- The delete workflow (what scripts/delete.lua does without --delete-storage).
-local function delete_steps(ctx)
-  local wf = require "rigelk8s.workflow"
-  wf.render(ctx)
-  local client = wf.connect(ctx)
-  local deleted, missing = {}, {}
-  for _, phase in ipairs{"observability", "application", "master"} do
-    local objs = wf.phase_objects(ctx, {phase})
-    for i = #objs, 1, -1 do
-      local o = objs[i]
-      local res, err = client:try_delete(o, {propagation_policy = "Foreground", wait = ctx.timeout,
-                                             ignore_not_found = true, dry_run = ctx.opts.dry_run})
-      if res == nil and err then error(err, 0) end
-      if res == false then missing[#missing + 1] = wf.ref(o) else deleted[#deleted + 1] = wf.ref(o) end
-      ctx.out:say("%s %s", wf.ref(o), res == false and "not found" or "deleted")
-    end
-  end
-  return {state = "ready", rows = {}, summary = string.format("%d deleted, %d already gone", #deleted, #missing)},
-         {deleted = core.array(deleted), not_found = core.array(missing)}
-end
-
 -- start of an orchestration job: deploy; the JSON report is published as data.rigelk8s.
 function Runner:deploy_start(job, data)
   local wf = require "rigelk8s.workflow"
@@ -785,7 +740,8 @@ function Runner:deploy_start(job, data)
     self:say("  %s: fleet: is not used by sequences; deploying to the current context only", job.name)
   end
   self:say("  %s: deploying %s to namespace %s", job.name, cfg.deployment_name, cfg.namespace)
-  local ok, result, note = pcall(deploy_steps, ctx)
+  local ok, result, extra = pcall(wf.deploy, ctx)
+  local note = extra and extra.note
   if not ok then
     local e = errors.wrap(result)
     if e.reason == "ApplyFailed" then
@@ -811,7 +767,7 @@ function Runner:deploy_stop(job)
   ctx.cfg = job.cfg
   self:job_hooks(nil)
   self:say("  %s: cleanup: deleting what it deployed (storage is kept)", job.name)
-  local result, extra = delete_steps(ctx)
+  local result, extra = wf.delete(ctx, false)
   job.cleanup = json_report(ctx, result, extra)
   return 0, "cleanup: " .. result.summary
 end

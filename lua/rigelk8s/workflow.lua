@@ -17,7 +17,8 @@
 -- connect, apply(ctx, objects), diff(ctx, objects) -> text, changed, wait(ctx, objects,
 -- {timeout, fail_fast, hooks}), wait_targets, remaining(ctx) (seconds of --timeout left),
 -- result_hooks(ctx, result), finish(ctx, result, extra), main(fn, argv, info),
--- observability_stack, set_image(ctx, image), no_change_note(ctx).
+-- observability_stack, set_image(ctx, image), no_change_note(ctx); whole workflows:
+-- deploy(ctx) -> result, extra; delete(ctx, delete_storage) -> result, extra.
 -- Apply phases, in order: namespace, config, storage, master, application, other,
 -- observability. wait() result: {state = "ready"|"failed"|"timeout"|"interrupted", rows,
 -- diagnosis, elapsed}; finish() maps it to exit 0/1/4/130. Errors are errors.lua values:
@@ -638,6 +639,65 @@ local function json_error(command, e)
                    not_applied = rigelk8s.array(a.not_applied)}
   end
   io.stdout:write(json.encode(doc), "\n")
+end
+
+-- The deploy workflow for the loaded config (scripts/deploy.lua, sequences): render,
+-- apply in dependency order without waiting in between (or, with wait_for_master, the
+-- application only once the master is Ready), then wait for everything together.
+-- Returns the wait result and the extra report fields for finish() ({note, no_changes}).
+function M.deploy(ctx)
+  local cfg = M.config(ctx)
+  M.render(ctx)
+  M.connect(ctx)
+  -- The monitoring stack (when helm is there) brings the ServiceMonitor CRD, so it goes
+  -- before the objects that need it.
+  M.observability_stack(ctx)
+  if cfg.wait_for_master and cfg.deploy_ros_master and not ctx.opts.dry_run then
+    M.apply(ctx, M.phase_objects(ctx, {"namespace", "storage", "master"}))
+    local master = M.wait(ctx, M.phase_objects(ctx, {"master"}), {hooks = false})
+    if master.state ~= "ready" then
+      M.result_hooks(ctx, master)
+      return master, {note = "wait_for_master: the application was not applied, because the ROS master is not Ready"}
+    end
+    M.apply(ctx, M.phase_objects(ctx, {"application", "observability"}))
+  else
+    M.apply(ctx, ctx.objects)
+  end
+  return M.wait(ctx, M.wait_targets(ctx)), M.no_change_note(ctx)
+end
+
+-- The delete workflow: reverse dependency order, each object waited for until gone.
+-- Storage (PVCs, PVs) and the namespace are kept unless delete_storage. Returns the
+-- result for finish() and the extra report fields.
+function M.delete(ctx, delete_storage)
+  M.config(ctx)
+  M.render(ctx)
+  local client = M.connect(ctx)
+  local order = {"observability", "application", "master"}
+  if delete_storage then order[#order + 1] = "storage"; order[#order + 1] = "namespace" end
+  local deleted, missing, kept = {}, {}, {}
+  for _, phase in ipairs(order) do
+    local objs = M.phase_objects(ctx, {phase})
+    for i = #objs, 1, -1 do
+      local o = objs[i]
+      local res, err = client:try_delete(o, {propagation_policy = "Foreground", wait = ctx.timeout,
+                                             ignore_not_found = true, dry_run = ctx.opts.dry_run})
+      if res == nil and err then error(err, 0) end
+      if res == false then missing[#missing + 1] = ref(o) else deleted[#deleted + 1] = ref(o) end
+      ctx.out:say("%s %s%s", ref(o), res == false and "not found" or "deleted",
+                  ctx.opts.dry_run and " (dry run)" or "")
+    end
+  end
+  if not delete_storage then
+    for _, o in ipairs(M.phase_objects(ctx, {"storage", "namespace"})) do kept[#kept + 1] = ref(o) end
+    if #kept > 0 then
+      ctx.out:say("kept (use --delete-storage to delete them too): %s", table.concat(kept, ", "))
+    end
+  end
+  local rigelk8s = require "rigelk8s"
+  return {state = "ready", rows = {},
+          summary = string.format("%d deleted, %d already gone", #deleted, #missing)},
+         {deleted = rigelk8s.array(deleted), not_found = rigelk8s.array(missing), kept = rigelk8s.array(kept)}
 end
 
 -- Runs fn(ctx) turning structured errors into the report and exit code; the stock
