@@ -8,7 +8,7 @@ BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
 
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= yaml json kubeconfig template watch
+FUZZ_TARGETS ?= yaml json kubeconfig template watch lua_codec
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 VALGRIND_PACKAGES = valgrind python3
 

@@ -202,6 +202,7 @@ def main():
             table.add(4, "deploy-and-wait of the seed example", d["rigelk8s_s"], "kubectl apply + rollout status",
                       d["kubectl_s"], target=("<= 0.5x kubectl", lambda r, o, t: o <= 0.5 * t))
             print(f"5. last pod Ready -> verdict: median {d['verdict_latency_ms']:.1f} ms "
+                  f"(kubectl rollout status: {d['kubectl_latency_ms']:.1f} ms) "
                   f"[target <= 50 ms: {'met' if d['verdict_latency_ms'] <= 50 else 'MISSED'}]", flush=True)
             for k, v in d.get("rss_kib", {}).items():
                 rss.append((k, v))

@@ -207,7 +207,9 @@ static int report_error(lua_State *L) {
   const char *msg = luaL_tolstring(L, -1, NULL);
   if (lua_type(L, -2) == LUA_TTABLE && !luaL_getmetafield(L, -2, "__tostring")) {
     lua_getfield(L, -2, "message");
-    if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+    /* error({}) says nothing; "table: 0x55d8..." would say even less. */
+    msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                         : "(error object is a table without a message)";
   }
   fprintf(stderr, "rigelk8s: %s\n", msg);
   /* Structured errors are diagnoses meant for users; a traceback would be noise. */

@@ -164,10 +164,11 @@ static rk_status read_file(const char *path, rk_buf *out, rk_error *err)
                                 MAX_FILE_BYTES);
         }
     }
-    int failed = ferror(f);
+    int failed = ferror(f), e = errno;
     fclose(f);
     if (failed)
-        return rk_error_set(err, RK_ERR_IO, "%s: read error", path);
+        return rk_error_set(err, RK_ERR_IO, "%s: %s", path,
+                            e == EISDIR ? "is a directory, not a file" : strerror(e));
     return rk_buf_status(out, err);
 }
 

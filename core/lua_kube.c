@@ -26,6 +26,8 @@
  * Lua-side decoder. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -405,8 +407,22 @@ static int build_call(lua_State *L, int t, built *b, rk_kube_error *kerr)
     return 0;
 }
 
-/* Decodes a JSON answer straight onto the Lua stack (an empty body pushes true). */
-static int push_json(lua_State *L, const rk_http_response *resp, rk_kube_error *kerr)
+/* Messages are cut at the buffer's end (vsnprintf), which is fine for a diagnosis. */
+static void set_message(rk_kube_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_message(rk_kube_error *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+}
+
+/* Decodes a JSON answer straight onto the Lua stack (an empty body pushes true). An
+ * answer that is not JSON (a proxy's login page, a cut body) is explained with what was
+ * asked, who answered, and the content type. */
+static int push_json(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
+                     const rk_http_response *resp, rk_kube_error *kerr)
 {
     if (!resp->body.len) {
         lua_pushboolean(L, 1);
@@ -416,6 +432,9 @@ static int push_json(lua_State *L, const rk_http_response *resp, rk_kube_error *
     rk_error err;
     if (rk_json_decode(resp->body.data, resp->body.len, &v, &err) != RK_OK) {
         rk_kube_error_from(kerr, &err, "InvalidResponse", RK_EXIT_FAILED);
+        set_message(kerr, "%s: the answer of %s (HTTP %ld, Content-Type %s) is not JSON: %s",
+                    p->what, rk_http_server(rk_kube_http(k)), resp->status,
+                    resp->content_type[0] ? resp->content_type : "none", err.msg);
         return -1;
     }
     luaL_checkstack(L, 8, "decoding a response");
@@ -441,7 +460,7 @@ static int client_call(lua_State *L)
     rk_status st = rk_kube_send(c->k, &p, &resp, &kerr);
     rk_kube_prepared_free(&p);
     rk_buf_free(&b.body);
-    if (st == RK_OK && push_json(L, &resp, &kerr) == 0) {
+    if (st == RK_OK && push_json(L, c->k, &p, &resp, &kerr) == 0) {
         lua_pushinteger(L, resp.status);
         rk_http_response_free(&resp);
         return 2;
@@ -510,7 +529,7 @@ static int client_call_many(lua_State *L)
             rk_kube_error e;
             if (!ok)
                 rk_kube_describe_failure(c->k, &ps[j], &resps[j], &e);
-            else if (push_json(L, &resps[j], &e) == 0)
+            else if (push_json(L, c->k, &ps[j], &resps[j], &e) == 0)
                 lua_setfield(L, -2, "object");
             else
                 ok = 0;
@@ -559,7 +578,7 @@ static int client_list_all(lua_State *L)
         if (st == RK_OK) {
             st = rk_kube_send(c->k, &p, &resp, &kerr);
             rk_kube_prepared_free(&p);
-            if (st == RK_OK && push_json(L, &resp, &kerr) != 0)
+            if (st == RK_OK && push_json(L, c->k, &p, &resp, &kerr) != 0)
                 st = RK_ERR_PARSE;
             rk_http_response_free(&resp);
         }
@@ -598,6 +617,15 @@ static int client_list_all(lua_State *L)
         }
         lua_pop(L, 1);
         free(prev);
+        int items_type = lua_getfield(L, page, "items");
+        lua_pop(L, 1);
+        if (items_type != LUA_TTABLE && items_type != LUA_TNIL &&
+            !(items_type == LUA_TLIGHTUSERDATA || items_type == LUA_TUSERDATA)) {
+            free(cont);
+            rk_buf_free(&b.body);
+            return fail_msg(L, "InvalidResponse", RK_EXIT_FAILED,
+                            "list: the server's answer has \"items\" that are not a list");
+        }
         if (!have) {
             have = 1;
             if (lua_getfield(L, 3, "items") != LUA_TTABLE) {

@@ -309,6 +309,20 @@ static void set_rv(watch *w, const char *rv)
 
 static void fail_watch(watch *w, const rk_kube_error *why);
 
+/* An answer that is not a watch stream: say which watch, and who sent it. */
+static void bad_stream(watch *w, const rk_error *err, rk_kube_error *kerr)
+{
+    rk_kube_error_from(kerr, err, "InvalidResponse", RK_EXIT_FAILED);
+    char msg[sizeof kerr->message];
+    memcpy(msg, kerr->message, sizeof msg);
+    const char *ns = w->ns ? w->ns : "";
+    int n = snprintf(kerr->message, sizeof kerr->message, "watch %s%s%s from %s: ", w->kind,
+                     *ns ? " in namespace " : "", ns, rk_http_server(rk_kube_http(w->set->k)));
+    if (n > 0 && (size_t)n < sizeof kerr->message)
+        memcpy(kerr->message + n, msg, strnlen(msg, sizeof kerr->message - (size_t)n - 1) + 1);
+    kerr->message[sizeof kerr->message - 1] = '\0';
+}
+
 /* Decides what an object event means to the consumer, given what this watch has seen:
  * repeats (after a reconnect without a resourceVersion) are dropped, and an ADDED for
  * a known object is a MODIFIED. Returns 0 to drop the event. */
@@ -341,7 +355,7 @@ static rk_status on_frame(void *ud, const char *frame, size_t len)
     rk_error err;
     if (rk_watch_parse_event(frame, len, type, sizeof type, &root, &err) != RK_OK) {
         rk_kube_error kerr;
-        rk_kube_error_from(&kerr, &err, "InvalidResponse", RK_EXIT_FAILED);
+        bad_stream(w, &err, &kerr);
         fail_watch(w, &kerr);
         return RK_ERR_PARSE;
     }
@@ -648,12 +662,26 @@ static rk_status relist(watch *w, rk_kube_error *kerr)
         rk_http_response_free(&resp);
         if (st != RK_OK)
             break;
-        free(cont);
-        cont = NULL;
         const rk_value *md = rk_map_get_cstr(doc, "metadata");
         const rk_value *v = rk_map_get_cstr(md, "continue");
-        if (v && v->type == RK_STRING && v->as.str.len)
+        char *prev = cont;
+        cont = NULL;
+        if (v && v->type == RK_STRING && v->as.str.len) {
+            /* A server that hands out the token it was given would page forever. */
+            if (prev && strcmp(prev, v->as.str.ptr) == 0) {
+                free(prev);
+                rk_value_free(doc);
+                memset(kerr, 0, sizeof *kerr);
+                snprintf(kerr->reason, sizeof kerr->reason, "InvalidResponse");
+                snprintf(kerr->message, sizeof kerr->message, "list %s: the server answered "
+                         "a page with the same continue token it was asked for", w->kind);
+                kerr->exit_code = RK_EXIT_FAILED;
+                st = RK_ERR_PARSE;
+                break;
+            }
             cont = strdup(v->as.str.ptr);
+        }
+        free(prev);
         v = rk_map_get_cstr(md, "resourceVersion");
         if (v && v->type == RK_STRING && !list_rv)
             list_rv = strdup(v->as.str.ptr);
@@ -736,7 +764,7 @@ static void handle_end(watch *w)
         return;
     }
     if (sink) {
-        rk_kube_error_from(&kerr, sink, "InvalidResponse", RK_EXIT_FAILED);
+        bad_stream(w, sink, &kerr);
         close_stream(w);
         fail_watch(w, &kerr);
         return;

@@ -219,6 +219,15 @@ function M.read(path, opts)
     if msg:sub(1, #path + 1) ~= path .. ":" then msg = path .. ": " .. msg end
     config_error(msg .. "; fix the YAML syntax")
   end
+  if text:find("\n%-%-%-") then
+    -- Rigel reads a Rigelfile with yaml.safe_load, which refuses a second document; a
+    -- silently ignored second half would deploy something else than the file says.
+    local all_ok, docs = pcall(yaml.load, text, {filename = path, all = true})
+    if all_ok and type(docs) == "table" and #docs > 1 then
+      config_error(string.format("%s: holds %d YAML documents (separated by ---); a Rigelfile is " ..
+                                 "one document: merge them or remove the extra ---", path, #docs))
+    end
+  end
   if is_null(doc) then
     config_error(string.format("%s: the file is empty; see examples/Rigelfile.example", path))
   end

@@ -42,7 +42,14 @@ M.closest = closest
 
 local function show(v)
   if is_null(v) then return "null" end
-  if type(v) == "string" then return string.format("%q", v):gsub("\\\n", "\\n") end
+  if type(v) == "string" then
+    -- A huge value is shown by its start: a message must stay a message.
+    if #v > 120 then
+      return string.format("%q", v:sub(1, 100)):gsub("\\\n", "\\n"):sub(1, -2) ..
+             string.format('..." (%d bytes)', #v)
+    end
+    return (string.format("%q", v):gsub("\\\n", "\\n"))
+  end
   if type(v) == "table" then return is_list(v) and "a list" or "a map" end
   if math.type(v) == "float" and v == math.floor(v) then return string.format("%.1f", v) end
   return tostring(v)

@@ -484,7 +484,16 @@ function M.render(value, opts)
             pos = src_pos[child_path(src_path, k)]}
         end
       end
-      out[key] = walk(item, child_path(src_path, k), child_path(out_path, key))
+      if key ~= k and (out[key] ~= nil or v[key] ~= nil) then
+        -- Two keys of one map would be one after rendering: which value wins would be
+        -- an accident of table order.
+        problems[#problems + 1] = {path = child_path(out_path, k),
+          message = string.format("key '%s' renders to '%s', which is already a key of this map",
+                                  k, tostring(key)),
+          pos = src_pos[child_path(src_path, k)]}
+      else
+        out[key] = walk(item, child_path(src_path, k), child_path(out_path, key))
+      end
     end
     return setmetatable(out, getmetatable(v))
   end
