@@ -1,4 +1,5 @@
 #include "json.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -607,38 +608,6 @@ static void format_path(const jencoder *e, int level, char *out, size_t size)
         out[size - 1] = '\0';
 }
 
-static size_t utf8_valid_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if ((c & 0xE0) == 0xC0) {
-        len = 2;
-        v = c & 0x1F;
-        min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3;
-        v = c & 0x0F;
-        min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        len = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 static void encode_string(rk_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -652,7 +621,8 @@ static void encode_string(rk_buf *b, const char *s, size_t n)
             continue;
         }
         if (c >= 0x80) {
-            size_t k = utf8_valid_len((const unsigned char *)s + i, n - i);
+            uint32_t cp;
+            size_t k = rk_utf8_decode((const unsigned char *)s + i, n - i, &cp);
             if (k) {
                 i += k;
                 run += k;

@@ -1,4 +1,5 @@
 #include "yaml_doc.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -1312,43 +1313,6 @@ typedef struct {
 
 /* Length of the UTF-8 sequence at s (at most n bytes) and its code point, or 0 if the
  * bytes are not valid UTF-8 (overlongs, surrogates and > U+10FFFF rejected). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t len;
-    uint32_t v, min;
-    if ((c & 0xE0) == 0xC0) {
-        len = 2;
-        v = c & 0x1F;
-        min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3;
-        v = c & 0x0F;
-        min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        len = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 /* Characters YAML lets us write literally (libyaml's IS_PRINTABLE, minus the special
  * line breaks and the BOM, which must be escaped). */
 static int printable_cp(uint32_t cp)
@@ -1384,7 +1348,7 @@ static void analyze(const char *s, size_t n, str_info *si)
             continue;
         }
         uint32_t cp;
-        size_t k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        size_t k = rk_utf8_decode((const unsigned char *)s + i, n - i, &cp);
         if (!k) {
             si->valid_utf8 = 0;
             return;
@@ -1484,10 +1448,8 @@ static void emit_double_quoted(rk_buf *b, const char *s, size_t n)
             run++;
             continue;
         }
-        uint32_t cp;
-        size_t k = c < 0x80 ? 1 : utf8_decode((const unsigned char *)s + i, n - i, &cp);
-        if (c < 0x80)
-            cp = c;
+        uint32_t cp = c; /* an invalid byte stays itself, and is escaped below */
+        size_t k = rk_utf8_decode((const unsigned char *)s + i, n - i, &cp);
         if (k > 1 && printable_cp(cp)) {
             i += k;
             run += k;
@@ -1520,7 +1482,7 @@ static void emit_double_quoted(rk_buf *b, const char *s, size_t n)
             e = esc;
         }
         rk_buf_puts(b, e);
-        i += k;
+        i += k ? k : 1; /* invalid UTF-8 is written as !!binary before it gets here */
     }
     rk_buf_append(b, s + n - run, run);
     rk_buf_putc(b, '"');
