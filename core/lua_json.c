@@ -15,33 +15,6 @@
 #include "lua_modules.h"
 #include "lua_value.h"
 
-typedef struct {
-    rk_value *tree;
-    rk_buf out;
-} json_box;
-
-static int json_box_gc(lua_State *L)
-{
-    json_box *box = lua_touserdata(L, 1);
-    rk_value_free(box->tree);
-    rk_buf_free(&box->out);
-    box->tree = NULL;
-    return 0;
-}
-
-/* C-owned memory lives in a userdata while Lua code may raise, so nothing leaks. */
-static json_box *push_box(lua_State *L)
-{
-    json_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->tree = NULL;
-    rk_buf_init(&box->out);
-    if (luaL_newmetatable(L, "rigelk8s.json.box")) {
-        lua_pushcfunction(L, json_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return box;
-}
 
 static int l_encode(lua_State *L)
 {
@@ -59,7 +32,7 @@ static int l_encode(lua_State *L)
         lua_pop(L, 1);
     }
     lua_settop(L, 1);
-    json_box *box = push_box(L);
+    rk_lua_box *box = rk_lua_push_box(L);
     rk_error err;
     if (rk_lua_to_value(L, 1, &box->tree, &err) != RK_OK)
         return luaL_error(L, "json.encode: %s", err.msg);
@@ -76,7 +49,7 @@ static int l_decode(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    json_box *box = push_box(L);
+    rk_lua_box *box = rk_lua_push_box(L);
     rk_error err;
     if (rk_json_decode(s, len, &box->tree, &err) != RK_OK) {
         lua_pushstring(L, err.msg);

@@ -662,3 +662,25 @@ int luaopen_rigelk8s(lua_State *L)
     lua_setfield(L, -2, "version");
     return 1;
 }
+
+static int box_gc(lua_State *L)
+{
+    rk_lua_box *box = lua_touserdata(L, 1);
+    rk_value_free(box->tree);
+    rk_buf_free(&box->out);
+    box->tree = NULL;
+    return 0;
+}
+
+rk_lua_box *rk_lua_push_box(lua_State *L)
+{
+    rk_lua_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    box->tree = NULL;
+    rk_buf_init(&box->out);
+    if (luaL_newmetatable(L, "rigelk8s.box")) {
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return box;
+}

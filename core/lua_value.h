@@ -26,6 +26,7 @@
 
 #include <lua.h>
 
+#include "buf.h"
 #include "error.h"
 #include "value.h"
 
@@ -51,5 +52,15 @@ int rk_lua_push_value(lua_State *L, const rk_value *v);
 /* Converts the Lua value at idx into a new tree *out owned by the caller. Never raises
  * except on Lua memory errors; on failure *out is NULL and err names the path. */
 rk_status rk_lua_to_value(lua_State *L, int idx, rk_value **out, rk_error *err);
+
+/* C memory that must not leak when Lua code raises (conversions can run out of Lua
+ * memory, __tostring can error...): a userdata that frees its tree and buffer when
+ * collected. Push it, fill it, and leave it on the stack until done. */
+typedef struct {
+    rk_value *tree;
+    rk_buf out;
+} rk_lua_box;
+
+rk_lua_box *rk_lua_push_box(lua_State *L);
 
 #endif

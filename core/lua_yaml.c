@@ -260,32 +260,6 @@ static int l_load_file(lua_State *L)
 
 /* ---- dump ------------------------------------------------------------------------ */
 
-typedef struct {
-    rk_value *tree;
-    rk_buf out;
-} dump_box;
-
-static int dump_box_gc(lua_State *L)
-{
-    dump_box *box = lua_touserdata(L, 1);
-    rk_value_free(box->tree);
-    rk_buf_free(&box->out);
-    box->tree = NULL;
-    return 0;
-}
-
-static dump_box *push_dump_box(lua_State *L)
-{
-    dump_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-    box->tree = NULL;
-    rk_buf_init(&box->out);
-    if (luaL_newmetatable(L, "rigelk8s.yaml.dump")) {
-        lua_pushcfunction(L, dump_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return box;
-}
 
 static int dump_common(lua_State *L, int all)
 {
@@ -293,7 +267,7 @@ static int dump_common(lua_State *L, int all)
     if (all)
         luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    dump_box *box = push_dump_box(L);
+    rk_lua_box *box = rk_lua_push_box(L);
     rk_error err;
     if (rk_lua_to_value(L, 1, &box->tree, &err) != RK_OK)
         return luaL_error(L, "yaml.%s: %s", all ? "dump_all" : "dump", err.msg);
