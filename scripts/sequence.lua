@@ -16,7 +16,7 @@ local function pick(keys)
 end
 
 local spec = cli.merge(pick{file = true, kubeconfig = true, context = true, timeout = true, dry_run = true,
-                            output = true, verbose = true, no_color = true}, {
+                            output = true, verbose = true, no_color = true, request_timeout = true}, {
   {"skip_foreign", nil, "--skip-foreign", help = "skip jobs whose plugin rigelk8s cannot run, instead of refusing"},
   {"list", nil, "--list", help = "list the Rigelfile's sequences"},
   {"branch", nil, "--branch", value = "STAGE", help = "(internal) run one branch of parallel stage STAGE"},
@@ -63,6 +63,7 @@ local ok, ret = xpcall(function()
   local plan = sequence.plan{file = opts.file, name = rest[1], skip_foreign = opts.skip_foreign,
                              default_file = not file_given}
   local run_opts = {kubeconfig = opts.kubeconfig, context = opts.context, timeout = opts.timeout,
+                    request_timeout = opts.request_timeout,
                     dry_run = opts.dry_run, verbose = opts.verbose, no_color = opts.no_color,
                     json = opts.output == "json", skip_foreign = opts.skip_foreign}
   local json = require "rigelk8s.json"

@@ -24,6 +24,11 @@ local OWN = {["--contexts"] = true, ["--max-parallel"] = true, ["--fail-fast"] =
 
 function M.is_child() return os.getenv("RIGELK8S_FLEET_CHILD") == "1" end
 
+-- A child's report field as text: JSON null (rigelk8s.null, which is truthy) and other
+-- non-strings count as absent, e.g. the diagnosis of a child that exited non-zero
+-- after reporting success.
+function M.text(v) return type(v) == "string" and v or nil end
+
 -- The targets of this run, or nil when it is not a fleet run.
 function M.targets(ctx, cfg)
   if M.is_child() then return nil end
@@ -141,7 +146,7 @@ function M.run(ctx, targets, argv)
       t.result = child_result(t)
       t.state = code == 0 and "succeeded" or "failed"
       local msg = code == 0 and string.format("%s in %.1fs", t.result.state or "done", t.elapsed)
-                  or (t.result.diagnosis or t.result.message or ("exit " .. code))
+                  or (M.text(t.result.diagnosis) or M.text(t.result.message) or ("exit " .. code))
       if t.result.rolled_back then msg = "rolled back: " .. msg end
       rows[t.index] = {name = t.name, state = code == 0 and "ready" or "failed",
                        message = (msg:gsub("\n.*", ""))}
@@ -196,7 +201,7 @@ function M.run(ctx, targets, argv)
     out:say("fleet %s: %d succeeded, %d failed, %d rolled back%s", ctx.command, #succeeded, #failed,
             #rolled, #skipped > 0 and (", " .. #skipped .. " skipped") or "")
     for _, t in ipairs(failed) do
-      local why = t.result and (t.result.diagnosis or t.result.message) or ("exit " .. tostring(t.exit_code))
+      local why = t.result and (M.text(t.result.diagnosis) or M.text(t.result.message)) or ("exit " .. tostring(t.exit_code))
       out:say("  %s (context %s, exit %s): %s", t.name, t.context, tostring(t.exit_code),
               (tostring(why):gsub("\n", "\n    ")))
     end

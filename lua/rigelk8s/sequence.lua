@@ -653,6 +653,7 @@ function Runner:workflow_argv(settings, extra)
   if o.context then add("--context", o.context) end
   local timeout = settings and settings.timeout or o.timeout
   if timeout then add("--timeout", tostring(timeout)) end
+  if o.request_timeout then add("--request-timeout", tostring(o.request_timeout)) end
   if o.dry_run then add("--dry-run") end
   if o.verbose then add("--verbose") end
   if o.no_color then add("--no-color") end
@@ -966,6 +967,7 @@ function Runner:run_parallel(stage, index, data, out)
   if o.kubeconfig then add("--kubeconfig", o.kubeconfig) end
   if o.context then add("--context", o.context) end
   if o.timeout then add("--timeout", tostring(o.timeout)) end
+  if o.request_timeout then add("--request-timeout", tostring(o.request_timeout)) end
   if o.dry_run then add("--dry-run") end
   if o.verbose then add("--verbose") end
   if o.no_color then add("--no-color") end

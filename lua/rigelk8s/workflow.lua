@@ -145,6 +145,10 @@ end
 -- Overrides the application image (update --image): the application and every
 -- component that used the application image.
 function M.set_image(ctx, image)
+  -- The same check as application_image in a Rigelfile: a bad --image must stop the
+  -- update before anything is applied.
+  local why = type(image) ~= "string" and "is not text" or require("rigelk8s.schema").image_problem(image)
+  if why then errors.usage("--image: %q %s", tostring(image), why) end
   local cfg = M.config(ctx)
   local old = cfg.application_image
   cfg.application_image = image

@@ -1,0 +1,1 @@
+return {after_aply = function() end}

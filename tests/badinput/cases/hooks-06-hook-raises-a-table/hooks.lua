@@ -1,0 +1,1 @@
+return {before_apply = function() error({code = 1}) end}

@@ -1,0 +1,1 @@
+return {before_apply = function() os.exit(5) end}

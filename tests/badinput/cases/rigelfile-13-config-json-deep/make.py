@@ -1,0 +1,1 @@
+open("config.json","w").write("[" * 100000 + "]" * 100000)

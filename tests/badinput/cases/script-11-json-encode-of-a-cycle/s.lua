@@ -1,0 +1,4 @@
+local json = require "rigelk8s.json"
+local t = {}
+t[1] = t
+print(json.encode(t))

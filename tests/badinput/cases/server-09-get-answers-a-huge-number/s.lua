@@ -1,0 +1,3 @@
+local k8s = require "rigelk8s.k8s"
+local c <close> = k8s.connect{kubeconfig = arg[1]}
+print(c:get{apiVersion = "v1", kind = "ConfigMap", name = "x"})

@@ -1,0 +1,4 @@
+local k8s = require "rigelk8s.k8s"
+local c <close> = k8s.connect{kubeconfig = arg[1]}
+local o = c:get{apiVersion = "v1", kind = "ConfigMap", name = "x"}
+print(#o.data.k)

@@ -1,0 +1,1 @@
+open("Rigelfile","w").write("vars:\n  a: " + "["*5000 + "]"*5000 + "\n")

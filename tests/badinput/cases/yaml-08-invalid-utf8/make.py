@@ -1,0 +1,1 @@
+open("Rigelfile","wb").write(b"vars:\n  x: \xff\xfe\xc3\x28\n")

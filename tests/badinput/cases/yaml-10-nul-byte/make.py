@@ -1,0 +1,1 @@
+open("Rigelfile","wb").write(b"vars:\n  x: a\x00b\n")

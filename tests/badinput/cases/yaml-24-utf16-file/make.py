@@ -1,0 +1,1 @@
+open("Rigelfile","wb").write("jobs: {}\n".encode("utf-16"))

@@ -1,0 +1,1 @@
+open("Rigelfile","w").write("---\na: 1\n" * 10000)
