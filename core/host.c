@@ -260,8 +260,14 @@ static int call_chunk(lua_State *L, int argc, char **argv) {
   return code;
 }
 
-static int load_failed(lua_State *L) {
-  fprintf(stderr, "rigelk8s: %s\n", lua_tostring(L, -1));
+/* A script that cannot be loaded: syntax errors already name FILE:LINE; other load
+ * errors (bytecode refused, unreadable file) get the file name in front. */
+static int load_failed(lua_State *L, const char *path) {
+  const char *msg = lua_tostring(L, -1);
+  if (strncmp(msg, path, strlen(path)) == 0 || strstr(msg, path))
+    fprintf(stderr, "rigelk8s: %s\n", msg);
+  else
+    fprintf(stderr, "rigelk8s: %s: %s\n", path, msg);
   lua_pop(L, 1);
   return 1;
 }
@@ -282,7 +288,9 @@ int rk_host_run_file(rk_host *host, const char *path, int argc, char **argv) {
   int stdin_script = strcmp(path, "-") == 0;
   set_arg_table(L, path, argc, argv);
   if (!stdin_script) add_script_dir_to_path(L, path);
-  if (luaL_loadfile(L, stdin_script ? NULL : path) != LUA_OK) return load_failed(L);
+  /* Text only: precompiled bytecode is not verified by Lua and can crash the VM. */
+  if (luaL_loadfilex(L, stdin_script ? NULL : path, "t") != LUA_OK)
+    return load_failed(L, stdin_script ? "stdin" : path);
   return call_chunk(L, argc, argv);
 }
 
@@ -322,11 +330,11 @@ int rk_host_run_script(rk_host *host, const char *name, int argc, char **argv) {
   if (!rk_host_has_script(name)) return -1;
   set_arg_table(L, key, argc, argv);
   if (script_path_on_disk(name, path, sizeof path)) {
-    if (luaL_loadfile(L, path) != LUA_OK) return load_failed(L);
+    if (luaL_loadfilex(L, path, "t") != LUA_OK) return load_failed(L, path);
   } else {
     const rk_embedded *e = find_embedded(key);
     snprintf(path, sizeof path, "@%s", e->path);
-    if (luaL_loadbuffer(L, e->source, e->len, path) != LUA_OK) return load_failed(L);
+    if (luaL_loadbuffer(L, e->source, e->len, path) != LUA_OK) return load_failed(L, e->path);
   }
   return call_chunk(L, argc, argv);
 }

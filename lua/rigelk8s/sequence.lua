@@ -523,7 +523,7 @@ function M.preflight(plan)
             plan.file, plan.positions)
         end
         f:close()
-        local chunk, err = loadfile(job.script)
+        local chunk, err = loadfile(job.script, "t")
         if not chunk then raise_problems({{path = where, message = err}}, plan.file, plan.positions) end
       end)
     end
@@ -788,7 +788,7 @@ function Runner:lua_start(job, data)
   local json = require "rigelk8s.json"
   local spec, settings = M.lua_config(self.plan, job.entry, data)
   job.settings = settings
-  local chunk, err = loadfile(spec.script)
+  local chunk, err = loadfile(spec.script, "t")
   if not chunk then errors.usage("job %s: %s", job.name, err) end
   local tmp = os.tmpname()
   local ok_w, werr = sys.write_private(tmp, json.encode(next(spec.config) and spec.config or core.array{}))

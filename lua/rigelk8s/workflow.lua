@@ -64,7 +64,7 @@ function M.reset_hooks()
 end
 
 function M.load_hooks(path)
-  local chunk, err = loadfile(path)
+  local chunk, err = loadfile(path, "t")
   if not chunk then errors.usage("hooks file %s", err) end
   local ok, ret = pcall(chunk, M)
   if not ok then

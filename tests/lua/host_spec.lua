@@ -59,6 +59,17 @@ describe("rigelk8s run", function()
     assert.truthy(err:find(script .. ":2:", 1, true), err)
   end)
 
+  it("refuses precompiled bytecode, which Lua does not verify", function()
+    local path = tmp .. "/chunk.luac"
+    local f = assert(io.open(path, "wb"))
+    f:write(string.dump(load("print('ran')")))
+    f:close()
+    local out, err, code = sh(q(bin) .. " run " .. q(path))
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.truthy(err:find(path .. ": attempt to load a binary chunk", 1, true), err)
+  end)
+
   it("honours os.exit and a returned exit code", function()
     local _, _, code = sh(q(bin) .. " run " .. q(write("exit.lua", "os.exit(5)")))
     assert.equal(5, code)
