@@ -63,10 +63,14 @@ class TestRestartsAndWatches(FaultCase):
         self.assertEqual(r.code, 0, r)
         log = verbose_lines(r.stderr)
         dropped = [l for l in log if "watch=true" in l and "failed: connection dropped" in l]
-        self.assertGreaterEqual(len(dropped), 4, r)  # the restart cut every watch
-        # Each watch resumed from the resourceVersion it had reached, not from scratch.
+        # The restart cuts every watch the server had accepted (how many had got there,
+        # of the ones the client had opened, is a race; at least one always has).
+        self.assertGreaterEqual(len(dropped), 1, r)
+        # Each dropped watch resumed from the resourceVersion it had reached, not from scratch.
         resumed = [l for l in log if "(stream opened)" in l and "resourceVersion=" in l]
-        self.assertGreaterEqual(len(resumed), 4, r)
+        for line in dropped:
+            path = re.search(r"(/api\S*?)\?", line).group(1)
+            self.assertTrue(any(path + "?" in l for l in resumed), "%s was not resumed:\n%s" % (path, r))
         self.assertEqual(user_lines(r.stderr), [], "-o json keeps stderr quiet apart from -v:\n%s" % r.stderr)
         self.assert_report_matches_cluster(r.json(), "restart")
 
