@@ -117,6 +117,49 @@ kc_rss=$(cat "$work/kc_first" "$work/kc_again" | awk '{print $2}' | sort -n | ta
 for _ in $(seq 1 "$runs"); do timed "$bin" run "$work/connect.lua" >> "$work/rk_floor"; done
 rk_floor=$(col rk_floor 2)
 
+# The same for a bare C program that links Debian's libcurl and makes one HTTPS GET with
+# the kubeconfig's CA blob: what no client built on these libraries can go below.
+bare_floor=
+if command -v cc > /dev/null && [ -f /usr/include/x86_64-linux-gnu/curl/curl.h -o -f /usr/include/curl/curl.h ]; then
+  cat > "$work/bare.c" << 'EOF'
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+static size_t sink(char *p, size_t s, size_t n, void *u) { (void)p; (void)u; return s * n; }
+int main(int argc, char **argv) {
+  if (argc < 4) return 2;
+  FILE *f = fopen(argv[2], "rb");
+  if (!f) return 2;
+  static char ca[65536];
+  size_t len = fread(ca, 1, sizeof ca, f);
+  fclose(f);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURL *e = curl_easy_init();
+  struct curl_blob blob = {ca, len, CURL_BLOB_COPY};
+  struct curl_slist *h = curl_slist_append(NULL, argv[3]);
+  curl_easy_setopt(e, CURLOPT_URL, argv[1]);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
+  curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+  CURLcode rc = curl_easy_perform(e);
+  curl_easy_cleanup(e);
+  curl_slist_free_all(h);
+  curl_global_cleanup();
+  return rc != CURLE_OK;
+}
+EOF
+  if cc -O2 -o "$work/bare" "$work/bare.c" -lcurl 2> /dev/null; then
+    server=$(awk '$1 == "server:" {print $2; exit}' "$KUBECONFIG")
+    awk '$1 == "certificate-authority-data:" {print $2; exit}' "$KUBECONFIG" | base64 -d > "$work/ca.pem"
+    token=$(awk '$1 == "token:" {print $2; exit}' "$KUBECONFIG")
+    : > "$work/bare_floor"
+    for _ in $(seq 1 "$runs"); do
+      timed "$work/bare" "$server/version" "$work/ca.pem" "Authorization: Bearer $token" >> "$work/bare_floor"
+    done
+    bare_floor=$(col bare_floor 2)
+  fi
+fi
+
 status=0
 report() { # label rigelk8s kubectl unit target: kubectl/rigelk8s must reach target
   awk -v l="$1" -v r="$2" -v k="$3" -v u="$4" -v t="$5" 'BEGIN {
@@ -132,4 +175,6 @@ report "re-apply, nothing changed" "$rk_again" "$kc_again" s 5
 report "peak RSS" "$((rk_rss))" "$((kc_rss))" KiB 5
 awk -v f="$rk_floor" -v r="$rk_rss" 'BEGIN {
   printf "  (rigelk8s floor: TLS connect + one GET = %d KiB; the 500 applies add %d KiB)\n", f, r - f }'
+[ -z "$bare_floor" ] || awk -v b="$bare_floor" -v k="$kc_rss" 'BEGIN {
+  printf "  (bare C + Debian libcurl, one HTTPS GET = %d KiB, median; 1/5 of kubectl is %d KiB)\n", b, k / 5 }'
 exit $status

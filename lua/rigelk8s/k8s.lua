@@ -220,7 +220,10 @@ function Client:apply_all(list, opts)
   for i, r in ipairs(results) do
     local d = describe(list[i])
     r.apiVersion, r.kind, r.name = d.apiVersion, d.kind, d.name
-    r.namespace = d.namespace or (r.object and r.object.metadata and r.object.metadata.namespace)
+    -- call_many sets namespace from the answer; rawget: reading r.object would decode it.
+    local live = rawget(r, "object")
+    r.namespace = d.namespace or r.namespace
+                  or (type(live) == "table" and type(live.metadata) == "table" and live.metadata.namespace or nil)
     if r.ok then
       r.action = r.status == 201 and "created" or "applied"
     else
