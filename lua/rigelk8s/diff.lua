@@ -1,6 +1,6 @@
 -- Unified diffs of text and of Kubernetes objects (as YAML), for `rigelk8s diff`.
 --   diff.unified(a_text, b_text, {from = "live", to = "merged", context = 3}) -> text or ""
---   diff.clean(obj) -> a copy without managedFields, for display
+--   diff.clean(obj) -> a copy without managedFields, status and resourceVersion
 --   diff.mask_secrets(live, merged) -> copies with Secret data replaced by "***"
 local M = {}
 
@@ -70,10 +70,18 @@ local function copy(v)
   return setmetatable(c, getmetatable(v))
 end
 
+-- What an apply can change: everything but managedFields and status. Status is the
+-- controllers' to write (a rollout moving between the live GET and the dry run would
+-- otherwise show up as a difference the Rigelfile did not make), and so is the
+-- resourceVersion that every status write bumps.
 function M.clean(obj)
   if obj == nil then return nil end
   local c = copy(obj)
-  if c.metadata then c.metadata.managedFields = nil end
+  c.status = nil
+  if c.metadata then
+    c.metadata.managedFields = nil
+    c.metadata.resourceVersion = nil
+  end
   return c
 end
 
