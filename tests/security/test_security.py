@@ -5,6 +5,7 @@ environment the kubeconfig asks for on top of the user's, and every file rigelk8
 creates is private (0600 files, 0700 directories)."""
 import base64
 import json
+import glob
 import os
 import re
 import shutil
@@ -438,15 +439,19 @@ sys.wait()
         try:
             rf = write_rigelfile(tmp.path, orchestration("straced"))
             log = tmp.join("strace")
-            cmd = ["strace", "-f", "-qq", "-e", "trace=open,openat,creat,mkdir,mkdirat", "-o", log, BIN,
+            # -ff: one file per process, so that calls of concurrent processes never
+            # interleave into "<unfinished ...>" halves.
+            cmd = ["strace", "-ff", "-qq", "-e", "trace=open,openat,creat,mkdir,mkdirat", "-o", log, BIN,
                    "deploy", "-f", rf, "--kubeconfig", emu.kubeconfig, "--contexts", "emulator,emulator-viewer"]
             # LeakSanitizer cannot work under ptrace (an ASan build would abort).
             env = clean_env({"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"})
             p = subprocess.run(["sh", "-c", 'umask 000; exec "$@"', "sh"] + cmd, capture_output=True, text=True,
                                env=env, timeout=120)
             self.assertIn(p.returncode, (0, 1, 3), p.stderr)  # the viewer may not write (403: exit 3)
-            with open(log) as f:
-                calls = [l for l in f if "O_CREAT" in l or "mkdir" in l]
+            calls = []
+            for name in glob.glob(log + ".*"):
+                with open(name) as f:
+                    calls += [l for l in f if "O_CREAT" in l or "mkdir" in l]
             self.assertTrue(any("mkdir" in c for c in calls), "the fleet made no temp dir?")
             for c in calls:
                 if "mkdir" in c:
