@@ -8,7 +8,7 @@ BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
 
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= yaml json kubeconfig template watch lua_codec
+FUZZ_TARGETS ?= yaml json kubeconfig template watch lua_codec rigelfile
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 VALGRIND_PACKAGES = valgrind python3
 
@@ -71,6 +71,14 @@ fuzz: deps
 valgrind: EXTRA_PACKAGES = $(VALGRIND_PACKAGES)
 valgrind: build
 	RK_VALGRIND_REQUIRED=1 tests/e2e/valgrind.sh $(BUILD)/rigelk8s
+
+# Load and soak (not part of make test): 50 concurrent deploy/update/delete cycles over
+# 2,000 live objects on the emulator, plus one long-lived process; every process's peak
+# RSS must stay flat from the first cycles to the last. About a minute on 2 cores.
+.PHONY: soak
+soak: EXTRA_PACKAGES = time
+soak: build
+	python3 tests/soak/soak.py --bin $(BUILD)/rigelk8s
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -501,7 +501,10 @@ function check.object(v, ty, path, vx)
   if type(v) ~= "table" or (is_list(v) and next(v) ~= nil) then
     if ty.example then
       vx.problem(path, string.format("expected a map, got %s; write it as %s", show(v),
-                                     ty.example:gsub("VALUE", (tostring(to_text(v) or "...")))))
+                                     -- a function: the user's text may hold '%'
+                                     (ty.example:gsub("VALUE", function()
+                                       return tostring(to_text(v) or "...")
+                                     end))))
     else
       vx.problem(path, string.format("expected a map with keys %s, got %s",
                                      table.concat(ty.keys, ", "), show(v)))
