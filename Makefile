@@ -81,4 +81,4 @@ soak: build
 	python3 tests/soak/soak.py --bin $(BUILD)/rigelk8s
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
