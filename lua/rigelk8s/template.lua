@@ -428,16 +428,8 @@ function M.render_value(v, ctx)
   return setmetatable(out, getmetatable(v))
 end
 
--- Same spelling as rigelk8s.yaml's position paths (see schema.child).
-local function child_path(path, key)
-  if math.type(key) == "integer" then return string.format("%s[%d]", path, key - 1) end
-  key = tostring(key)
-  if key == "" or key:find('[%.%[%]#"\\]') then
-    return string.format('%s["%s"]', path, (key:gsub('["\\]', "\\%0")))
-  end
-  if path == "" then return key end
-  return path .. "." .. key
-end
+-- Paths are spelled as rigelk8s.yaml spells position paths.
+local child_path = require("rigelk8s.schema").child
 M.child_path = child_path
 
 -- render(value, opts) -> rendered, problems, positions
