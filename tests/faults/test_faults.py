@@ -56,7 +56,10 @@ class TestRestartsAndWatches(FaultCase):
     def test_api_server_restart_during_the_rollout_wait(self):
         rf = self.rigelfile("restart")
         bg = Background("deploy", "-f", rf, "--kubeconfig", self.kc, "-v", "--timeout", "60s", "-o", "json")
-        bg.wait_for("(stream opened)", n=4)
+        bg.wait_for("(stream opened)", n=5)
+        # Let every watch receive the objects it starts with (pods are Ready only after
+        # 1.5 s), so that each has a resourceVersion to resume from when it is cut.
+        time.sleep(0.3)
         self.assertTrue(bg.running())
         self.emu.fault({"restart": True})
         r = bg.finish()
