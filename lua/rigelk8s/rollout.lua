@@ -155,21 +155,97 @@ local function last_events_text(events, n)
 end
 M.last_events_text = last_events_text
 
--- The pods that run the current revision of a workload.
+local function int(v)
+  v = tonumber(v)
+  return v and math.floor(v) or 0
+end
+
+-- True while the controller has not yet seen the latest spec of a workload: its status
+-- (counts, conditions, revisions, updateRevision) still describes the rollout before.
+-- Jobs report no observedGeneration.
+local function stale(w)
+  if w.kind == "Job" then return false end
+  local st = type(w.status) == "table" and w.status or {}
+  return int(st.observedGeneration) < int(w.metadata.generation)
+end
+M.stale = stale
+
+-- Semantic equality as kubectl's apiequality: an empty map or list equals an absent one.
+local function nilish(v)
+  local rigelk8s = require "rigelk8s"
+  return v == nil or v == rigelk8s.null or (type(v) == "table" and next(v) == nil)
+end
+
+local function semantic_equal(a, b)
+  if nilish(a) and nilish(b) then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do if not semantic_equal(v, b[k]) then return false end end
+  for k, v in pairs(b) do if a[k] == nil and not nilish(v) then return false end end
+  return true
+end
+
+local HASH_LABEL = "pod-template-hash"
+
+-- kubectl's EqualIgnoreHash: two pod templates are the same revision when they are equal
+-- but for the pod-template-hash label the ReplicaSet's copy carries.
+function M.same_template(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return false end
+  local la = type(a.metadata) == "table" and a.metadata.labels or nil
+  local lb = type(b.metadata) == "table" and b.metadata.labels or nil
+  local ha, hb = la and la[HASH_LABEL], lb and lb[HASH_LABEL]
+  if la then la[HASH_LABEL] = nil end
+  if lb then lb[HASH_LABEL] = nil end
+  local same = semantic_equal(a, b)
+  if la then la[HASH_LABEL] = ha end
+  if lb then lb[HASH_LABEL] = hb end
+  return same
+end
+
+-- The ReplicaSet the Deployment controller rolls out now: like kubectl's
+-- FindNewReplicaSet, the oldest owned ReplicaSet whose template equals the Deployment's.
+-- Not the revision annotation: right after an undo the controller has not moved it yet,
+-- and it still names the ReplicaSet being rolled back from. Only once the controller has
+-- seen the spec, and no template matches (a server that changes templates on copy), the
+-- annotation decides.
+function Tracker:new_replicaset(d)
+  local uid, tmpl = d.metadata.uid, d.spec and d.spec.template
+  local best
+  for _, rs in pairs(self.by_kind.ReplicaSet or {}) do
+    if owned_by(rs, uid) and M.same_template(rs.spec and rs.spec.template, tmpl) then
+      local c, bc = rs.metadata.creationTimestamp or "", best and best.metadata.creationTimestamp or ""
+      if not best or c < bc or (c == bc and rs.metadata.name < best.metadata.name) then best = rs end
+    end
+  end
+  if best or stale(d) then return best end
+  local rev = annotation(d, "deployment.kubernetes.io/revision")
+  for _, rs in pairs(self.by_kind.ReplicaSet or {}) do
+    if owned_by(rs, uid) and (rev == nil or annotation(rs, "deployment.kubernetes.io/revision") == rev) then
+      return rs
+    end
+  end
+end
+
+-- The pods that run the current revision of a workload: the new ReplicaSet's for a
+-- Deployment, updateRevision's for a StatefulSet, the current template generation's for
+-- a DaemonSet (its pods carry pod-template-generation; when none does, all its pods).
 function Tracker:current_pods(w)
   local pods = {}
   local uid = w.metadata.uid
   if w.kind == "Deployment" then
-    local rev = annotation(w, "deployment.kubernetes.io/revision")
-    local current
-    for _, rs in pairs(self.by_kind.ReplicaSet or {}) do
-      if owned_by(rs, uid) and (rev == nil or annotation(rs, "deployment.kubernetes.io/revision") == rev) then
-        current = rs
-      end
-    end
+    local current = self:new_replicaset(w)
     if not current then return pods end
     for _, p in pairs(self.by_kind.Pod or {}) do
       if owned_by(p, current.metadata.uid) then pods[#pods + 1] = p end
+    end
+  elseif w.kind == "DaemonSet" then
+    local gen, labelled = tostring(int(w.metadata.generation)), false
+    for _, p in pairs(self.by_kind.Pod or {}) do
+      if owned_by(p, uid) and label(p, "pod-template-generation") then labelled = true end
+    end
+    for _, p in pairs(self.by_kind.Pod or {}) do
+      if owned_by(p, uid) and (not labelled or label(p, "pod-template-generation") == gen) then
+        pods[#pods + 1] = p
+      end
     end
   else
     local rev = w.kind == "StatefulSet" and w.status and w.status.updateRevision
@@ -183,20 +259,14 @@ function Tracker:current_pods(w)
   return pods
 end
 
-local function int(v)
-  v = tonumber(v)
-  return v and math.floor(v) or 0
-end
-
 -- A few words for a live terminal line ("1/2 updated, 1 available"): the counts a person
 -- watches, where kubectl's sentence is for logs.
 function M.short_message(obj, v)
   if not obj then return "waiting for the object to appear" end
   local st, sp = type(obj.status) == "table" and obj.status or {}, type(obj.spec) == "table" and obj.spec or {}
   local kind, text = obj.kind, nil
-  local stale = int(st.observedGeneration) < int(obj.metadata.generation)
-  if kind == "Deployment" or kind == "StatefulSet" or kind == "DaemonSet" or kind == "Job" then
-    if stale and v.state ~= "failed" then return "waiting for the controller to see the change" end
+  if kind == "Deployment" or kind == "StatefulSet" or kind == "DaemonSet" then
+    if stale(obj) and v.state ~= "failed" then return "waiting for the controller to see the change" end
   end
   if kind == "Deployment" then
     local want = sp.replicas == nil and 1 or int(sp.replicas)
@@ -261,10 +331,28 @@ function Tracker:evaluate(target)
       end
     end
   end
+  if obj.kind == "Deployment" and v.state == "failed" and v.reasons[1] == "ProgressDeadlineExceeded" then
+    -- The controller keeps the old Progressing condition until its next sync: right after
+    -- an undo to a revision whose ReplicaSet is still up, it names the ReplicaSet that
+    -- timed out, not the one now rolled out (transcript 06). Only the new one's counts.
+    local new = self:new_replicaset(obj)
+    local named
+    for _, c in ipairs(type(obj.status) == "table" and obj.status.conditions or {}) do
+      if c.type == "Progressing" then named = (c.message or ""):match('ReplicaSet "([^"]+)"') end
+    end
+    if new and named and named ~= new.metadata.name then
+      v.state, v.reasons = "progressing", {"StaleProgressDeadline"}
+      v.message = string.format("waiting for the controller to update the Progressing condition " ..
+                                "(it still names the earlier ReplicaSet %s)", named)
+    end
+  end
   if WORKLOADS[obj.kind] and v.state ~= "ready" then
     local pods = self:current_pods(obj)
     v.pods = pods
-    for _, p in ipairs(pods) do
+    -- While the controller has not seen the spec, the pods are the rollout before this
+    -- change (after an undo: the crashing ones being rolled back from): no verdict.
+    local judge = not stale(obj)
+    for _, p in ipairs(judge and pods or {}) do
       local pv = core.pod(p)
       if pv and pv.state == "failed" then
         v.state = "failed"
