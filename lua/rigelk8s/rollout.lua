@@ -693,7 +693,7 @@ function M.undo(client, ref, to_revision, opts)
     aerr = errors.wrap(aerr)
     if aerr.conflicts and #aerr.conflicts > 0 then
       aerr.message = string.format("deployment %s: the rollback to revision %d %s", ref.name, plan.revision,
-                                   M.conflict_text(aerr.conflicts, "the old revision's"))
+                                   require("rigelk8s.explain").conflict_text(aerr.conflicts, "the old revision's"))
     else
       aerr.message = string.format("deployment %s: the rollback to revision %d failed: %s", ref.name,
                                    plan.revision, aerr.message)
@@ -701,24 +701,6 @@ function M.undo(client, ref, to_revision, opts)
     error(aerr, 0)
   end
   return plan.revision, true
-end
-
--- "conflicts with fields another manager owns: ..." for a 409 apply conflict's causes
--- ({field, manager}): who owns what, and the fix. values: whose values a forced apply
--- writes ("the Rigelfile's").
-function M.conflict_text(conflicts, values)
-  local by, order = {}, {}
-  for _, c in ipairs(conflicts) do
-    if not by[c.manager] then by[c.manager] = {}; order[#order + 1] = c.manager end
-    table.insert(by[c.manager], c.field)
-  end
-  local parts = {}
-  for _, m in ipairs(order) do
-    parts[#parts + 1] = string.format('field manager "%s" owns %s', m, table.concat(by[m], ", "))
-  end
-  return string.format("conflicts with changes another tool made (%s); fix: rerun with --force-conflicts " ..
-                       "to take these fields over (they get %s values), or change the Rigelfile " ..
-                       "to keep that tool's values", table.concat(parts, "; "), values or "the Rigelfile's")
 end
 
 local function patch_deploy(client, ref, patch)

@@ -317,6 +317,8 @@ function M.apply(ctx, objects, opts)
   ctx.applied = summary
   local dry = ctx.opts.dry_run
   local before, missing_kind = snapshot(client, objects)
+  local explain = require "rigelk8s.explain"
+  if not dry then explain.check_namespaces(ctx, objects, before) end
   local groups, phase_of = phase_groups(ctx, objects)
   local new_namespaces = {}
   for gi, g in ipairs(groups) do
@@ -344,7 +346,7 @@ function M.apply(ctx, objects, opts)
         summary.created[#summary.created + 1] = name
         if not ctx.json then ctx.out:say("%s created (dry run; not validated: namespace %s does not exist yet)", name, ns) end
       elseif not r.ok then
-        summary.failed[#summary.failed + 1] = {ref = name, error = r.error}
+        summary.failed[#summary.failed + 1] = {ref = name, error = r.error, object = o}
       else
         local what
         if not prev then
@@ -365,10 +367,16 @@ function M.apply(ctx, objects, opts)
       for gj = gi + 1, #groups do
         for _, o in ipairs(groups[gj].objects) do summary.not_applied[#summary.not_applied + 1] = ref(o) end
       end
+      -- One cause for every refusal (a namespace being deleted) is said once.
+      local ns = explain.terminating_namespace(summary.failed[1].error)
+      if ns then
+        errors.raise{message = explain.terminating_text(ctx, ns), exit_code = errors.EXIT.failed,
+                     reason = "NamespaceTerminating", applied = summary}
+      end
       local lines = {string.format("%d object%s rejected by the API server:", #summary.failed,
                                    #summary.failed == 1 and " was" or "s were")}
       for _, f in ipairs(summary.failed) do
-        lines[#lines + 1] = string.format("  %s: %s", f.ref, tostring(f.error))
+        lines[#lines + 1] = string.format("  %s: %s", f.ref, explain.apply_error(ctx, client, f.object, f.error))
       end
       local done = M.concat(summary.created, summary.configured, summary.unchanged)
       lines[#lines + 1] = "applied: " .. (#done == 0 and "nothing" or table.concat(done, ", "))
