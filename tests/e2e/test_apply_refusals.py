@@ -5,9 +5,14 @@ Foreground delete) returns only once the dependents are gone. Against the Kubern
 emulator; the exact real bodies are checked in tests/lua/explain_spec.lua.
 
 Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_apply_refusals   (from tests/e2e)"""
+import http.client
+import json
 import os
 import shutil
+import threading
+import time
 import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from wfharness import BIN, Cluster, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
 
@@ -96,6 +101,141 @@ class ApplyRefusalTest(unittest.TestCase):
         # Right when it returns: no ReplicaSet and no Pod of the application or the master.
         self.assertEqual(self.k.get("ReplicaSet", "del"), [])
         self.assertEqual([p["metadata"]["name"] for p in self.k.get("Pod", "del")], [])
+
+
+HOLD = 1.5  # seconds the stand-in keeps the Deployment after a Foreground delete
+
+
+class ForegroundProxy:
+    """A stand-in in front of the emulator that answers a Foreground DELETE of one
+    Deployment as a real kube-apiserver does (transcript 11): 200 with the object marked
+    deletionTimestamp + finalizers [foregroundDeletion], the object still there, and gone
+    (DELETED on the watch) only HOLD seconds later, once its dependents would be. Every
+    other request, watches included, passes through unchanged."""
+
+    def __init__(self, emu, name):
+        self.emu, self.name, self.deletes, self.deleted_at = emu, name, [], None
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def handle_one(self, method):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                target = "/deployments/" + proxy.name
+                if method == "DELETE" and self.path.split("?")[0].endswith(target):
+                    proxy.deletes.append((self.path, body.decode()))
+                    if "Foreground" in self.path or b"Foreground" in body:
+                        return self.hold(self.path.split("?")[0])
+                conn = http.client.HTTPConnection(proxy.emu.host, proxy.emu.port, timeout=300)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length", "connection")}
+                conn.request(method, self.path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    while True:
+                        data = resp.read1(65536)
+                        if not data:
+                            break
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except (OSError, http.client.HTTPException):
+                    # The client or the emulator closed a watch: so does the stand-in.
+                    self.close_connection = True
+                conn.close()
+
+            def hold(self, path):
+                st, _, obj = proxy.emu.get(path)
+                obj["metadata"]["deletionTimestamp"] = "2020-01-01T00:00:00Z"
+                obj["metadata"]["finalizers"] = ["foregroundDeletion"]
+                out = json.dumps(obj).encode()
+                self.send_response(st)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+                def later():
+                    time.sleep(HOLD)
+                    proxy.emu.request("DELETE", path, {"propagationPolicy": "Foreground"})
+                    proxy.deleted_at = time.monotonic()
+                threading.Thread(target=later, daemon=True).start()
+
+            def do_GET(self):
+                self.handle_one("GET")
+
+            def do_PATCH(self):
+                self.handle_one("PATCH")
+
+            def do_DELETE(self):
+                self.handle_one("DELETE")
+
+            def do_POST(self):
+                self.handle_one("POST")
+
+            def do_PUT(self):
+                self.handle_one("PUT")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def kubeconfig(self, directory):
+        with open(self.emu.kubeconfig) as f:
+            text = f.read().replace(self.emu.url, self.url)
+        path = os.path.join(directory, "kubeconfig-proxy")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ForegroundDeleteStandInTest(unittest.TestCase):
+    """`rigelk8s delete` against the emulator behind ForegroundProxy (a stand-in for a
+    real server's foregroundDeletion finalizer, which the emulator does not model)."""
+
+    def setUp(self):
+        if not os.access(BIN, os.X_OK):
+            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
+        self.emu = Emulator("--nodes", "robot-1:deploymentType=local", ready_delay=0.2)
+        self.addCleanup(self.emu.stop)
+        self.k = Cluster(self.emu)
+        self.dir = tmpdir()
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def test_stand_in_delete_waits_until_the_foreground_deleted_deployment_is_gone(self):
+        rf = write_rigelfile(self.dir, orchestration("fg"))
+        r = rigelk8s("deploy", "-f", rf, "--kubeconfig", self.emu.kubeconfig, "--timeout", "60s", timeout=120)
+        self.assertEqual(r.code, 0, r)
+        proxy = ForegroundProxy(self.emu, "rigel-k8s-application")
+        self.addCleanup(proxy.stop)
+        r = rigelk8s("delete", "-f", rf, "--kubeconfig", proxy.kubeconfig(self.dir), "--timeout", "60s", timeout=120)
+        done = time.monotonic()
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(len(proxy.deletes), 1, proxy.deletes)
+        self.assertIn("Foreground", proxy.deletes[0][0] + proxy.deletes[0][1])
+        # It returned only after the server let the Deployment go, not at the 200.
+        self.assertIsNotNone(proxy.deleted_at, r)
+        self.assertGreaterEqual(done, proxy.deleted_at)
+        self.assertGreaterEqual(r.elapsed, HOLD, r)
+        self.assertIn("Deployment/rigel-k8s-application deleted", r.output)
+        self.assertIsNone(self.k.get("Deployment", "fg", "rigel-k8s-application"))
+        self.assertEqual(self.k.get("ReplicaSet", "fg"), [])
 
 
 if __name__ == "__main__":
