@@ -885,6 +885,9 @@ void rk_kube_describe_failure(const rk_kube *k, const rk_kube_prepared *p,
                  kc->user_name ? kc->user_name : "", kc->context, kc->path);
     else if (kerr->code == 403 && !forbidden_by_state(kerr))
         snprintf(m, room, " (context \"%s\"; ask for RBAC permission)", kc->context);
+    else if (kerr->code == 403)
+        /* Not a credential problem (exit 3): the workflow failed on the cluster's state. */
+        kerr->exit_code = RK_EXIT_FAILED;
     else if (kerr->code == 409 && kerr->ncauses && rk_kube_cause_is_conflict(&kerr->causes[0]))
         snprintf(m, room, "; apply with force = true to take these fields over");
     else if (resp->attempts > 1 && rk_http_retryable(1, RK_NET_OK, resp->status))

@@ -53,6 +53,35 @@ class ApplyRefusalTest(unittest.TestCase):
         # Nothing new was created in it.
         self.assertIsNone(self.k.get("Deployment", "going", "rigel-k8s-application"))
 
+    def test_a_script_applying_into_a_terminating_namespace_gets_the_same_error_not_a_403_stack(self):
+        # No Namespace object among the script's objects: the server's 403s are what tell.
+        st, _, body = self.emu.post("/api/v1/namespaces", {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "going", "finalizers": ["example.com/hold"]}})
+        self.assertEqual(st, 201, body)
+        st, _, body = self.emu.delete("/api/v1/namespaces/going")
+        self.assertEqual(st, 200, body)
+        script = os.path.join(self.dir, "cms.lua")
+        with open(script, "w") as f:
+            f.write('local wf = require "rigelk8s.workflow"\n'
+                    'return wf.main(function(ctx)\n'
+                    '  wf.config(ctx)\n'
+                    '  local objs = {}\n'
+                    '  for i = 1, 3 do\n'
+                    '    objs[i] = {apiVersion = "v1", kind = "ConfigMap", data = {k = "v"},\n'
+                    '               metadata = {name = "cm-" .. i, namespace = "going"}}\n'
+                    '  end\n'
+                    '  wf.apply(ctx, objs)\n'
+                    '  return 0\n'
+                    'end, arg, {command = "cms"})\n')
+        rf = write_rigelfile(self.dir, orchestration("going"))
+        r = rigelk8s("run", script, "-f", rf, "--kubeconfig", self.emu.kubeconfig, timeout=60)
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("namespace going is being deleted (Terminating)", r.stderr)
+        self.assertEqual(r.stderr.count("being deleted"), 1, r)
+        self.assertNotIn("RBAC", r.stderr)
+        self.assertNotIn("forbidden", r.stderr)
+
     def test_changing_a_claims_storage_class_names_the_rigelfile_field_and_the_fix(self):
         rf = write_rigelfile(self.dir, orchestration("pvc"))
         self.rk(0, "deploy", rf, "--timeout", "60s")
