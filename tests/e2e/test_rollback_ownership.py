@@ -158,6 +158,28 @@ class RollbackOwnershipTest(unittest.TestCase):
         self.assertEqual(r.code, 0, r)
         self.assertEqual(image(self.deployment()), IMAGE_2)
 
+    def test_rollback_over_another_managers_change_names_it_and_force_takes_over(self):
+        self.run_code(0, "deploy", "--timeout", "60s")
+        self.run_code(0, "update", "--image", IMAGE_2, "--timeout", "60s")
+        st, _, body = self.emu.patch(DEPLOY_PATH + "?fieldManager=kubectl-edit",
+                                     {"spec": {"template": {"spec": {"containers": [
+                                         {"name": "ros-app", "image": "registry.example.com/robot/app:hotfix"}]}}}},
+                                     ctype="application/strategic-merge-patch+json")
+        self.assertEqual(st, 200, body)
+        r = self.run_code(1, "rollback", "--to-revision", "1", "--timeout", "60s")
+        self.assertIn("deployment %s: the rollback to revision 1 conflicts with changes another tool made" % APP,
+                      r.stderr)
+        self.assertIn('field manager "kubectl-edit" owns .spec.template.spec.containers[name="ros-app"].image',
+                      r.stderr)
+        self.assertIn("fix: rerun with --force-conflicts", r.stderr)
+        self.assertEqual(image(self.deployment()), "registry.example.com/robot/app:hotfix")
+        r = rigelk8s("rollback", "-f", self.rf, "--kubeconfig", self.emu.kubeconfig, "--to-revision", "1",
+                     "--force-conflicts", "--timeout", "60s", timeout=120)
+        self.assertEqual(r.code, 0, r)
+        d = self.assert_restored_by_apply("after rollback --force-conflicts")
+        self.assertEqual(image(d), GOOD_IMAGE)
+        self.run_code(0, "update", "--image", IMAGE_3, "--timeout", "60s")
+
 
 if __name__ == "__main__":
     unittest.main()
