@@ -20,6 +20,11 @@ function M.conflict_text(conflicts, values)
   local parts = {}
   for _, m in ipairs(order) do
     parts[#parts + 1] = string.format('field manager "%s" owns %s', m, table.concat(by[m], ", "))
+    if m == "rigelk8s" then
+      -- Our own name as an Update: the kubectl-style rollback of older versions wrote one.
+      parts[#parts] = parts[#parts] .. " through an Update (a kubectl-style rollback by an older rigelk8s " ..
+                      "leaves one; --force-conflicts once clears it)"
+    end
   end
   return string.format("conflicts with changes another tool made (%s); fix: rerun with --force-conflicts " ..
                        "to take these fields over (they get %s values), or change the Rigelfile " ..

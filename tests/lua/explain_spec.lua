@@ -133,4 +133,12 @@ describe("explain", function()
                      "with --force-conflicts to take these fields over (they get the Rigelfile's values), or " ..
                      "change the Rigelfile to keep that tool's values", text)
   end)
+
+  it("tells a conflict with our own name's Update entry (an older rollback) apart", function()
+    local err = errors.new{code = 409, reason = "Conflict", message = "Apply failed with 1 conflict",
+                           causes = {}, conflicts = {{manager = "rigelk8s", field = ".spec.replicas"}}}
+    local text = explain.apply_error(ctx(), client{}, {kind = "Deployment", metadata = {name = "d"}}, err)
+    assert.truthy(text:find('field manager "rigelk8s" owns .spec.replicas through an Update', 1, true), text)
+    assert.truthy(text:find("--force-conflicts once clears it", 1, true), text)
+  end)
 end)
