@@ -231,8 +231,8 @@ class TestProtocol(unittest.TestCase):
         plugin.process()
         plugin.stop()
         deploy, delete = self.calls()
-        self.assertEqual(deploy["argv"], ["deploy", "-o", "json", "--config", "-", "--timeout", "10m"])
-        self.assertEqual(delete["argv"][:5], ["delete", "-o", "json", "--config", "-"])
+        self.assertEqual(deploy["argv"], ["deploy", "-o", "json", "--progress", "--no-color", "--config", "-", "--timeout", "10m"])
+        self.assertEqual(delete["argv"][:7], ["delete", "-o", "json", "--progress", "--no-color", "--config", "-"])
         sent = json.loads(deploy["stdin"])
         self.assertEqual(sent, {"orchestration": {"namespace": "robots", "replicas": 2,
                                                   "readiness": {"command": "/probe.sh"},
