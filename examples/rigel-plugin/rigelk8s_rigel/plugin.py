@@ -73,9 +73,14 @@ except ImportError:  # a Rigel without rigel.exceptions (or the test stand-in)
 
 try:
     from rigel.loggers import get_logger as _get_logger
-except ImportError:
+except ImportError:  # an older Rigel, or the test stand-in: a logger configured like Rigel's
     def _get_logger():
-        return logging.getLogger("Rigel")
+        logger = logging.getLogger("Rigel")
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.DEBUG)
+        if not logger.handlers:
+            logger.addHandler(logging.StreamHandler())
+        return logger
 
 LOGGER = _get_logger()
 
