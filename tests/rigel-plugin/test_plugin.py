@@ -550,5 +550,101 @@ class TestProgressStreams(FakeBinaryCase):
         self.assertIn("--progress", self.calls()[0]["argv"])
 
 
+RIGEL_RIGELFILE = """\
+vars:
+  ns: shim-rigel
+  base_image: "reg/app:{{ vars.TAG }}"
+application:
+  distro: noetic
+jobs:
+  deploy_k8s:
+    plugin: "rigelk8s_rigel.OrchestrationPlugin"
+    with:
+      orchestration:
+        namespace: "{{ vars.ns }}"
+        deployment_name: app
+  check:
+    plugin: "rigelk8s.lua"
+    with:
+      script: check.lua
+      flat: "{{ data.rigelk8s_namespace }}"
+      dotted: "{{ data.rigelk8s.namespace }}"
+      deployment: "{{ data.rigelk8s_deployment_name }}"
+sequences:
+  demo:
+    stages:
+      - jobs: ["deploy_k8s"]
+      - jobs: ["check"]
+"""
+
+RIGEL_CHECK = """\
+local config, job = ...
+local f = assert(io.open(os.getenv("SHIM_OUT"), "w"))
+f:write(require("rigelk8s.json").encode(config))
+f:close()
+job.data.checked = true
+"""
+
+
+@unittest.skipUnless(REAL_RIGEL, NO_RIGEL)
+class TestUnderRealRigel(ShimCase):
+    """Rigel's own PluginManager and `rigel run sequence` (its CLI), against the emulator."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="shim-rigel-")
+        with open(os.path.join(self.tmp, "check.lua"), "w") as f:
+            f.write(RIGEL_CHECK)
+
+    def tearDown(self):
+        import shutil
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def rigel(self, rigelfile, *args):
+        with open(os.path.join(self.tmp, "Rigelfile"), "w") as f:
+            f.write(rigelfile)
+        import subprocess
+        env = dict(os.environ, SHIM_OUT=os.path.join(self.tmp, "out.json"), TAG="5",
+                   PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "examples", "rigel-plugin"),
+                                               os.path.dirname(os.path.dirname(rigel.__file__))]))
+        return subprocess.run([sys.executable, "-c", "import sys; from rigel.main import main; "
+                               "sys.argv = ['rigel'] + sys.argv[1:]; main()"] + list(args),
+                              cwd=self.tmp, env=env, capture_output=True, text=True, timeout=300)
+
+    def test_rigels_plugin_manager_loads_the_shims_plugins(self):
+        from rigel.plugins.manager import PluginManager
+        cwd = os.getcwd()
+        os.chdir(self.tmp)
+        try:
+            for name, cls, raw in [("rigelk8s_rigel.OrchestrationPlugin", OrchestrationPlugin, {"namespace": "x"}),
+                                   ("rigelk8s.lua", LuaPlugin, {"script": "check.lua"}),
+                                   ("rigelk8s_rigel.LuaPlugin", LuaPlugin, {"script": "check.lua"})]:
+                with self.subTest(plugin=name):
+                    plugin = PluginManager().load(name, dict(raw), {}, application(), {}, {})
+                    self.assertIsInstance(plugin, cls)
+        finally:
+            os.chdir(cwd)
+
+    def test_rigel_run_sequence_deploys_and_passes_flat_shared_data_to_a_lua_job(self):
+        proc = self.rigel(RIGEL_RIGELFILE, "run", "sequence", "demo")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertNotIn("Traceback", proc.stderr)
+        live = self.deployment("shim-rigel", "app")
+        self.assertEqual(live["spec"]["template"]["spec"]["containers"][0]["image"], "reg/app:5")
+        with open(os.path.join(self.tmp, "out.json")) as f:
+            seen = json.load(f)
+        self.assertEqual(seen, {"flat": "shim-rigel", "dotted": "shim-rigel", "deployment": "app"})
+        self.assertIn("successfully rolled out", proc.stderr)  # progress reached Rigel's log
+
+    def test_a_failed_deploy_is_rigels_error_line_and_exit_1_not_a_traceback(self):
+        text = RIGEL_RIGELFILE.replace("deployment_name: app", "deployment_name: app\n"
+                                       "        application_image: reg/app:crashloop").replace("shim-rigel", "shim-rigel-f")
+        proc = self.rigel(text, "run", "sequence", "demo")
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertNotIn("Traceback", proc.stderr)
+        self.assertIn("ERROR - rigelk8s deploy failed (exit code 1):", proc.stderr)
+        self.assertIn("CrashLoopBackOff", proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "out.json")), "the check job must not run")
+
+
 if __name__ == "__main__":
     unittest.main()
