@@ -285,6 +285,11 @@ class OrchestrationPlugin(PluginBase):
         job's with.image in the Rigelfile Rigel runs (./Rigelfile), else (None, "default")."""
         image = global_vars.get("base_image")
         if image:
+            if isinstance(image, str) and ANY_TEMPLATE.search(image):
+                raise RigelK8sError("vars.base_image: %s is not a template Rigel can render: it only replaces "
+                                    "{{ vars.NAME }} and {{ data.NAME }} (no filters such as | default); write "
+                                    "the value out, e.g. define vars.REGISTRY and use {{ vars.REGISTRY }}" % image,
+                                    code=2)
             return str(image), "vars.base_image"
         try:
             import yaml  # PyYAML: a dependency of Rigel itself
