@@ -427,7 +427,8 @@ function M.plan(opts)
                                         pos and pos.column or 0, e.name, e.plugin)
     end
     lines[#lines + 1] = not plan.rigel
-      and "Install Rigel (pip install rigel) so that these jobs run with `rigel run job NAME`, or run " ..
+      and "Install Rigel 0.3 (pip install \"git+https://github.com/rigel-ros/rigel@develop\"; `pip install rigel` " ..
+          "gives 0.2.22, which has no jobs) so that these jobs run with `rigel run job NAME`, or run " ..
           "them yourself and rerun with --skip-foreign to run the rest of the sequence."
       or "Name the file Rigelfile so that rigel can run these jobs, or rerun with --skip-foreign to run the rest."
     errors.raise{message = table.concat(lines, "\n"), exit_code = errors.EXIT.usage, reason = "ForeignJobs",
