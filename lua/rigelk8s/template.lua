@@ -16,7 +16,7 @@
 --   * mapping keys are rendered too (they must render to a string or number);
 --   * a rendered value is never rendered again: `{{` inside a variable stays text.
 --
--- Expressions: `vars.a.b`, `vars['a-b']`, `vars.list[0]` (Jinja2's indexing: 0-based,
+-- Expressions: `vars.a.b`, `vars['a-b']`, `vars.list[0]` or `vars.list.0` (Jinja2's indexing: 0-based,
 -- `[-1]` is the last item, an index out of range is an error), `data.x`, literals ('text', "text", 12, 1.5,
 -- true, false, none), followed by filters: `x | f`, `x | f(arg, ...)`.
 -- Filters: default(v [, also_when_falsy]), lower, upper, trim, replace(old, new [, count]),
@@ -96,7 +96,9 @@ local function tokenize(src)
       toks[#toks + 1] = {t = "name", v = w, pos = pos}
       pos = e
     elseif c:match("%d") or (c == "-" and src:sub(pos + 1, pos + 1):match("%d")) then
-      local num, e = src:match("^(%-?%d+%.?%d*)()", pos)
+      -- a dot belongs to the number only when a digit follows (ports.0.name is indexing)
+      local num, e = src:match("^(%-?%d+%.%d+)()", pos)
+      if not num then num, e = src:match("^(%-?%d+)()", pos) end
       toks[#toks + 1] = {t = "lit", v = math.tointeger(tonumber(num)) or tonumber(num), pos = pos}
       pos = e
     elseif c == "'" or c == '"' then
@@ -268,7 +270,9 @@ local function evaluate(src, ctx)
     while peek().t == "." or peek().t == "[" do
       local key
       if take().t == "." then
-        key = take("name").v
+        -- Jinja2: `ports.0` is `ports[0]`
+        if peek().t == "lit" and math.type(peek().v) == "integer" then key = take().v
+        else key = take("name").v end
       else
         local k = take("lit")
         key = k.v

@@ -73,11 +73,12 @@ describe("templates", function()
     local out, problems = render({first = "{{ vars.ports[0] }}", second = "{{ vars.ports[1] }}",
                                   third = "{{ vars.ports[2] }}", last = "{{ vars.ports[-1] }}",
                                   before_last = "{{ vars.ports[-2] }}", s = "p{{ vars.ports[1] }}",
-                                  host = "{{ vars.hosts[1].name }}", first_host = "{{ vars.hosts[-2]['name'] }}"},
+                                  host = "{{ vars.hosts[1].name }}", first_host = "{{ vars.hosts[-2]['name'] }}",
+                                  dotted = "{{ vars.ports.2 }}", dotted_host = "{{ vars.hosts.0.name }}"},
                                  {vars = vars})
     assert.same({}, problems)
     assert.same({first = 11311, second = 9090, third = 8080, last = 8080, before_last = 9090,
-                 s = "p9090", host = "b", first_host = "a"}, out)
+                 s = "p9090", host = "b", first_host = "a", dotted = 8080, dotted_host = "a"}, out)
   end)
 
   it("reports an index out of range, naming the list and its size", function()
