@@ -480,15 +480,23 @@ class TestSharedDataForRigel(SequenceCase):
                   namespace: "{{ data.rigelk8s_namespace }}"
                   deployment_name: "{{ data.rigelk8s_deployment_name }}-then-{{ data.rigelk8s.state }}"
                   deploy_ros_master: false
+              shim_lua:
+                plugin: "rigelk8s_rigel.LuaPlugin"
+                with:
+                  script: ../probe.lua
+                  label: "{{ data.rigelk8s_namespace }}"
             sequences:
               s:
                 stages:
                   - jobs: [first]
-                  - jobs: [second]
+                  - jobs: [second, shim_lua]
             """)
         p = self.run_rk("s", "-f", path)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIsNotNone(self.deployment("seq-flat", "first-then-ready"))
+        # the shim's Lua plugin name runs natively, as rigelk8s.lua does
+        [seen] = self.probes()
+        self.assertEqual((seen["job"], seen["config"]["label"]), ("shim_lua", "seq-flat"))
 
     def test_a_delegated_job_using_matrix_data_is_refused_before_anything_runs(self):
         path = self.write_rigelfile("matrix", """\
