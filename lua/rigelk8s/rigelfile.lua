@@ -213,7 +213,8 @@ function M.read(path, opts)
   local text = f:read("a")
   f:close()
   local yaml = require "rigelk8s.yaml"
-  local ok, doc, positions = pcall(yaml.load, text, {filename = path, positions = true})
+  -- Rigel reads a Rigelfile with PyYAML: its YAML 1.1 scalar rules, not kubectl's (a bare y is "y").
+  local ok, doc, positions = pcall(yaml.load, text, {filename = path, positions = true, scalars = "pyyaml"})
   if not ok then
     local msg = type(doc) == "table" and doc.message or tostring(doc)
     if msg:sub(1, #path + 1) ~= path .. ":" then msg = path .. ": " .. msg end
@@ -222,7 +223,7 @@ function M.read(path, opts)
   if text:find("\n%-%-%-") then
     -- Rigel reads a Rigelfile with yaml.safe_load, which refuses a second document; a
     -- silently ignored second half would deploy something else than the file says.
-    local all_ok, docs = pcall(yaml.load, text, {filename = path, all = true})
+    local all_ok, docs = pcall(yaml.load, text, {filename = path, all = true, scalars = "pyyaml"})
     if all_ok and type(docs) == "table" and #docs > 1 then
       config_error(string.format("%s: holds %d YAML documents (separated by ---); a Rigelfile is " ..
                                  "one document: merge them or remove the extra ---", path, #docs))

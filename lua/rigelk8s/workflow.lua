@@ -119,8 +119,9 @@ function M.context(argv, info)
     command = info.command, opts = opts, args = rest, json = opts.output == "json",
     timeout = cli.duration(opts.timeout, "--timeout"), started = sys.now(),
   }
-  -- With -o json, stdout carries one document and stderr stays quiet (errors excepted).
-  ctx.out = progress.new{quiet = ctx.json, no_color = opts.no_color, start = ctx.started}
+  -- With -o json, stdout carries one document and stderr stays quiet (errors excepted),
+  -- unless --progress asks for the progress lines (the Rigel shim logs them).
+  ctx.out = progress.new{quiet = ctx.json and not opts.progress, no_color = opts.no_color, start = ctx.started}
   for _, f in ipairs(opts.hooks or {}) do M.load_hooks(f) end
   return ctx
 end
