@@ -405,8 +405,10 @@ function M.finish(raw, info)
     cfg.image_source = image and source or "default"
   end
   cfg.ros_master_image = cfg.ros_master_image or default_image
-  cfg.ros_master_uri = cfg.ros_master_uri or
-                       string.format("http://ros-master.%s.svc:11311", cfg.namespace)
+  cfg.warnings = {}
+  if not cfg.ros_master_uri and cfg.deploy_ros_master then
+    cfg.ros_master_uri = string.format("http://ros-master.%s.svc:11311", cfg.namespace)
+  end
 
   local r = cfg.readiness
   if r and r.init_container == nil then r.init_container = r.command ~= nil end
@@ -448,6 +450,32 @@ function M.finish(raw, info)
         "'%s' is the name of the generated master; choose another name", c.name))
     end
   end
+  local volume_names = {}
+  for _, v in ipairs(storage and storage.volumes or {}) do
+    if v.name then volume_names[#volume_names + 1] = v.name end
+  end
+  for i, c in ipairs(comps) do
+    -- Components get what the application gets: its readiness (unless they have their
+    -- own) and every persistent volume (unless `volumes:` names a subset).
+    if c.readiness and c.readiness.command then
+      if c.readiness.init_container == nil then c.readiness.init_container = true end
+    elseif r and r.command then
+      c.readiness = r
+    end
+    if c.volumes then
+      for j, name in ipairs(c.volumes) do
+        if not contains(volume_names, name) then
+          local hint = schema.closest(name, volume_names)
+          add(problems, string.format("%s[%d].volumes[%d]", comps_prefix, i - 1, j - 1), string.format(
+            "no volume named '%s' in persistent_storage.volumes%s", name,
+            hint and ("; did you mean '" .. hint .. "'?") or (#volume_names > 0 and
+              ("; volumes: " .. table.concat(volume_names, ", ")) or "; add it there first")))
+        end
+      end
+    else
+      c.volumes = volume_names
+    end
+  end
   cfg.components = order_components(comps, comps_prefix, problems)
   if cfg.distributed then cfg.distributed.components = nil end
 
@@ -455,16 +483,106 @@ function M.finish(raw, info)
     member.namespace = member.namespace or cfg.namespace
   end
 
+  -- observability.enabled turns Prometheus, Loki and Grafana on, each unless it says
+  -- enabled: false (the plugin's meaning); off, it turns every switch off.
   local o = cfg.observability
-  if o and not o.enabled then
-    o.prometheus, o.loki, o.node_exporter, o.ros_metrics = false, false, false, false
-    o.grafana.enabled, o.grafana.default_dashboards = false, false
+  if o then
+    for _, k in ipairs{"prometheus", "loki", "grafana"} do
+      if o.enabled then
+        if o[k].enabled == nil then o[k].enabled = true end
+      else
+        o[k].enabled = false
+      end
+    end
+    if not o.enabled then o.node_exporter, o.ros_metrics = false, false end
+    if not o.grafana.enabled then o.grafana.default_dashboards = false end
   end
-  if o and o.grafana and not o.grafana.enabled then o.grafana.default_dashboards = false end
-  cfg.metrics = (o and o.enabled and (o.prometheus or o.ros_metrics)) or false
+  cfg.metrics = (o and o.enabled and (o.prometheus.enabled or o.ros_metrics)) or false
 
+  if #problems == 0 then
+    M.check_generated_names(cfg, prefix, problems)
+    M.master_warning(cfg, prefix, info.where)
+  end
   if #problems > 0 then raise_problems(problems, info.where) end
   return cfg
+end
+
+-- Kubernetes limits names and label values; a name rigelk8s makes from the user's
+-- (deployment_name + "-grafana-dashboard", the hostPath PV's <namespace>-<volume>-pv) must
+-- fit too, or the API server refuses the object. Decided: refuse at render time (exit 2)
+-- naming the Rigelfile field to shorten, never shorten silently.
+local LABEL_MAX = 63
+function M.check_generated_names(cfg, prefix, problems)
+  local o = cfg.observability
+  local function check(name, field, what)
+    if #name > LABEL_MAX then
+      local value = field == "namespace" and cfg.namespace or field == "deployment_name" and cfg.deployment_name
+      local room = value and (#value - (#name - LABEL_MAX)) or nil
+      add(problems, prefix .. "." .. field, string.format(
+        "%s would be named \"%s\" (%d characters), but Kubernetes allows at most %d in a " ..
+        "label value%s", what, name, #name, LABEL_MAX,
+        room and room > 0 and string.format("; shorten %s to %d characters or fewer", field, room)
+        or "; choose shorter names"))
+      return false
+    end
+    return true
+  end
+  local app = cfg.deployment_name
+  if o and o.grafana and o.grafana.enabled and o.grafana.default_dashboards then
+    check(app .. "-grafana-dashboard", "deployment_name", "the Grafana dashboard ConfigMap")
+  end
+  if cfg.registry_credentials then
+    check(app .. "-registry", "deployment_name", "the registry credentials Secret")
+  end
+  if o and o.prometheus and o.prometheus.enabled then
+    if check(app .. "-metrics", "deployment_name", "the metrics Service") and not app:match("^[a-z]") then
+      add(problems, prefix .. ".deployment_name", string.format(
+        "\"%s\" starts with a digit, but the metrics Service \"%s-metrics\" needs a name " ..
+        "that starts with a letter (DNS-1035); rename the deployment, e.g. \"app-%s\"", app, app, app))
+    end
+  end
+  for i, v in ipairs(cfg.persistent_storage and cfg.persistent_storage.volumes or {}) do
+    if v.host_path then
+      local pv = string.format("%s-%s-pv", cfg.namespace, v.name)
+      if #pv > LABEL_MAX then
+        add(problems, string.format("%s.persistent_storage.volumes[%d].name", prefix, i - 1), string.format(
+          "the hostPath PersistentVolume would be named \"%s\" (<namespace>-<name>-pv, %d characters), " ..
+          "but its app label allows at most %d; shorten the volume name to %d characters or fewer " ..
+          "(or the namespace)", pv, #pv, LABEL_MAX, math.max(1, #v.name - (#pv - LABEL_MAX))))
+      end
+    end
+  end
+end
+
+-- A ROS 1 application with neither a master nor a ROS_MASTER_URI cannot find its graph
+-- (deploy_ros_master is false by default, as in the Python plugin): warn, naming the fix.
+local function sets_master_uri(fragment)
+  if type(fragment) ~= "table" then return false end
+  if fragment.name == "ROS_MASTER_URI" then return true end
+  for _, v in pairs(fragment) do
+    if type(v) == "table" and sets_master_uri(v) then return true end
+  end
+  return false
+end
+
+function M.master_warning(cfg, prefix, where)
+  if cfg.ros_version ~= "ros1" or cfg.deploy_ros_master or cfg.ros_master_uri then return end
+  local params = cfg.additional_k8s_params or {}
+  if sets_master_uri(params.application) then return end
+  if #cfg.components > 0 then
+    local all = true
+    for _, c in ipairs(cfg.components) do
+      if not sets_master_uri(c.env or {}) then all = false end
+    end
+    if all then return end
+  end
+  local pos = position(where and where.positions, prefix)
+  local loc = where and where.file or "config"
+  if pos then loc = string.format("%s:%d:%d", loc, pos.line, pos.column) end
+  cfg.warnings[#cfg.warnings + 1] = string.format(
+    "%s: warning: %s: this ROS 1 application gets no ROS master (deploy_ros_master is false, " ..
+    "the default) and no ROS_MASTER_URI, so its nodes look for a master on localhost; set " ..
+    "deploy_ros_master: true, or ros_master_uri: http://HOST:11311 for a master you run", loc, prefix)
 end
 
 -- Whether any string (value or key) in v contains "{{".

@@ -119,6 +119,9 @@ function M.context(argv, info)
     command = info.command, opts = opts, args = rest, json = opts.output == "json",
     timeout = cli.duration(opts.timeout, "--timeout"), started = sys.now(),
   }
+  for _, a in ipairs(argv or {}) do
+    if a == "--timeout" or a:match("^%-%-timeout=") then ctx.timeout_given = true end
+  end
   -- With -o json, stdout carries one document and stderr stays quiet (errors excepted).
   ctx.out = progress.new{quiet = ctx.json, no_color = opts.no_color, start = ctx.started}
   for _, f in ipairs(opts.hooks or {}) do M.load_hooks(f) end
@@ -132,6 +135,11 @@ function M.config(ctx)
   ctx.cfg = rigelfile.load{file = ctx.opts.file, job = ctx.opts.job, config = ctx.opts.config,
                            namespace = ctx.opts.namespace,
                            default_file = ctx.opts.file == "Rigelfile"}
+  for _, w in ipairs(ctx.cfg.warnings or {}) do io.stderr:write("rigelk8s: ", w, "\n") end
+  -- readiness.timeout_seconds is the deadline of the readiness wait (the Python plugin's
+  -- meaning), unless --timeout is given.
+  local r = ctx.cfg.readiness
+  if r and r.timeout_seconds and not ctx.timeout_given then ctx.timeout = r.timeout_seconds end
   if ctx.cfg.hooks and not ctx.hooks_loaded then
     ctx.hooks_loaded = true
     local dir = (ctx.cfg.source and ctx.cfg.source.file or ""):match("^(.*)/[^/]*$")
