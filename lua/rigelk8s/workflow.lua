@@ -171,6 +171,8 @@ end
 function M.render(ctx)
   local ros = require "rigelk8s.ros"
   ctx.entries = ros.manifests(M.config(ctx))
+  -- registry_credentials: the real docker config entry, read only when applying.
+  require("rigelk8s.registry").fill(ctx.cfg, ctx.entries)
   ctx.objects = {}
   for i, e in ipairs(ctx.entries) do ctx.objects[i] = e.object end
   return ctx.objects
@@ -661,6 +663,9 @@ function M.deploy(ctx)
   local cfg = M.config(ctx)
   M.render(ctx)
   M.connect(ctx)
+  for _, w in ipairs(require("rigelk8s.nodes").placement_warnings(ctx.client, ctx.objects)) do
+    ctx.out:say("%s", w)
+  end
   -- The monitoring stack (when helm is there) brings the ServiceMonitor CRD, so it goes
   -- before the objects that need it.
   M.observability_stack(ctx)
