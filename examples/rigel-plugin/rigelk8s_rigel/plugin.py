@@ -8,8 +8,11 @@ lifecycle maps onto rigelk8s like this:
     start    deploy and wait until Ready (what `rigelk8s deploy` does)
     process  record the JSON report in Rigel's shared data, as shared_data["rigelk8s"]
              (so later jobs can use {{ data.rigelk8s.namespace }}, ...)
-    stop     nothing, unless the job's with has `cleanup: true`: then
-             `rigelk8s delete --config -` removes what start deployed (storage is kept)
+    stop     with results.source_path set: `rigelk8s results` copies it out of the newest
+             ready pod (kubectl cp) into results.destination (else ./results), recorded
+             as shared_data["rigelk8s_results"]; then, if the job's with has
+             `cleanup: true`, `rigelk8s delete --config -` removes what start deployed
+             (storage is kept)
 
 Keys of `with` that are for this plugin and not part of the orchestration config:
 `cleanup` (bool) and `timeout` (a duration such as 10m, passed as --timeout). When the
@@ -114,8 +117,29 @@ class OrchestrationPlugin(PluginBase):
         self._shared["rigelk8s"] = self.result
 
     def stop(self):
+        if self.result is not None:
+            self._copy_results()
         if self.cleanup and self.result is not None:
             self._shared["rigelk8s_cleanup"] = self._call("delete")
+
+    def _copy_results(self):
+        """As the Python plugin's stop() did: results.source_path is copied out of the
+        newest ready pod (`rigelk8s results`, kubectl cp) before anything is cleaned up."""
+        fields = self.config.get("orchestration") if isinstance(self.config.get("orchestration"), dict) \
+            else self.config
+        results = fields.get("results") if isinstance(fields, dict) else None
+        if not isinstance(results, dict) or not results.get("source_path"):
+            return
+        argv = [self.binary, "results", "--json", "--config", "-"] + shlex.split(os.environ.get("RIGELK8S_ARGS", ""))
+        proc = subprocess.run(argv, input=json.dumps(self.config), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        if proc.stderr:
+            sys.stderr.write(proc.stderr)
+        if proc.returncode != 0:
+            diagnosis = proc.stderr.strip() or "no diagnosis (exit code %d)" % proc.returncode
+            raise RigelK8sError("rigelk8s results failed (exit code %d): %s" % (proc.returncode, diagnosis),
+                                code=proc.returncode, diagnosis=diagnosis)
+        self._shared["rigelk8s_results"] = json.loads(proc.stdout)
 
     def run(self):
         """Older Rigel versions call setup/run/stop."""
