@@ -99,6 +99,47 @@ class ResultsTest(SeedContractTest):
         self.assertIn("jobs.deploy_k8s.with.orchestration.results.source_path is not set", r.stderr)
 
 
+    def test_rigel_shim_stop_copies_the_results_simulated_pod_side(self):
+        # The shim under Rigel's Plugin base class, or the tests' stand-in when Rigel is
+        # not installed (said in the output).
+        import importlib
+        import sys
+        import types
+        sys.path.insert(0, os.path.join(os.environ.get("RK_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")),
+                                        "examples", "rigel-plugin"))
+        try:
+            importlib.import_module("rigel.plugins")
+        except ImportError:
+            sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "rigel-plugin", "standin"))
+            print("(Rigel is not installed: the shim runs on the tests' stand-in Plugin base class)")
+        from rigelk8s_rigel import OrchestrationPlugin
+        dest = os.path.join(self.dir, "shim-out")
+        saved = {k: os.environ.get(k) for k in ("KUBECONFIG", "RIGELK8S_BIN", "RIGELK8S_ARGS")}
+        os.environ.update(KUBECONFIG=self.kc, RIGELK8S_BIN=BIN)
+        os.environ.pop("RIGELK8S_ARGS", None)
+        try:
+            shared = {}
+            plugin = OrchestrationPlugin({"orchestration": orchestration(
+                "shimres", results={"source_path": "/data/out", "destination": dest})},
+                {}, types.SimpleNamespace(distro="noetic", dir="."), {}, shared)
+            plugin.setup()
+            plugin.start()
+            plugin.process()
+            pod = [p for p in self.k.get("Pod", "shimres")
+                   if p["metadata"]["labels"].get("app") == "rigel-k8s-application"][0]["metadata"]["name"]
+            self.register("shimres", pod, {"/data/out/result.txt": "from the shim\n"})
+            plugin.stop()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        with open(os.path.join(dest, "out", "result.txt")) as f:
+            self.assertEqual(f.read(), "from the shim\n")
+        self.assertEqual(shared["rigelk8s_results"]["pod"], pod)
+
+
 class RegistryTest(SeedContractTest):
     def test_pull_secrets_and_registry_credentials_reach_every_pod_and_never_the_output(self):
         secret_auth = base64.b64encode(b"robot:hunter2-secret").decode()
