@@ -39,8 +39,10 @@
 --
 -- Config schema (key: type = default). Strings are coerced like Rigel's pydantic models
 -- do ("5" -> 5, "yes" -> true), so values that come from environment variables work.
---   deploy_ros_master: bool = true        deploy the ROS master (ROS 1) or the Fast DDS
---                                         discovery server (ROS 2)
+--   deploy_ros_master: bool = false       deploy the ROS master (ROS 1) or the Fast DDS
+--                                         discovery server (ROS 2); false as in the seed.
+--                                         A ROS 1 app with no master and no ros_master_uri
+--                                         (nor ROS_MASTER_URI in an overlay) gets a warning
 --   namespace: DNS-1123 label = "default" (a Namespace object is rendered unless "default";
 --                                          `-n NS` overrides it)
 --   deployment_name: DNS-1123 label (<= 55) = "rigel-k8s-application"
@@ -48,8 +50,9 @@
 --                      a BuildX job (plugin rigel.plugins.core.BuildXPlugin) in this
 --                      Rigelfile (the first by name), else ros:<distro>-ros-core
 --   ros_master_image: text = ros:<distro>-ros-core
---   ros_master_uri: text = http://ros-master.<namespace>.svc:11311 (set it to use a master
---                   that rigelk8s does not deploy)
+--   ros_master_uri: text = http://ros-master.<namespace>.svc:11311 when the master is
+--                   deployed, else unset (no ROS_MASTER_URI); set it to use a master that
+--                   rigelk8s does not deploy
 --   distro: ROS distribution = application.distro, else vars.distro, else noetic
 --           (humble when ros_version is ros2)
 --   ros_version: ros1 | ros2 = ros2 when distro is a ROS 2 distro (foxy galactic humble iron
@@ -64,8 +67,10 @@
 --   readiness:
 --     command: text | [args]          exec readiness probe of ros-app; a single word runs as
 --                                     is, anything with spaces or shell syntax via sh -c
---     initial_delay_seconds = 5, period_seconds = 10, timeout_seconds = 1,
---     failure_threshold = 3
+--     initial_delay_seconds = 5, period_seconds = 10, failure_threshold = 3
+--     timeout_seconds: int >= 1 (unset)  the Python plugin's meaning: the deadline of the
+--                     whole readiness wait; --timeout, when given, wins (default 5m)
+--     probe_timeout_seconds = 1          the probe's own timeoutSeconds
 --     init_container: bool = true when command is set (the seed's readiness-init init
 --                     container that creates /tmp/ready on an emptyDir shared at /tmp)
 --   persistent_storage:
@@ -81,7 +86,10 @@
 --   rolling_update:
 --     strategy: Rolling | Recreate = Rolling (RollingUpdate is accepted for Rolling)
 --     max_surge: int >= 0 | "N%" = 1; max_unavailable: int >= 0 | "N%" = 0 (not both 0)
---   distributed:
+--   distributed: (placement as the Python plugin: only enabled + default_to_remote
+--                without force_local_flag puts nodeSelector deploymentType: remote on
+--                the application and on components without a placement; deploy warns,
+--                with the `kubectl label node` command, when no node has the label)
 --     enabled = false, default_to_remote = false, force_local_flag = false
 --     components: see `components`
 --   components: list of (one Deployment each instead of the single application, all
@@ -90,15 +98,36 @@
 --     placement: local | remote | {label: value} (nodeSelector) = from `distributed`,
 --     replicas = 1, env: {NAME: value} | [{name, value}], command: text | [args],
 --     args: [text], after: [component names] (started once those are Ready),
---     resources: {requests: {cpu: 100m}, limits: {...}}
+--     resources: {requests: {cpu: 100m}, limits: {...}},
+--     readiness: as readiness (default: the application's, probe and readiness-init),
+--     volumes: [volume names] = every persistent_storage volume (mounted as for the app)
+--     The entrypoint rule: `command` never replaces the image's ENTRYPOINT; it becomes
+--     the container's args (text: bash -c TEXT; a list: as is; then `args`), so ros:*
+--     images still run it through /ros_entrypoint.sh, which sources /opt/ros. To
+--     replace the ENTRYPOINT, set `command` with additional_k8s_params.
 --   observability:
---     enabled = false (false turns every other switch off)
---     prometheus = false   ServiceMonitor + "<name>-metrics" Service, scrape annotations
+--     enabled = false (true turns prometheus, loki and grafana on, each unless it says
+--                      false; false turns every switch off)
+--     prometheus: bool | {enabled, retention, scrape_interval}   ServiceMonitor +
+--                 "<name>-metrics" Service, scrape annotations
+--     loki: bool | {enabled, retention}   (helm release only; see ros.helm_releases)
+--     grafana: bool | {enabled, default_dashboards = false, admin_user, admin_password}
+--              (admin_password is Secret-like: only in a 0600 helm values file, never
+--              printed or rendered)
 --     ros_metrics = false  scrape annotations and the `metrics` port on ros-app
---     loki = false, node_exporter = false   (helm releases only; see ros.helm_releases)
---     grafana: bool | {enabled = true, default_dashboards = false}
+--     node_exporter = false   (helm release only)
 --     metrics_port: 1..65535 = 9102; metrics_path = /metrics; namespace = monitoring
 --   results: {source_path: absolute path, container = ros-app, destination: text}
+--            `rigelk8s results` copies source_path out of the newest ready pod
+--   image_pull_secrets: [Secret names]   imagePullSecrets of every pod we create
+--   registry_credentials: {from_docker_config: true | PATH}   a Secret
+--            "<deployment_name>-registry" (kubernetes.io/dockerconfigjson) made at deploy
+--            time from ~/.docker/config.json ($DOCKER_CONFIG) or PATH, holding only the
+--            auths entries of our images' registries; render shows the placeholder
+--            {"auths":{}} (it never reads credentials); added to every pod's pull secrets
+-- Names made from these (<deployment_name>-grafana-dashboard, -metrics, -registry, the
+-- hostPath PV <namespace>-<volume>-pv) must fit Kubernetes' 63-character label values:
+-- a longer one is refused (exit 2) naming the field to shorten, never cut silently.
 --   hooks: file.lua | [file.lua, ...]   Lua files registering workflow hooks
 --          (before_apply, after_apply, on_ready, on_failure; see workflow.lua), relative
 --          to the Rigelfile (run by the workflows, not by render)
