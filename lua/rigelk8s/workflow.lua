@@ -471,8 +471,23 @@ function M.observability_stack(ctx)
                                 q(helm), q(r.name), q(r.chart), q(r.namespace or "default"))
       if ctx.opts.kubeconfig then cmd = cmd .. " --kubeconfig " .. q(ctx.opts.kubeconfig) end
       if ctx.opts.context then cmd = cmd .. " --kube-context " .. q(ctx.opts.context) end
+      -- The chart values (which may hold grafana.admin_password) go in a 0600 file in a
+      -- 0700 directory, never on the command line, and are removed afterwards.
+      local values_dir, values_file
+      if r.values and next(r.values) then
+        values_dir = string.format("%s/rigelk8s-helm-%d-%s", os.getenv("TMPDIR") or "/tmp", sys.getpid(), r.name)
+        local made, merr = sys.mkdir_private(values_dir)
+        values_file = values_dir .. "/values.json"
+        local wrote, werr = made and sys.write_private(values_file, require("rigelk8s.json").encode(r.values))
+        if not wrote then
+          errors.raise{message = "helm release " .. r.name .. ": cannot write its values file: " ..
+                       tostring(merr or werr), exit_code = errors.EXIT.failed}
+        end
+        cmd = cmd .. " --values " .. q(values_file)
+      end
       ctx.out:say("running: %s", cmd)
       local ok = os.execute(cmd .. " >&2")
+      if values_file then os.remove(values_file); os.remove(values_dir) end
       if not ok then
         errors.raise{message = "helm release " .. r.name .. " failed: " .. cmd, exit_code = errors.EXIT.failed}
       end

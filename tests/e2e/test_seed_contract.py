@@ -190,6 +190,37 @@ class RegistryTest(SeedContractTest):
         self.assertIsNone(self.k.get("Deployment", "priv2", "rigel-k8s-application"))
 
 
+class ObservabilityTest(SeedContractTest):
+    def test_grafana_admin_password_reaches_helm_only_in_a_private_values_file(self):
+        # A stand-in helm records its argv and the values file (content and mode).
+        bindir = os.path.join(self.dir, "bin")
+        os.makedirs(bindir)
+        log = os.path.join(self.dir, "helm-log")
+        with open(os.path.join(bindir, "helm"), "w") as f:
+            f.write('#!/bin/sh\nprintf "%%s\\n" "$@" >> "%s"\n'
+                    'prev=; for a in "$@"; do if [ "$prev" = --values ]; then stat -c "mode=%%a" "$a" >> "%s"; '
+                    'stat -c "dirmode=%%a" "$(dirname "$a")" >> "%s"; cat "$a" >> "%s"; echo >> "%s"; fi; prev=$a; done\n'
+                    % (log, log, log, log, log))
+        os.chmod(os.path.join(bindir, "helm"), 0o755)
+        rf = self.rigelfile("obs", observability={"enabled": True, "grafana": {"admin_password": "pw-very-secret"}})
+        r = rigelk8s("deploy", "-f", rf, "--kubeconfig", self.kc, "--timeout", "30s", "-v",
+                     env={"PATH": bindir + ":" + os.environ["PATH"]})
+        self.assertEqual(r.code, 0, r)
+        self.assertNotIn("pw-very-secret", r.output)
+        with open(log) as f:
+            text = f.read()
+        self.assertIn("kube-prometheus-stack", text)  # observability.enabled alone: prometheus on
+        self.assertIn("loki-stack", text)              # ...and loki
+        self.assertIn('"adminPassword":"pw-very-secret"', text.replace(" ", ""))
+        self.assertIn("mode=600", text)
+        self.assertIn("dirmode=700", text)
+        self.assertNotIn("pw-very-secret", "\n".join(l for l in text.splitlines() if not l.startswith("{")))
+        # The values files are gone afterwards.
+        for line in text.splitlines():
+            if line.endswith("/values.json"):
+                self.assertFalse(os.path.exists(line), line)
+
+
 class ComponentEntrypointTest(SeedContractTest):
     def test_component_command_becomes_args_so_the_image_entrypoint_stays(self):
         # The emulator runs no image, so this checks what the API server stores: no
