@@ -135,7 +135,10 @@ function M.config(ctx)
   ctx.cfg = rigelfile.load{file = ctx.opts.file, job = ctx.opts.job, config = ctx.opts.config,
                            namespace = ctx.opts.namespace,
                            default_file = ctx.opts.file == "Rigelfile"}
-  for _, w in ipairs(ctx.cfg.warnings or {}) do io.stderr:write("rigelk8s: ", w, "\n") end
+  -- With -o json the warnings are in the report (finish) and stderr stays quiet.
+  if not ctx.json then
+    for _, w in ipairs(ctx.cfg.warnings or {}) do io.stderr:write("rigelk8s: ", w, "\n") end
+  end
   -- readiness.timeout_seconds is the deadline of the readiness wait (the Python plugin's
   -- meaning), unless --timeout is given.
   local r = ctx.cfg.readiness
@@ -597,7 +600,8 @@ function M.finish(ctx, result, extra)
                  namespace = ctx.cfg and ctx.cfg.namespace or rigelk8s.null,
                  diagnosis = result.diagnosis or rigelk8s.null,
                  dry_run = ctx.opts.dry_run and true or false,
-                 objects = rigelk8s.array{}, applied = rigelk8s.null}
+                 objects = rigelk8s.array{}, applied = rigelk8s.null,
+                 warnings = rigelk8s.array(ctx.cfg and ctx.cfg.warnings or {})}
     for _, r in ipairs(result.rows or {}) do
       doc.objects[#doc.objects + 1] = {name = r.object, kind = r.kind, namespace = r.namespace,
                                        state = r.state, message = r.message or "",
@@ -680,6 +684,7 @@ function M.deploy(ctx)
   M.connect(ctx)
   for _, w in ipairs(require("rigelk8s.nodes").placement_warnings(ctx.client, ctx.objects)) do
     ctx.out:say("%s", w)
+    if cfg.warnings then cfg.warnings[#cfg.warnings + 1] = w end
   end
   -- The monitoring stack (when helm is there) brings the ServiceMonitor CRD, so it goes
   -- before the objects that need it.

@@ -190,6 +190,22 @@ class RegistryTest(SeedContractTest):
         self.assertIsNone(self.k.get("Deployment", "priv2", "rigel-k8s-application"))
 
 
+class MasterDefaultTest(SeedContractTest):
+    def test_no_master_by_default_with_a_warning_that_names_the_fix(self):
+        rf = self.rigelfile("nomaster", deploy_ros_master=None)
+        r = self.run_code(0, "deploy", "-f", rf, "--timeout", "30s")
+        self.assertIn("warning: jobs.deploy_k8s.with.orchestration: this ROS 1 application gets no ROS master", r.stderr)
+        self.assertIn("set deploy_ros_master: true, or ros_master_uri: http://HOST:11311", r.stderr)
+        self.assertIsNone(self.k.get("Deployment", "nomaster", "ros-master"))
+        c, _ = self.container("nomaster", "rigel-k8s-application")
+        self.assertNotIn("ROS_MASTER_URI", [e["name"] for e in c["env"]])
+        # -o json: the warning is in the report, and stderr stays quiet.
+        r = self.run_code(0, "deploy", "-f", rf, "--timeout", "30s", "-o", "json")
+        self.assertEqual(r.stderr, "")
+        self.assertEqual(len(r.json()["warnings"]), 1)
+        self.assertIn("deploy_ros_master", r.json()["warnings"][0])
+
+
 class ObservabilityTest(SeedContractTest):
     def test_grafana_admin_password_reaches_helm_only_in_a_private_values_file(self):
         # A stand-in helm records its argv and the values file (content and mode).
