@@ -168,14 +168,17 @@ function M.set_image(ctx, image)
   end
 end
 
+local READS_ONLY = {delete = true, status = true, rollback = true}
+
 -- Renders the manifests: ctx.entries is the list of {phase, object, wait, after} in
 -- dependency order (namespace, storage, master, application, observability);
 -- returns the plain list of objects.
 function M.render(ctx)
   local ros = require "rigelk8s.ros"
   ctx.entries = ros.manifests(M.config(ctx))
-  -- registry_credentials: the real docker config entry, read only when applying.
-  require("rigelk8s.registry").fill(ctx.cfg, ctx.entries)
+  -- registry_credentials: the real docker config entry, read only by commands that may
+  -- apply it (delete/status/rollback must work without the credentials at hand).
+  if not READS_ONLY[ctx.command] then require("rigelk8s.registry").fill(ctx.cfg, ctx.entries) end
   ctx.objects = {}
   for i, e in ipairs(ctx.entries) do ctx.objects[i] = e.object end
   return ctx.objects

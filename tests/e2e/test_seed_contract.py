@@ -170,6 +170,11 @@ class RegistryTest(SeedContractTest):
             _, pod = self.container("priv", name)
             self.assertEqual(pod["imagePullSecrets"], [{"name": "team-pull"},
                                                        {"name": "rigel-k8s-application-registry"}])
+        # Commands that never apply the Secret do not need the credentials.
+        os.rename(config, config + ".away")
+        self.run_code(0, "status", "-f", rf)
+        self.run_code(0, "delete", "-f", rf, "--timeout", "30s")
+        os.rename(config + ".away", config)
         # rigelk8s wrote no copy of the credentials anywhere under its working directory.
         for root, _, files in os.walk(self.dir):
             for fn in files:
