@@ -564,16 +564,20 @@ function M.check_objects(objects)
     end
     if why then problems[#problems + 1] = {object = ref, message = "its name " .. why} end
     local function labels_of(where, l)
-      for k, v in pairs(type(l) == "table" and l or {}) do
+      local keys = {}
+      for k in pairs(type(l) == "table" and l or {}) do keys[#keys + 1] = tostring(k) end
+      table.sort(keys)
+      for _, k in ipairs(keys) do
+        local v = l[k]
         if type(v) == "string" and #v > 63 then
           problems[#problems + 1] = {object = ref, message = string.format(
-            "%s label %s is %d characters long; Kubernetes allows at most 63", where, k, #v)}
+            "the value of %s.%s is %d characters long; a label value may have at most 63", where, k, #v)}
         end
       end
     end
-    labels_of("the", md.labels)
+    labels_of("metadata.labels", md.labels)
     local tpl = type(o.spec) == "table" and type(o.spec.template) == "table" and o.spec.template.metadata
-    if type(tpl) == "table" then labels_of("the pod template's", tpl.labels) end
+    if type(tpl) == "table" then labels_of("spec.template.metadata.labels", tpl.labels) end
   end
   return problems
 end

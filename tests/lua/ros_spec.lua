@@ -476,7 +476,7 @@ describe("names an API server would refuse", function()
     }
     assert.equal(3, #problems)
     assert.matches("start with a letter", problems[1].message, 1, true)
-    assert.matches("label app is 64 characters", problems[2].message, 1, true)
+    assert.matches("metadata.labels.app is 64 characters", problems[2].message, 1, true)
     assert.equal("Deployment/Bad_Name", problems[3].object)
   end)
 end)
