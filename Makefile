@@ -84,5 +84,13 @@ soak: EXTRA_PACKAGES = time
 soak: build
 	python3 tests/soak/soak.py --bin $(BUILD)/rigelk8s
 
+# The e2e suites (workflows, examples, sequences, fleet) against a cluster of yours instead
+# of the emulators the tests start: make test-cluster KUBECONFIG=~/.kube/config
+# [RIGELK8S_TEST_CONTEXT=kind-kind]. Never part of make test (CI has no cluster); make test
+# runs a subset of it against a kube-emulator (tests/e2e/cluster_mode_on_emulator.sh).
+.PHONY: test-cluster
+test-cluster: build
+	tests/cluster/run.sh $(BUILD)/rigelk8s
+
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
