@@ -12,7 +12,7 @@ import unittest
 
 
 def main(names):
-    sys.path.insert(0, os.getcwd())
+    sys.path[0] = os.getcwd()  # as python3 -m unittest: the suite's directory, not tests/
     suite = unittest.defaultTestLoader.loadTestsFromNames(names)
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
