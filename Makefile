@@ -5,6 +5,10 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcmocka-dev \
                lua-busted cmake pkg-config
 BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
+# What make test needs so that nothing it promises is skipped: valgrind for the memcheck,
+# kubectl for the cross-checks (Debian's kubernetes-client, only when no kubectl is on PATH:
+# an existing kubectl is kept).
+TEST_PACKAGES = valgrind python3 $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
 
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
@@ -18,7 +22,7 @@ all: build
 
 # Installs what is missing with apt-get when root; otherwise prints the command to run.
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do \
+	@missing=$$(for p in $(DEB_PACKAGES) $(TEST_PACKAGES) $(EXTRA_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	  done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -37,7 +41,7 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
-	@ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure --timeout 600; rc=$$?; \
+	@ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure --timeout 600 --output-junit Testing/junit.xml; rc=$$?; \
 	  tests/summary.sh $(BUILD); exit $$rc
 
 $(BUILD_ASAN)/CMakeCache.txt:
@@ -46,7 +50,7 @@ $(BUILD_ASAN)/CMakeCache.txt:
 test-asan: deps $(BUILD_ASAN)/CMakeCache.txt
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(BUILD_ASAN) -j $(JOBS) --output-on-failure --timeout 900; rc=$$?; \
+	  ctest --test-dir $(BUILD_ASAN) -j $(JOBS) --output-on-failure --timeout 900 --output-junit Testing/junit.xml; rc=$$?; \
 	  tests/summary.sh $(BUILD_ASAN); exit $$rc
 
 demo: build
@@ -79,6 +83,14 @@ valgrind: build
 soak: EXTRA_PACKAGES = time
 soak: build
 	python3 tests/soak/soak.py --bin $(BUILD)/rigelk8s
+
+# The e2e suites (workflows, examples, sequences, fleet) against a cluster of yours instead
+# of the emulators the tests start: make test-cluster KUBECONFIG=~/.kube/config
+# [RIGELK8S_TEST_CONTEXT=kind-kind]. Never part of make test (CI has no cluster); make test
+# runs a subset of it against a kube-emulator (tests/e2e/cluster_mode_on_emulator.sh).
+.PHONY: test-cluster
+test-cluster: build
+	tests/cluster/run.sh $(BUILD)/rigelk8s
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
