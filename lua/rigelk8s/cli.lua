@@ -137,7 +137,8 @@ end
 function M.command_list()
   local out = {}
   for _, c in ipairs(M.commands) do
-    local e = {name = c[1], args = c.args, summary = c.summary, spec = {}, info = {}}
+    local e = {name = c[1], args = c.args, summary = c.summary, spec = {}, info = {},
+               builtin = c.builtin}
     if c.builtin then
       e.info = {usage = "rigelk8s " .. c[1] .. " " .. c.args}
     else

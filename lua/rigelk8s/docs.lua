@@ -14,7 +14,8 @@ local M = {}
 -- Text for roff: backslashes and hyphens escaped, no line starting with a control character.
 local function roff(text)
   text = text:gsub("\\", "\\e"):gsub("%-", "\\-")
-  return (text:gsub("\n", "\n.br\n"):gsub("^([.'])", "\\&%1"):gsub("\n([.'])", "\n\\&%1"))
+  text = text:gsub("^([.'])", "\\&%1"):gsub("\n([.'])", "\n\\&%1")
+  return (text:gsub("\n", "\n.br\n"))
 end
 
 function M.man()
@@ -45,7 +46,7 @@ function M.man()
       add(".PP")
       add("%s", roff(c.info.description))
     end
-    if #c.spec > 0 then
+    if not c.builtin then
       add(".PP")
       add("Flags:")
       for _, e in ipairs(cli.flag_entries(c.spec)) do
