@@ -101,14 +101,20 @@ uninstall:
 	cmake -DMANIFEST=$(BUILD)/install_manifest.txt "-DDESTDIR=$(DESTDIR)" -P cmake/uninstall.cmake
 
 # A Debian package, rigelk8s_<version>_<arch>.deb, by CPack (see cmake/package.cmake),
-# from a release build in $(BUILD_DEB). test-deb unpacks it into a scratch root, runs it
+# from a RelWithDebInfo build (stripped) in $(BUILD_DEB). test-deb unpacks it into a scratch root, runs it
 # there and checks it with lintian.
 BUILD_DEB ?= build-deb
 DEB_TOOL_PACKAGES = dpkg-dev file
 .PHONY: deb test-deb
 deb: EXTRA_PACKAGES = $(DEB_TOOL_PACKAGES)
+# Compiler and linker flags are Debian's (dpkg-buildflags, all hardening on).
+DEB_FLAGS = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
 deb: deps
-	cmake -S . -B $(BUILD_DEB) -DCMAKE_BUILD_TYPE=Release -DRK_TESTS=OFF >/dev/null
+	cmake -S . -B $(BUILD_DEB) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DRK_TESTS=OFF \
+	  -DCMAKE_C_FLAGS="$$($(DEB_FLAGS) CFLAGS) $$($(DEB_FLAGS) CPPFLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$$($(DEB_FLAGS) LDFLAGS)" \
+	  -DCMAKE_MODULE_LINKER_FLAGS="$$($(DEB_FLAGS) LDFLAGS)" >/dev/null
+	rm -f $(BUILD_DEB)/rigelk8s_*.deb
 	cmake --build $(BUILD_DEB) -j $(JOBS)
 	cd $(BUILD_DEB) && cpack -G DEB >/dev/null && ls -1 $(CURDIR)/$(BUILD_DEB)/rigelk8s_*.deb
 test-deb: EXTRA_PACKAGES = $(DEB_TOOL_PACKAGES) lintian
