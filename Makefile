@@ -150,7 +150,7 @@ cross-arm64: deps-arm64
 	@file $(BUILD_ARM64)/rigelk8s $(BUILD_ARM64)/rigelk8s-kube.so 2>/dev/null || true
 
 test-arm64: cross-arm64
-	tests/packaging/arm64_check.sh $(BUILD_ARM64)
+	python3 tests/packaging/arm64_check.py $(BUILD_ARM64)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_DEB) $(BUILD_ARM64)

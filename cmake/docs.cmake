@@ -1,6 +1,7 @@
 # Writes OUT/rigelk8s.1.gz and the bash, zsh and fish completion scripts by running BIN
 # (under EMULATOR when cross-compiling). gzip -n: no timestamp, so builds are reproducible.
 file(MAKE_DIRECTORY ${OUT})
+string(REPLACE "," ";" EMULATOR "${EMULATOR}")   # a list, passed with , for ;
 set(ENV{RIGELK8S_LUA_DIR} "")
 set(ENV{RIGELK8S_SCRIPT_DIR} "")
 function(run_bin out)
