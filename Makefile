@@ -5,6 +5,8 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcmocka-dev \
                lua-busted cmake pkg-config
 BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
+# The completion tests drive zsh and fish too; the man page test renders with man-db.
+DEB_PACKAGES += zsh fish man-db
 
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
