@@ -1,15 +1,18 @@
 """rigelk8s completion bash|zsh|fish. The bash script is checked with `bash -n` and driven
 the way bash drives it (COMP_WORDS, COMP_CWORD, then COMPREPLY); contexts, jobs and
 sequences come from a kubeconfig and a Rigelfile written here, read at completion time by
-the binary under test. fish is driven with `complete -C`. zsh, whose completion system
-needs a terminal, runs our functions with stand-ins for _describe, _arguments and
-_call_program that print what they are given (the test says so). The expected flags of
+the binary under test. fish is driven with `complete -C`, zsh interactively on a
+pseudo-terminal (Tab pressed, the completed line read back). The expected flags of
 each command come from its `--help`, parsed here, not from the generator."""
 import os
+import pty
 import re
+import select
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
 from pkgharness import BIN, run
@@ -200,46 +203,67 @@ class Fish(Fixture):
 
 @unittest.skipUnless(shutil.which("zsh"), "zsh is not installed (Debian package zsh)")
 class Zsh(Fixture):
-    # Stand-ins for zsh's completion system, which needs a terminal: each prints what our
-    # functions hand it. _call_program runs the command as zsh would.
-    STUBS = r'''
-_describe() { local arr=${@[-1]}; print -rl -- "describe:${(@)^${(P)arr}}"; }
-_arguments() { print -rl -- "arguments:"${^@}; }
-_call_program() { shift; eval "$@"; }
-compdef() { print -r -- "compdef $*"; }
-'''
+    """Real zsh completion: an interactive zsh on a pseudo-terminal with compinit, the
+    generated _rigelk8s in fpath, and Tab pressed after a partial command line."""
 
-    def zsh(self, words, current, extra=""):
-        script = (self.STUBS + 'source "$1"; words=(%s); CURRENT=%d; _rigelk8s; %s'
-                  % (" ".join("'%s'" % w for w in words), current, extra))
-        got = subprocess.run(["zsh", "-f", "-c", script, "zsh", self.scripts["zsh"]],
-                             capture_output=True, text=True, cwd=self.tmp, timeout=60)
-        self.assertEqual(got.returncode, 0, got.stderr)
-        return got.stdout.splitlines()
+    def complete(self, line, expect, timeout=30):
+        fpath = os.path.join(self.tmp, "zfunc")
+        os.makedirs(fpath, exist_ok=True)
+        shutil.copy(self.scripts["zsh"], os.path.join(fpath, "_rigelk8s"))
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(self.tmp)
+            os.execve(shutil.which("zsh"), ["zsh", "-f", "-i"],
+                      {"PATH": os.environ["PATH"], "TERM": "dumb", "HOME": self.tmp})
+        out = b""
+
+        def read_until(pattern):
+            nonlocal out
+            end = time.time() + timeout
+            while time.time() < end:
+                if re.search(pattern, out.decode(errors="replace")):
+                    return True
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        out += os.read(fd, 65536)
+                    except OSError:
+                        return False
+            return False
+
+        try:
+            os.write(fd, ("PS1='> '; fpath=(%s $fpath); autoload -U compinit; compinit -u -D; "
+                          "rigelk8s() { %s \"$@\" }; print READY-$((40+2))\n" % (fpath, BIN)).encode())
+            self.assertTrue(read_until(r"READY-42"), out)
+            out = b""
+            os.write(fd, line.encode() + b"\t")
+            found = read_until(expect)
+            self.assertTrue(found, "zsh did not complete %r to %r; the terminal shows:\n%r"
+                            % (line, expect, out.decode(errors="replace")[-600:]))
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(fd)
 
     def test_syntax(self):
         got = subprocess.run(["zsh", "-n", self.scripts["zsh"]], capture_output=True, text=True)
         self.assertEqual(got.returncode, 0, got.stderr)
 
-    def test_commands_flags_and_dynamic_names_with_stand_in_completion_functions(self):
-        out = self.zsh([BIN, ""], 2)
-        described = sorted(l.split(":")[1] for l in out if l.startswith("describe:"))
-        self.assertEqual(described, sorted(help_commands()))
-        out = self.zsh([BIN, "deploy", "--"], 3)
-        specs = [l[len("arguments:"):] for l in out if l.startswith("arguments:") and l != "arguments:-s"]
-        self.assertIn("--context=[kubeconfig context]:NAME:__rigelk8s_contexts", specs)
-        self.assertIn("--job=[orchestration job to use]:NAME:__rigelk8s_jobs", specs)
-        flags = set()
-        for s in specs:
-            flags.update(re.findall(r"(--?[\w-]+)", s.split("[")[0]))
-        self.assertEqual(flags, help_flags("deploy"))
-        out = self.zsh([BIN, "deploy", "--kubeconfig", self.kc_a, "--context", ""], 6,
-                       "__rigelk8s_contexts")
-        self.assertEqual(sorted(l for l in out if l in ("describe:robot-a", "describe:edge-b")),
-                         ["describe:edge-b", "describe:robot-a"])
-        out = self.zsh([BIN, "sequence", "-f", self.rigelfile, ""], 5, "__rigelk8s_sequences")
-        self.assertIn("describe:ship", out)
-        self.assertIn("describe:field_test", out)
+    def test_command(self):
+        self.complete("rigelk8s depl", r"rigelk8s depl\S*oy ")
+
+    def test_flag(self):
+        self.complete("rigelk8s deploy --kubec", r"--kubeconfig")
+
+    def test_context_from_the_kubeconfig(self):
+        self.complete("rigelk8s deploy --kubeconfig %s --context rob" % self.kc_a, r"robot-a ")
+
+    def test_job_and_sequence_from_the_rigelfile(self):
+        self.complete("rigelk8s deploy -f %s --job deploy_r" % self.rigelfile, r"deploy_robot ")
+        self.complete("rigelk8s sequence -f %s fie" % self.rigelfile, r"field_test ")
+
+    def test_output_values(self):
+        self.complete("rigelk8s render -o js", r"json ")
 
 
 if __name__ == "__main__":
