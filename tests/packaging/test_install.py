@@ -33,8 +33,10 @@ class MakeInstall(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="rk-install-")
         cls.destdir = os.path.join(cls.tmp, "x")
-        # Exactly the README's command; BUILD= points make at the build under test.
-        cls.install = run(["make", "--no-print-directory", "-C", ROOT, "install",
+        # The README's command; BUILD= points make at the build under test, which ctest
+        # has just built: -o build keeps make from rebuilding it, which would relink the
+        # binary under the tests running beside this one if the git commit changed since.
+        cls.install = run(["make", "--no-print-directory", "-C", ROOT, "-o", "build", "install",
                            "DESTDIR=" + cls.destdir, "BUILD=" + BUILD], timeout=600)
 
     @classmethod
