@@ -1,5 +1,6 @@
 #include "host.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -160,16 +161,64 @@ static int scripts_load(lua_State *L) {
   return 1;
 }
 
-/* scripts.names() -> the names of the stock scripts compiled into the binary, sorted. */
+/* scripts.source(name) -> the text of a stock script, or nil and a message. */
+static int scripts_source(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  char key[256], path[4096];
+  snprintf(key, sizeof key, "scripts/%s.lua", name);
+  if (script_path_on_disk(name, path, sizeof path)) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+      luaL_pushfail(L);
+      lua_pushfstring(L, "%s: %s", path, strerror(errno));
+      return 2;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    size_t got;
+    do {
+      char *p = luaL_prepbuffer(&b);
+      got = fread(p, 1, LUAL_BUFFERSIZE, f);
+      luaL_addsize(&b, got);
+    } while (got == LUAL_BUFFERSIZE);
+    fclose(f);
+    luaL_pushresult(&b);
+    return 1;
+  }
+  const rk_embedded *e = find_embedded(key);
+  if (!e) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "no stock script '%s'", name);
+    return 2;
+  }
+  lua_pushlstring(L, e->source, e->len);
+  return 1;
+}
+
+/* Appends NAME of NAME.lua to the list on top of the stack. */
+static void add_script_name(lua_State *L, const char *file, lua_Integer *n) {
+  size_t len = strlen(file);
+  if (len < 5 || strcmp(file + len - 4, ".lua") != 0) return;
+  lua_pushlstring(L, file, len - 4);
+  lua_rawseti(L, -2, ++*n);
+}
+
+/* scripts.names() -> the names of the stock scripts, sorted: those on disk with
+ * RIGELK8S_SCRIPT_DIR or RIGELK8S_LUA_DIR, else those compiled into the binary. */
 static int scripts_names(lua_State *L) {
   lua_newtable(L);
   lua_Integer n = 0;
-  for (const rk_embedded *e = rk_embedded_files; e->name; e++) {
-    if (strncmp(e->name, "scripts/", 8) != 0) continue;
-    size_t len = strlen(e->name + 8);
-    if (len < 5 || strcmp(e->name + 8 + len - 4, ".lua") != 0) continue;
-    lua_pushlstring(L, e->name + 8, len - 4);
-    lua_rawseti(L, -2, ++n);
+  char dir[4096];
+  if (script_path_on_disk("", dir, sizeof dir)) {
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    DIR *d = opendir(dir);
+    if (!d) return luaL_error(L, "%s: %s", dir, strerror(errno));
+    for (struct dirent *ent; (ent = readdir(d)) != NULL;) add_script_name(L, ent->d_name, &n);
+    closedir(d);
+  } else {
+    for (const rk_embedded *e = rk_embedded_files; e->name; e++)
+      if (strncmp(e->name, "scripts/", 8) == 0) add_script_name(L, e->name + 8, &n);
   }
   lua_getglobal(L, "table");
   lua_getfield(L, -1, "sort");
@@ -182,7 +231,8 @@ static int scripts_names(lua_State *L) {
 /* package.preload["rigelk8s.scripts"]: the stock scripts, for help, man page and
  * completion generation. */
 static int open_scripts(lua_State *L) {
-  static const luaL_Reg fns[] = {{"load", scripts_load}, {"names", scripts_names}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"load", scripts_load}, {"names", scripts_names},
+                                 {"source", scripts_source}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

@@ -113,20 +113,19 @@ function M.describe(name)
                       ok and "it never called cli.parse" or tostring(got)), 0)
 end
 
-local function summary_of(info)
-  return ((info.description or info.usage or ""):match("^[^\n]*"):gsub("%.$", ""))
-end
-
 -- Stock scripts missing from M.commands (a new command nobody listed yet): listed after
--- the others, with the first line of their description. Names starting with "_" are
--- internal (help, man page, completion helpers).
+-- the others, with the summary of their first comment line ("-- rigelk8s NAME: what it
+-- does"), without flags; they are not run to find their flags (list them in
+-- M.commands for that). Names starting with "_" are internal (help, man page, completion).
 function M.unlisted_commands()
+  local scripts = require "rigelk8s.scripts"
   local listed, out = {}, {}
   for _, c in ipairs(M.commands) do listed[c[1]] = true end
-  for _, name in ipairs(require("rigelk8s.scripts").names()) do
+  for _, name in ipairs(scripts.names()) do
     if not listed[name] and name:sub(1, 1) ~= "_" then
-      local d = M.describe(name)
-      out[#out + 1] = {name = name, summary = summary_of(d.info), spec = d.spec, info = d.info}
+      local text = scripts.source(name) or ""
+      local summary = text:match("^%-%-[^\n]-:%s*([^\n]*)") or ""
+      out[#out + 1] = {name = name, summary = summary, spec = {}, info = {}, unlisted = true}
     end
   end
   return out

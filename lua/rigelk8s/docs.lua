@@ -46,7 +46,7 @@ function M.man()
       add(".PP")
       add("%s", roff(c.info.description))
     end
-    if not c.builtin then
+    if not c.builtin and not c.unlisted then
       add(".PP")
       add("Flags:")
       for _, e in ipairs(cli.flag_entries(c.spec)) do

@@ -2,12 +2,14 @@
 command the same flags with the same help text (both come from lua/rigelk8s/cli.lua's
 tables; this test parses the two outputs independently). The page also renders without
 warnings with man(1)/groff."""
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 import unittest
 
-from pkgharness import BIN, run
+from pkgharness import BIN, ROOT, clean_env, run
 
 
 def unroff(text):
@@ -66,7 +68,9 @@ class ManPage(unittest.TestCase):
             with self.subTest(command=command):
                 flags = help_flags(command)
                 self.assertGreater(len(flags), 0)
-                self.assertEqual(sections[command], flags)
+                self.assertEqual(sections[command], flags,
+                                 "a command missing from the table in lua/rigelk8s/cli.lua "
+                                 "(M.commands) is listed without its flags: add it there")
 
     def test_usage_and_description_of_a_command_are_in_the_page(self):
         out = run([BIN, "render", "--help"]).stdout
@@ -90,6 +94,52 @@ class ManPage(unittest.TestCase):
         self.assertIn("RIGELK8S(1)", text)
         self.assertIn("--kubeconfig PATH", text)
         self.assertNotIn(".br", text)
+
+
+class CommandTable(unittest.TestCase):
+    """How --help and the man page learn a command's flags: by running its script up to
+    its cli.parse call and no further; a script missing from the table is listed by name
+    and never run."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rk-commands-")
+        self.scripts = os.path.join(self.tmp, "scripts")
+        shutil.copytree(os.path.join(ROOT, "scripts"), self.scripts)
+        self.marker = os.path.join(self.tmp, "ran")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, name, text):
+        with open(os.path.join(self.scripts, name + ".lua"), "w") as f:
+            f.write(text.replace("MARKER", self.marker))
+
+    def rk(self, *args):
+        return run([BIN, *args], env=clean_env(RIGELK8S_SCRIPT_DIR=self.scripts))
+
+    def test_a_listed_script_runs_only_up_to_cli_parse(self):
+        self.write("render", """local cli = require "rigelk8s.cli"
+cli.parse(arg, {{"shiny", nil, "--shiny", value = "HOW", help = "a flag only this test has"}},
+          {usage = "rigelk8s render --shiny HOW"})
+io.open("MARKER", "w"):close()
+""")
+        man = self.rk("__man")
+        self.assertEqual(man.returncode, 0, man.stderr)
+        self.assertIn("\\fB\\-\\-shiny HOW\\fR\na flag only this test has", man.stdout)
+        self.assertEqual(self.rk("completion", "bash").returncode, 0)
+        self.assertFalse(os.path.exists(self.marker), "the script ran past cli.parse")
+        self.assertEqual(self.rk("render", "--shiny", "x").returncode, 0)
+        self.assertTrue(os.path.exists(self.marker))   # the fixture itself works
+
+    def test_a_script_missing_from_the_table_is_listed_and_not_run(self):
+        self.write("frobnicate", '-- rigelk8s frobnicate: turn the knobs\nio.open("MARKER", "w"):close()\n')
+        got = self.rk("--help")
+        self.assertEqual(got.returncode, 0, got.stderr)
+        self.assertRegex(got.stdout, r"(?m)^  frobnicate +turn the knobs$")
+        man = self.rk("__man")
+        self.assertIn(".SS frobnicate\nturn the knobs\n", man.stdout)
+        self.assertEqual(self.rk("completion", "zsh").returncode, 0)
+        self.assertFalse(os.path.exists(self.marker), "an unlisted script was run by --help")
 
 
 if __name__ == "__main__":
