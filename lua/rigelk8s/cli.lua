@@ -26,6 +26,7 @@ M.global = {
   {"atomic", nil, "--atomic", help = "roll back a failed update"},
   {"dry_run", nil, "--dry-run", help = "server-side dry run: change nothing"},
   {"output", "-o", "--output", value = "text|json", default = "text", help = "output format"},
+  {"progress", nil, "--progress", help = "with -o json, still write progress lines to stderr"},
   {"verbose", "-v", "--verbose", help = "log every API request"},
   {"no_color", nil, "--no-color", help = "no colours (NO_COLOR is respected too)"},
 }
@@ -42,6 +43,7 @@ M.commands = {
   {"rollback", summary = "back to the previous revision, or --to-revision N"},
   {"delete", summary = "tear down in reverse order; PVCs are kept unless --delete-storage"},
   {"render", summary = "print the manifests as YAML (no cluster)"},
+  {"results", summary = "copy results.source_path out of the newest ready pod (kubectl cp)"},
   {"sequence", args = "NAME", summary = "run a Rigelfile sequence, as `rigel run sequence NAME` would"},
   {"run", args = "FILE.lua [ARGS...]", summary = "run a Lua script (FILE '-' reads standard input)", builtin = true},
   {"completion", args = "bash|zsh|fish", summary = "print a shell completion script"},

@@ -86,7 +86,7 @@ end
 -- How the value of a flag is completed: "file", "dir", "contexts", "jobs", a list of
 -- words (from a METAVAR such as "text|json"), or nil (free text).
 local DYNAMIC = {context = "contexts", contexts = "contexts", job = "jobs"}
-local FILES = {PATH = "file", FILE = "file"}
+local FILES = {PATH = "file", FILE = "file", DIR = "file"}
 
 local function value_kind(s)
   if not s.value then return nil end
