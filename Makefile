@@ -151,8 +151,27 @@ cross-arm64: deps-arm64
 	cmake --build $(BUILD_ARM64) -j $(JOBS)
 	@file $(BUILD_ARM64)/rigelk8s $(BUILD_ARM64)/rigelk8s-kube.so 2>/dev/null || true
 
-test-arm64: cross-arm64
+# The arm64 Debian package, cross-built like make deb (dpkg-shlibdeps reads the arm64
+# libraries' symbols files).
+BUILD_DEB_ARM64 ?= build-deb-arm64
+DEB_FLAGS_ARM64 = DEB_BUILD_MAINT_OPTIONS=hardening=+all DEB_HOST_ARCH=arm64 dpkg-buildflags --get
+.PHONY: deb-arm64
+deb-arm64: EXTRA_PACKAGES = $(DEB_TOOL_PACKAGES)
+deb-arm64: deps deps-arm64
+	cmake -S . -B $(BUILD_DEB_ARM64) -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DRK_TESTS=OFF \
+	  -DCMAKE_C_FLAGS="$$($(DEB_FLAGS_ARM64) CFLAGS) $$($(DEB_FLAGS_ARM64) CPPFLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$$($(DEB_FLAGS_ARM64) LDFLAGS)" \
+	  -DCMAKE_MODULE_LINKER_FLAGS="$$($(DEB_FLAGS_ARM64) LDFLAGS)" >/dev/null
+	rm -f $(BUILD_DEB_ARM64)/rigelk8s_*.deb
+	cmake --build $(BUILD_DEB_ARM64) -j $(JOBS)
+	cd $(BUILD_DEB_ARM64) && DEB_HOST_ARCH=arm64 cpack -G DEB >/dev/null && \
+	  ls -1 $(CURDIR)/$(BUILD_DEB_ARM64)/rigelk8s_*_arm64.deb
+
+test-arm64: EXTRA_PACKAGES = $(DEB_TOOL_PACKAGES) lintian
+test-arm64: cross-arm64 deb-arm64
 	python3 tests/packaging/arm64_check.py $(BUILD_ARM64)
+	tests/packaging/deb_check.sh $(BUILD_DEB_ARM64) arm64
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_DEB) $(BUILD_ARM64)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_DEB) $(BUILD_ARM64) $(BUILD_DEB_ARM64)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# make test-deb: checks the package `make deb` built in BUILD_DEB (argument 1).
+# make test-deb: checks the package `make deb` built in BUILD_DEB (argument 1). With
+# argument 2 = arm64 (make test-arm64, after make deb-arm64) the arm64 package is checked
+# the same way, its binary run under qemu-user (a stand-in for an arm64 machine).
 #  - its name is rigelk8s_<version>_<arch>.deb and its Depends came from dpkg-shlibdeps
 #    (the libraries the binary and the plugin link: libcurl, Lua, libyaml, libc);
 #  - unpacked into a scratch root with dpkg -x, the binary runs from there: --version,
@@ -15,7 +17,7 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 version=$(sed -n 's/^project(rigelk8s VERSION \([^ ]*\).*/\1/p' "$src/CMakeLists.txt")
-arch=$(dpkg --print-architecture)
+arch=${2:-$(dpkg --print-architecture)}
 deb=$build/rigelk8s_${version}_${arch}.deb
 [ -f "$deb" ] || { echo "FAIL: no $deb (run make deb)"; exit 1; }
 echo "package: $deb ($(stat -c %s "$deb") bytes)"
@@ -30,6 +32,15 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 dpkg -x "$deb" "$root" || { echo "FAIL: dpkg -x"; exit 1; }
 bin=$root/usr/bin/rigelk8s
+if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+  qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64) ||
+    { echo "FAIL: qemu-user is not installed (make deps-arm64)"; exit 1; }
+  [ "$arch" = arm64 ] || { echo "FAIL: only arm64 is checked under qemu, not $arch"; exit 1; }
+  printf '#!/bin/sh\nexec %s -L /usr/aarch64-linux-gnu %s "$@"\n' "$qemu" "$root/usr/bin/rigelk8s" > "$root/rigelk8s-qemu"
+  chmod +x "$root/rigelk8s-qemu"
+  bin=$root/rigelk8s-qemu
+  echo "running the $arch binary under $qemu"
+fi
 run() { env -u RIGELK8S_LIBDIR -u RIGELK8S_LUA_DIR -u RIGELK8S_SCRIPT_DIR "$@"; }
 
 out=$(run "$bin" --version) || fail "--version exited non-zero"
