@@ -188,6 +188,15 @@ class Controllers:
         self.opts = opts
         self.ready_delay = float(opts.ready_delay)
         self.crash_backoff = float(getattr(opts, "crash_backoff", 0.5))
+        # how long the deployment controller takes to notice a spec change (a real
+        # kube-controller-manager is not instant: observedGeneration < generation and the old
+        # revision annotation are visible for a moment, transcripts 05/06)
+        self.controller_delay = float(getattr(opts, "controller_delay", 0.0) or 0.0)
+        # how long a terminating namespace stays before it is gone (1.19 rig: ~5 s)
+        self.ns_finalize_delay = float(getattr(opts, "namespace_finalize_delay", 0.0) or 0.0)
+        # how long a kubelet takes to stop a gracefully deleted pod
+        self.pod_stop_delay = float(getattr(opts, "pod_stop_delay", 0.1) or 0.0)
+        self.seen_at = {}
         self.cv = threading.Condition()
         self.pending = collections.OrderedDict()
         self.timers = []
@@ -294,6 +303,54 @@ class Controllers:
             self.enqueue(("ns", None, name))
         if typ == "DELETED" and md.get("uid") in self.store.children:
             self.enqueue(("gc", None, md["uid"]))
+        if typ != "DELETED" and md.get("deletionTimestamp") and "foregroundDeletion" in (md.get("finalizers") or []):
+            self.enqueue(("fgdel", ns, md["uid"]))
+
+    def not_before(self, tag, delay, key):
+        """True while `tag` was first seen less than `delay` s ago; schedules key for then."""
+        if delay <= 0:
+            return False
+        now = time.time()
+        t0 = self.seen_at.setdefault(tag, now)
+        if len(self.seen_at) > 10000:
+            self.seen_at.clear()
+            self.seen_at[tag] = t0
+        if now - t0 < delay:
+            self.schedule(delay - (now - t0), key)
+            return True
+        return False
+
+    def sync_fgdel(self, ns, uid):
+        """Foreground deletion: delete the dependents, then drop the foregroundDeletion finalizer."""
+        ref = self.store.by_uid.get(uid)
+        if ref is None:
+            return
+        obj = self.store.get(ref[0], ref[1], ref[2])
+        if obj is None or "foregroundDeletion" not in (obj["metadata"].get("finalizers") or []):
+            return
+        children = self.store.children_of(uid)
+        for child in children:
+            rt = self.api.rt_for_obj(child)
+            if rt is None or child["metadata"].get("deletionTimestamp"):
+                continue
+            try:
+                self.api.delete(rt, child["metadata"].get("namespace"), child["metadata"]["name"], "Foreground",
+                                internal=True)
+            except ApiError:
+                pass
+        if self.store.children_of(uid):
+            self.schedule(0.05, ("fgdel", ns, uid))
+            return
+        rt = self.api.rt_for_obj(obj)
+        new = deepcopy(obj)
+        fins = [f for f in new["metadata"].get("finalizers") or [] if f != "foregroundDeletion"]
+        if fins:
+            new["metadata"]["finalizers"] = fins
+            self.save(rt.key, new)
+        else:
+            new["metadata"].pop("finalizers", None)
+            self.save(rt.key, new)
+            self.api._remove(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
 
     def dispatch(self, key):
         kind, ns, name = key
@@ -393,6 +450,10 @@ class Controllers:
     def sync_deploy(self, ns, name):
         d = self.store.get(DEP, ns, name)
         if d is None or d["metadata"].get("deletionTimestamp"):
+            return
+        gen = d["metadata"].get("generation", 1)
+        if gen != get_path(d, "status", "observedGeneration") and \
+                self.not_before(("deploy", d["metadata"]["uid"], gen), self.controller_delay, ("deploy", ns, name)):
             return
         spec = d["spec"]
         replicas = spec.get("replicas", 1)
@@ -945,6 +1006,14 @@ class Controllers:
 
     def sync_pod(self, ns, name):
         pod = self.store.get(POD, ns, name)
+        if pod is not None and pod["metadata"].get("deletionTimestamp") and \
+                pod["metadata"].get("deletionGracePeriodSeconds"):
+            # gracefully deleted: the kubelet stops the containers, then removes the pod
+            if self.not_before(("podstop", pod["metadata"]["uid"]), self.pod_stop_delay, ("pod", ns, name)):
+                return
+            if not pod["metadata"].get("finalizers"):
+                self.api._remove(self.rt[POD], ns, name)
+            return
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             return
         if get_path(pod, "status", "phase") in ("Succeeded", "Failed"):
@@ -1414,6 +1483,8 @@ class Controllers:
         if nsobj is None:
             return
         if nsobj["metadata"].get("deletionTimestamp"):
+            if self.not_before(("nsdel", nsobj["metadata"]["uid"]), self.ns_finalize_delay, ("ns", None, name)):
+                return
             for rt in list(self.reg.by_key.values()):
                 if not rt.namespaced:
                     continue
@@ -1432,7 +1503,7 @@ class Controllers:
                 self.create(SA, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}})
             except ApiError:
                 pass
-        if self.store.get(CM, name, "kube-root-ca.crt") is None:
+        if not getattr(self.opts, "no_root_ca_configmap", False) and self.store.get(CM, name, "kube-root-ca.crt") is None:
             try:
                 self.create(CM, {"apiVersion": "v1", "kind": "ConfigMap",
                                  "metadata": {"name": "kube-root-ca.crt", "namespace": name,

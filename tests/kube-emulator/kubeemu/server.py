@@ -378,15 +378,57 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, body_)
         if parts[0] == "apis" and len(parts) >= 4 and parts[1] == "authorization.k8s.io":
             return self.access_review(parts, body)
+        if len(parts) >= 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[3:4] and \
+                parts[4] == "services" and parts[6:7] == ["proxy"]:
+            return self.service_proxy(method, parts[3], parts[5], parts[7:])
         info = srv.parse_resource_path(parts)
         if info is None:
+            if (parts[0] == "api" and len(parts) >= 2 and not reg.has_gv("", parts[1])) or \
+                    (parts[0] == "apis" and len(parts) >= 3 and not reg.has_gv(parts[1], parts[2])) or \
+                    parts[0] not in ("api", "apis"):
+                return self.unknown_path()
             raise self.not_found_path()
         rt, ns, name, sub, watch_prefix = info
         self.resource(method, rt, ns, name, sub, watch_prefix, q, body)
 
     def not_found_path(self):
-        return ApiError(404, "NotFound", "the server could not find the requested resource",
-                        {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
+        # a known group/version without that resource (kube-apiserver 1.19: details {})
+        return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+    def unknown_path(self):
+        """Paths outside any served group/version: the mux's plain-text 404."""
+        self.send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+
+    def service_proxy(self, method, ns, target, rest):
+        """services/<[scheme:]name[:port]>/proxy: this emulator runs no pods, so it answers
+        the way kube-apiserver does when it cannot reach one (no endpoints, wrong port,
+        missing service, or a dial error for an address nobody listens on)."""
+        srv = self.server
+        bits = target.split(":")
+        if len(bits) == 3:
+            bits = bits[1:]
+        name, port = bits[0], (bits[1] if len(bits) > 1 else "")
+        rt = srv.reg.get("", "v1", "services")
+        svc = srv.store.get(rt.key, ns, name)
+        if svc is None:
+            raise not_found(rt, name)
+        ports = (svc.get("spec") or {}).get("ports") or []
+        sp = None
+        for p in ports:
+            if port == "" or port == str(p.get("port")) or port == p.get("name"):
+                sp = p
+                break
+        if sp is None:
+            raise ApiError(503, "ServiceUnavailable", 'no service port %s found for service "%s"' % (port, name))
+        ep = srv.store.get(srv.reg.get("", "v1", "endpoints").key, ns, name)
+        for subset in (ep or {}).get("subsets") or []:
+            for a in subset.get("addresses") or []:
+                for epp in subset.get("ports") or []:
+                    if epp.get("name", "") == sp.get("name", ""):
+                        raise ApiError(503, "ServiceUnavailable",
+                                       "error trying to reach service: dial tcp %s:%s: connect: connection refused"
+                                       % (a.get("ip"), epp.get("port")))
+        raise ApiError(503, "ServiceUnavailable", 'no endpoints available for service "%s"' % name)
 
     def openapi(self, path):
         reg = self.server.reg
@@ -529,7 +571,12 @@ class Handler(BaseHTTPRequestHandler):
                 dry = True
             if name is None:
                 return self.delete_collection(rt, ns, q, prop, dry)
-            res = api.delete(rt, ns, name, prop, dry_run=dry, preconditions=opts.get("preconditions"))
+            grace = q.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
+            try:
+                grace = int(grace) if grace not in (None, "") else None
+            except ValueError:
+                raise bad_request("invalid gracePeriodSeconds %r" % grace)
+            res = api.delete(rt, ns, name, prop, dry_run=dry, preconditions=opts.get("preconditions"), grace=grace)
             return self.send_obj(200, self.out(rt, res) if res.get("kind") != "Status" else res)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
@@ -544,9 +591,7 @@ class Handler(BaseHTTPRequestHandler):
             from . import proto
             return proto.decode(body)
         if ctype not in ("application/json", "", "*/*"):
-            raise ApiError(415, "UnsupportedMediaType",
-                           'the body of the request was in an unknown format - accepted media types include: '
-                           'application/json, application/yaml, application/vnd.kubernetes.protobuf')
+            raise ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
         try:
             obj = json.loads(body or b"")
         except ValueError as e:
@@ -1111,6 +1156,14 @@ def parse_args(argv):
     ap.add_argument("--nodes", default="", help="nodes, e.g. 'robot-1:deploymentType=local;cloud-1:deploymentType=remote'")
     ap.add_argument("--ready-delay", type=float, default=0.5, help="seconds from scheduling to Running/Ready (default 0.5)")
     ap.add_argument("--crash-backoff", type=float, default=0.5, help="first CrashLoopBackOff restart interval in seconds")
+    ap.add_argument("--controller-delay", type=float, default=0.1,
+                    help="seconds before the deployment controller acts on a spec change (default 0.1)")
+    ap.add_argument("--namespace-finalize-delay", type=float, default=0.5,
+                    help="seconds a deleted namespace stays Terminating (default 0.5)")
+    ap.add_argument("--pod-stop-delay", type=float, default=0.1,
+                    help="seconds a kubelet takes to stop a gracefully deleted pod (default 0.1)")
+    ap.add_argument("--no-root-ca-configmap", action="store_true",
+                    help="do not publish kube-root-ca.crt into namespaces (kube-apiserver < 1.20 did not)")
     ap.add_argument("--history", type=int, default=1000, help="watch event history kept per resource (default 1000)")
     ap.add_argument("--bookmark-interval", type=float, default=1.0, help="seconds between watch BOOKMARK events")
     ap.add_argument("--fault", action="append", default=[], help="fault JSON applied at start (repeatable)")
