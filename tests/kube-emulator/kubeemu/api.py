@@ -22,6 +22,22 @@ PATCH_TYPES = {
 }
 
 
+_QSUFFIX = {"": 1, "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18,
+            "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60, "m": 0.001}
+
+
+def quantity(q):
+    """A resource quantity ("1Gi", "500M", "2") as a number (0 when unparsable)."""
+    import re as _re
+    m = _re.match(r"^([0-9.]+)([a-zA-Z]*)$", str(q).strip())
+    if not m or m.group(2) not in _QSUFFIX:
+        return 0
+    try:
+        return float(m.group(1)) * _QSUFFIX[m.group(2)]
+    except ValueError:
+        return 0
+
+
 def _strip_meta_for_gen(obj):
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
@@ -164,9 +180,14 @@ class Api:
                     raise invalid(rt, name, errs)
                 if rt.kind == "CustomResourceDefinition":
                     self._crd_check(obj)
+            if rt.kind == "PersistentVolumeClaim" and not internal:
+                # StorageObjectInUseProtection admission (transcript 10)
+                fins = md.setdefault("finalizers", [])
+                if "kubernetes.io/pvc-protection" not in fins:
+                    fins.append("kubernetes.io/pvc-protection")
             if managed_fields is not None:
                 md["managedFields"] = managed_fields
-            elif manager and not internal:
+            elif manager:
                 md.pop("managedFields", None)
                 ssa.record_update(None, obj, manager, rt.api_version, rt.kind)
             if dry_run:
@@ -309,8 +330,26 @@ class Api:
                     spec["volumeName"] = ospec["volumeName"]
         return new
 
+    def _pvc_resize_admission(self, rt, old, new):
+        """PersistentVolumeClaimResize admission: a bound claim may grow only when its
+        StorageClass exists and sets allowVolumeExpansion (transcript 10)."""
+        if rt.kind != "PersistentVolumeClaim" or not get_path(old, "spec", "volumeName"):
+            return
+        was = get_path(old, "spec", "resources", "requests", "storage")
+        now = get_path(new, "spec", "resources", "requests", "storage")
+        if now is None or was is None or quantity(now) <= quantity(was):
+            return
+        sc = self.store.get(("storage.k8s.io", "storageclasses"), None, get_path(old, "spec", "storageClassName") or "")
+        if sc is None or not sc.get("allowVolumeExpansion"):
+            name = old["metadata"]["name"]
+            raise ApiError(403, "Forbidden", '%s "%s" is forbidden: only dynamically provisioned pvc can be resized and '
+                           "the storageclass that provisions the pvc must support resize" % (rt.plural, name),
+                           {"name": name, "kind": rt.plural})
+
     def _commit_update(self, rt, old, new, subresource, manager, dry_run, internal, managed_fields):
         name = old["metadata"]["name"]
+        if not internal and subresource is None:
+            self._pvc_resize_admission(rt, old, new)
         objects.apply_defaults(rt.kind, new)
         if not internal and subresource is None:
             errs = objects.validate(rt.kind, new, old)

@@ -125,6 +125,8 @@ def bad_request(msg):
 
 def go_value(v):
     """Render a value roughly the way Go's %#v / %v does in field errors."""
+    if type(v).__name__ == "GoRepr":
+        return str(v)
     if isinstance(v, str):
         return json.dumps(v)
     if isinstance(v, bool):

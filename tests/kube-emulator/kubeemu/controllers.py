@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 
+from . import ssa
 from .common import ApiError, deepcopy, get_path, hash_obj, now_ts, parse_ts, rand_suffix
 from .selectors import match_reqs
 
@@ -180,6 +181,9 @@ def tolerates(pod_spec, node):
     return True
 
 
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+
+
 class Controllers:
     def __init__(self, api, opts):
         self.api = api
@@ -197,6 +201,7 @@ class Controllers:
         # how long a kubelet takes to stop a gracefully deleted pod
         self.pod_stop_delay = float(getattr(opts, "pod_stop_delay", 0.1) or 0.0)
         self.seen_at = {}
+        self.deferred = set()
         self.cv = threading.Condition()
         self.pending = collections.OrderedDict()
         self.timers = []
@@ -228,7 +233,9 @@ class Controllers:
     def idle(self):
         with self.cv:
             due = self.timers and self.timers[0][0] <= time.time()
-            return not self.pending and not self.busy and not due
+            # work held back by --controller-delay (not_before) is not idleness
+            deferred = any(k in self.deferred for _, _, k in self.timers)
+            return not self.pending and not self.busy and not due and not deferred
 
     def run(self):
         while True:
@@ -274,6 +281,10 @@ class Controllers:
                     self.enqueue(("svc", ns, svc["metadata"]["name"]))
             if typ == "DELETED":
                 self.kstate.pop(md.get("uid"), None)
+                for v in get_path(obj, "spec", "volumes") or []:
+                    claim = get_path(v, "persistentVolumeClaim", "claimName")
+                    if claim:
+                        self.enqueue(("pvc", ns, claim))
         elif rkey == DEP:
             self.enqueue(("deploy", ns, name))
         elif rkey == RS:
@@ -316,8 +327,12 @@ class Controllers:
             self.seen_at.clear()
             self.seen_at[tag] = t0
         if now - t0 < delay:
+            with self.cv:
+                self.deferred.add(key)
             self.schedule(delay - (now - t0), key)
             return True
+        with self.cv:
+            self.deferred.discard(key)
         return False
 
     def sync_fgdel(self, ns, uid):
@@ -359,6 +374,17 @@ class Controllers:
 
     # ---------------------------------------------------------------- helpers
     def save(self, rkey, obj):
+        # controllers' writes are Update operations owned like on a real cluster: the
+        # kubelet owns the pod status it writes, kube-controller-manager the rest
+        md = obj.get("metadata") or {}
+        old = self.store.get(rkey, md.get("namespace"), md.get("name"))
+        rt = self.rt.get(rkey) or self.api.rt_for_obj(obj)
+        if old is not None and old is not obj and rt is not None:
+            try:
+                ssa.record_update(old, obj, "kubelet" if rkey == POD else "kube-controller-manager",
+                                  rt.api_version, rt.kind, whole=True)
+            except Exception:
+                pass
         self.store.put(rkey, obj)
         return obj
 
@@ -372,7 +398,8 @@ class Controllers:
 
     def create(self, rkey, obj):
         md = obj["metadata"]
-        return self.api.create(self.rt[rkey], md.get("namespace"), obj, internal=True)
+        return self.api.create(self.rt[rkey], md.get("namespace"), obj, internal=True,
+                               manager="kube-controller-manager")
 
     def delete(self, rkey, ns, name):
         rt = self.rt.get(rkey) or self.reg.storage(*rkey)
@@ -508,7 +535,8 @@ class Controllers:
                   "updatedReplicas": st(new_rs, "replicas") if new_rs else 0,
                   "readyReplicas": sum(st(r, "readyReplicas") for r in all_rs),
                   "availableReplicas": sum(st(r, "availableReplicas") for r in all_rs)}
-        status["unavailableReplicas"] = max(replicas - status["availableReplicas"], 0)
+        total_spec = sum(get_path(r, "spec", "replicas") or 0 for r in all_rs)
+        status["unavailableReplicas"] = max(total_spec - status["availableReplicas"], 0)
         for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"):
             if not status[k]:
                 del status[k]
@@ -1381,7 +1409,9 @@ class Controllers:
             subsets.append(s)
         labels = dict(svc["metadata"].get("labels") or {})
         if ep is None:
-            obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns}}
+            obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {
+                "name": name, "namespace": ns,
+                "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": now_ts()}}}
             if labels:
                 obj["metadata"]["labels"] = labels
             if subsets:
@@ -1400,6 +1430,15 @@ class Controllers:
             self.save(EP, new)
 
     # -------------------------------------------------------------------- pvcs
+    def claim_in_use(self, ns, claim):
+        for p in self.store.objs(POD, ns):
+            if get_path(p, "status", "phase") in ("Succeeded", "Failed"):
+                continue
+            for v in get_path(p, "spec", "volumes") or []:
+                if get_path(v, "persistentVolumeClaim", "claimName") == claim:
+                    return True
+        return False
+
     def sync_pvc_all(self, ns, name):
         for p in self.store.objs(PVC):
             if get_path(p, "status", "phase") != "Bound":
@@ -1407,6 +1446,20 @@ class Controllers:
 
     def sync_pvc(self, ns, name):
         pvc = self.store.get(PVC, ns, name)
+        if pvc is not None and pvc["metadata"].get("deletionTimestamp"):
+            # pvc-protection controller: the finalizer goes once no pod uses the claim
+            fins = pvc["metadata"].get("finalizers") or []
+            if PVC_PROTECTION in fins and not self.claim_in_use(ns, name):
+                new = deepcopy(pvc)
+                rest = [f for f in fins if f != PVC_PROTECTION]
+                if rest:
+                    new["metadata"]["finalizers"] = rest
+                    self.save(PVC, new)
+                else:
+                    new["metadata"].pop("finalizers", None)
+                    self.save(PVC, new)
+                    self.api._remove(self.rt[PVC], ns, name)
+            return
         if pvc is None or get_path(pvc, "status", "phase") == "Bound":
             return
         spec = pvc.get("spec") or {}

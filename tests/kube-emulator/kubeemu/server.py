@@ -617,6 +617,9 @@ class Handler(BaseHTTPRequestHandler):
         start = None
         list_rv = None
         if cont:
+            bad = go_base64_error(cont)
+            if bad is not None:
+                raise bad_request("invalid continue token: continue key is not valid: illegal base64 data at input byte %d" % bad)
             try:
                 tok = json.loads(base64.urlsafe_b64decode(cont + "=" * (-len(cont) % 4)))
                 start = tuple(tok["start"])
@@ -706,7 +709,13 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 since = int(rv_s)
             except ValueError:
-                raise bad_request('resourceVersion: Invalid value: "%s": must be a valid resource version' % rv_s)
+                # kube-apiserver 1.19 answers a watch with a non-numeric resourceVersion with a 500
+                raise ApiError(500, "", 'resourceVersion: Invalid value: "%s": strconv.ParseUint: parsing "%s": '
+                               'invalid syntax' % (rv_s, rv_s))
+            if 0 < since < srv.min_watch_rv:
+                # older than this server's watch cache (it starts after bootstrap, like a
+                # real kube-apiserver's starts at its first list): 410 Expired
+                return self.watch_gone(since, srv.min_watch_rv)
         if srv.faults.take_gone():
             return self.watch_gone(since, srv.store.rv)
         try:
@@ -875,6 +884,7 @@ class Server(ThreadingHTTPServer):
         self.api.on_crd_change = self.crd_changed
         self.controllers = Controllers(self.api, opts)
         self.faults = Faults()
+        self.min_watch_rv = 0
         self.ssl_ctx = None
         self.aggregated = not opts.no_aggregated_discovery
         self.bookmark_interval = opts.bookmark_interval
@@ -1075,6 +1085,18 @@ class Server(ThreadingHTTPServer):
             api.create(rt("", "nodes"), None, node, internal=True)
 
 
+def go_base64_error(s):
+    """Offset Go's base64 decoder reports for s (URL alphabet, padding optional), or None."""
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    body = s.rstrip("=")
+    for i, ch in enumerate(body):
+        if ch not in alphabet:
+            return i
+    if len(body) % 4 == 1:
+        return len(body) - 1
+    return None
+
+
 def parse_nodes(spec):
     if not spec:
         return [("emulator-node", {})]
@@ -1196,6 +1218,7 @@ def main(argv=None):
     for f in opts.fault:
         srv.faults.add(json.loads(f), srv)
     srv.bootstrap(opts.nodes)
+    srv.min_watch_rv = srv.store.rv
     srv.controllers.start()
     host, port = srv.server_address[:2]
     url = "%s://%s:%d" % ("https" if opts.tls else "http", host, port)

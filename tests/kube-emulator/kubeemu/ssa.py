@@ -14,6 +14,7 @@ LIST_MAP_KEYS = {
     "volumeDevices": ("devicePath",), "imagePullSecrets": ("name",), "hostAliases": ("ip",),
     "ownerReferences": ("uid",), "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
     "resourceClaims": ("name",),
+    "podIPs": ("ip",), "hostIPs": ("ip",),
 }
 SET_LISTS = {"finalizers"}
 # kube-apiserver 1.19 tracks LabelSelector fields one by one (f:selector/f:matchLabels/f:app),
@@ -343,12 +344,14 @@ def _sub(subresource):
 _OLD = object()
 
 
-def record_update(old, new, manager, api_version, kind, subresource=None, base_mf=_OLD):
+def record_update(old, new, manager, api_version, kind, subresource=None, base_mf=_OLD, whole=False):
     """Update-operation ownership tracking. Mutates new['metadata']['managedFields'].
 
     base_mf: managedFields to start from (a client may rewrite them, e.g. kubectl's
-    client-side-apply -> server-side-apply upgrade); default: the old object's."""
-    skip_status = subresource is None and kind_has_status(kind)
+    client-side-apply -> server-side-apply upgrade); default: the old object's.
+    whole: track the object and its status together (a controller writing both, as
+    kube-apiserver 1.19 shows them: one entry without a subresource)."""
+    skip_status = subresource is None and kind_has_status(kind) and not whole
     skip_spec = subresource == "status"
     nf = compute(new, kind, skip_status=skip_status, skip_spec=skip_spec)
     if base_mf is _OLD:
@@ -378,11 +381,8 @@ def record_update(old, new, manager, api_version, kind, subresource=None, base_m
             e[1] = {p for p in e[1] if not any(p[:len(r)] == r for r in removed)}
     e = mgrs.find(manager, "Update", _sub(subresource))
     paths = (e[1] if e else set()) | changed
-    # ancestors of owned leaves that are list items become owned too
-    for p in list(changed):
-        for i in range(1, len(p)):
-            if p[i - 1].startswith("k:") and p[:i] in nf.items:
-                paths.add(p[:i])
+    # (a list item is owned as a whole only when the update created it: transcript 06,
+    # where an undo patch changing one image owns just .image)
     mgrs.set(manager, "Update", api_version, paths, _sub(subresource))
     new["metadata"]["managedFields"] = mgrs.dump()
 
