@@ -712,12 +712,12 @@ class Handler(BaseHTTPRequestHandler):
                 # kube-apiserver 1.19 answers a watch with a non-numeric resourceVersion with a 500
                 raise ApiError(500, "", 'resourceVersion: Invalid value: "%s": strconv.ParseUint: parsing "%s": '
                                'invalid syntax' % (rv_s, rv_s))
-            if 0 < since < srv.min_watch_rv:
-                # older than this server's watch cache (it starts after bootstrap, like a
-                # real kube-apiserver's starts at its first list): 410 Expired
-                return self.watch_gone(since, srv.min_watch_rv)
         if srv.faults.take_gone():
             return self.watch_gone(since, srv.store.rv)
+        if not initial and 0 < since < srv.min_watch_rv:
+            # older than this server's watch cache (it starts after bootstrap, as a real
+            # kube-apiserver's starts at its first list): 410 Expired (transcript 07)
+            return self.watch_gone(since, srv.min_watch_rv)
         try:
             w, backlog, cur_rv = srv.store.watch(rt.key, ns, lr, fr, since, initial)
         except ValueError as e:
