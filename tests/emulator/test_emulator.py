@@ -667,6 +667,31 @@ class TestServerSideApply(EmuCase):
         q = "?fieldManager=%s" % manager + ("&force=true" if force else "") + ("&dryRun=All" if dry else "")
         return self.emu.patch(APPS + "/deployments/%s%s" % (name, q), body, ctype=APPLY)
 
+    def test_update_by_same_manager_name_conflicts_with_its_apply(self):
+        """An Update (patch) and an Apply under one manager name are two owners (transcript 04)."""
+        d = deployment("ssa-upd", image="example/app:v1")
+        self.assertEqual(self.apply("ssa-upd", d, "rigelk8s")[0], 201)
+        undo = {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "example/app:v2"}]}}}}
+        st, _, b = self.emu.patch(APPS + "/deployments/ssa-upd?fieldManager=rigelk8s", undo,
+                                  ctype="application/strategic-merge-patch+json")
+        self.assertEqual(st, 200, b)
+        entries = [(m["manager"], m["operation"]) for m in b["metadata"]["managedFields"]]
+        self.assertIn(("rigelk8s", "Apply"), entries)
+        self.assertIn(("rigelk8s", "Update"), entries)
+        upd = [m for m in b["metadata"]["managedFields"] if m["operation"] == "Update" and m["manager"] == "rigelk8s"][0]
+        self.assertEqual(upd["fieldsV1"], {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+            'k:{"name":"main"}': {"f:image": {}}}}}}})
+        d3 = deployment("ssa-upd", image="example/app:v3")
+        err = self.assertStatus(self.apply("ssa-upd", d3, "rigelk8s"), 409, "Conflict")
+        self.assertEqual(err["message"], 'Apply failed with 1 conflict: conflict with "rigelk8s" using apps/v1: '
+                                         '.spec.template.spec.containers[name="main"].image')
+        self.assertEqual(err["details"]["causes"], [{"reason": "FieldManagerConflict",
+                                                     "message": 'conflict with "rigelk8s" using apps/v1',
+                                                     "field": '.spec.template.spec.containers[name="main"].image'}])
+        st, _, b = self.apply("ssa-upd", d3, "rigelk8s", force=True)
+        self.assertEqual(st, 200, b)
+        self.assertNotIn(("rigelk8s", "Update"), [(m["manager"], m["operation"]) for m in b["metadata"]["managedFields"]])
+
     def test_create_conflict_force_noop(self):
         d = deployment("ssa1", replicas=2)
         st, _, b = self.apply("ssa1", d, "alpha")

@@ -443,6 +443,11 @@ def setup_13(t):
 SETUP = {"list-pagination": setup_08, "deletion": setup_11, "service-proxy-http": setup_13}
 # Steps the recording sent with other credentials (the notes say which).
 TOKENS = {("errors", 11): VIEWER, ("errors", 12): VIEWER, ("errors", 13): "no-such-token"}
+# Per-scenario rig state: in ssa-remove-owned-items the controller manager never acted on
+# the Deployment (no revision annotation, no kube-controller-manager entry in any answer),
+# so the replay holds the emulator's deployment controller back for the whole scenario
+# instead of depending on how fast this machine runs the steps.
+EMU_ARGS = {"ssa-remove-owned-items": ["--controller-delay", "60"]}
 # Scenarios whose recorder let Deployment rollouts finish between steps (its answers show
 # the controller's revision annotation and available replicas before the next write).
 WAIT_ROLLOUTS = {"update-then-apply-same-manager-name"}
@@ -464,7 +469,7 @@ class Replay:
         # The rig: kube-apiserver 1.19 (no kube-root-ca.crt publisher, that came with 1.20),
         # a stand-in kubelet marking pods Ready after ~0.5 s, namespaces finalised after ~5 s
         # (2 s here: long enough for the steps that write into a terminating namespace).
-        args = ["--no-root-ca-configmap", "--namespace-finalize-delay", "2"]
+        args = ["--no-root-ca-configmap", "--namespace-finalize-delay", "2"] + EMU_ARGS.get(scenario, [])
         self.emu = Emulator(*args, ready_delay=0.5)
         suffix = uuid.uuid4().hex[:6]
         self.ns = {"NS": "tr-%s" % suffix, "NS2": "tr2-%s" % suffix}
