@@ -433,9 +433,7 @@ class Api:
         try:
             body = json.loads(raw or b"null")
         except ValueError:
-            # kube-apiserver 1.19 answers a body that is not JSON with a 500 (transcript 09)
-            if ptype == "json":
-                raise ApiError(500, "", "Invalid JSON Patch")
+            # kube-apiserver 1.19 answers a patch body that is not JSON with a 500 (transcript 09)
             raise ApiError(500, "", "Invalid JSON Patch")
         with self.store.lock:
             old = self.store.get(rt.key, ns, name)
