@@ -340,6 +340,12 @@ def timeline_facts(rows):
             first["observedGeneration"] is None or first["observedGeneration"] < g
         facts["generation %s: observedGeneration catches up" % g] = \
             any(r["observedGeneration"] == g for _, r in rs)
+        # the controller writes the new revision annotation before it writes the status
+        # that observes the generation (two writes, so a reader can see one without the other)
+        first_rev = rs[0][1]["revision"]
+        facts["generation %s: the revision moves while observedGeneration still lags" % g] = any(
+            r["revision"] != first_rev and (r["observedGeneration"] is None or r["observedGeneration"] < g)
+            for _, r in rs)
     start_rev = deps[0][1]["revision"]
     seen = [start_rev]
     for i, r in deps:

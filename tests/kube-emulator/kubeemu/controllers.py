@@ -601,8 +601,14 @@ class Controllers:
                 d2 = dict(d)
                 d2["metadata"] = dict(d["metadata"])
                 d2["metadata"]["annotations"] = dict(ann, **{REV: r})
+        if d2 is not d and d.get("status") != status:
+            # like the real controller: the revision annotation is written first (when it
+            # finds/creates the new ReplicaSet), the status in a second write, so a reader
+            # can see the new revision while observedGeneration still lags (transcripts 05/06)
+            d2 = self.save(DEP, deepcopy(d2))
         if d2 is not d or d.get("status") != status:
             new = dict(d2)
+            new["metadata"] = dict(d2["metadata"])
             new["status"] = status
             self.save(DEP, new)
 
