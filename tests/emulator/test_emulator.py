@@ -966,11 +966,25 @@ class TestGarbageCollection(EmuCase):
                   and not pods_of(self.emu, "app%3Dgc1"), msg="cascade")
 
     def test_foreground(self):
+        # as kube-apiserver does (transcript 11): the owner is returned with the
+        # foregroundDeletion finalizer and stays until its dependents are gone
         self.make("gc2")
-        self.emu.ok("DELETE", APPS + "/deployments/gc2", {"kind": "DeleteOptions", "apiVersion": "v1",
-                                                         "propagationPolicy": "Foreground"})
+        b = self.emu.ok("DELETE", APPS + "/deployments/gc2", {"kind": "DeleteOptions", "apiVersion": "v1",
+                                                             "propagationPolicy": "Foreground"})
+        self.assertEqual(b["kind"], "Deployment")
+        self.assertEqual(b["metadata"]["finalizers"], ["foregroundDeletion"])
+        self.assertIn("deletionTimestamp", b["metadata"])
+        seen = []
+
+        def gone():
+            rs = self.emu.ok("GET", APPS + "/replicasets?labelSelector=app%3Dgc2")["items"]
+            dep = self.emu.get(APPS + "/deployments/gc2")[0]
+            seen.append((bool(rs), dep))
+            return dep == 404
+        self.wait(gone, msg="foreground deletion")
         self.assertEqual(self.emu.ok("GET", APPS + "/replicasets?labelSelector=app%3Dgc2")["items"], [])
         self.assertEqual(pods_of(self.emu, "app%3Dgc2"), [])
+        self.assertNotIn((True, 404), seen, "the Deployment went before its ReplicaSet")
 
     def test_orphan(self):
         self.make("gc3")
