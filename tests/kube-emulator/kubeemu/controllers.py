@@ -479,7 +479,9 @@ class Controllers:
         if d is None or d["metadata"].get("deletionTimestamp"):
             return
         gen = d["metadata"].get("generation", 1)
-        if gen != get_path(d, "status", "observedGeneration") and \
+        # (only spec changes of an existing Deployment wait: on creation there is no old
+        # ReplicaSet a client could mistake for the new one, and deploys stay fast)
+        if gen > 1 and gen != get_path(d, "status", "observedGeneration") and \
                 self.not_before(("deploy", d["metadata"]["uid"], gen), self.controller_delay, ("deploy", ns, name)):
             return
         spec = d["spec"]
