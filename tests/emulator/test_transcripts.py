@@ -453,7 +453,9 @@ TOKENS = {("errors", 11): VIEWER, ("errors", 12): VIEWER, ("errors", 13): "no-su
 # the Deployment (no revision annotation, no kube-controller-manager entry in any answer),
 # so the replay holds the emulator's deployment controller back for the whole scenario
 # instead of depending on how fast this machine runs the steps.
-EMU_ARGS = {"ssa-remove-owned-items": ["--controller-delay", "60"]}
+EMU_ARGS = {"ssa-remove-owned-items": ["--controller-delay", "60", "--controller-delay-new", "60"]}
+# Steps the recorder took only once a controller had acted (the step's note says so).
+WAIT_BEFORE = {("immutable-fields", 3): ("/api/v1/namespaces/NS/persistentvolumeclaims/data", "status", "phase", "Bound")}
 # Scenarios whose recorder let Deployment rollouts finish between steps (its answers show
 # the controller's revision annotation and available replicas before the next write).
 WAIT_ROLLOUTS = {"update-then-apply-same-manager-name"}
@@ -542,6 +544,13 @@ class Replay:
             body = self.mapper.subst(body if isinstance(body, str) else json.dumps(body))
         if self.scenario in WAIT_ROLLOUTS:
             self.wait_rollouts()
+        if (self.scenario, i) in WAIT_BEFORE:
+            wpath, k1, k2, want = WAIT_BEFORE[(self.scenario, i)]
+            wpath = self.mapper.subst(wpath)
+            try:
+                self.emu.wait_for(lambda: (self.call("GET", wpath)[2].get(k1) or {}).get(k2) == want, timeout=10)
+            except AssertionError:
+                pass
         token = TOKENS.get((self.scenario, i), ADMIN)
         st, r, got = self.call(req["method"], path, body, ctype=ctype, token=token,
                                accept=req.get("headers", {}).get("Accept", "application/json"))

@@ -196,6 +196,7 @@ class Controllers:
         # kube-controller-manager is not instant: observedGeneration < generation and the old
         # revision annotation are visible for a moment, transcripts 05/06)
         self.controller_delay = float(getattr(opts, "controller_delay", 0.0) or 0.0)
+        self.controller_delay_new = float(getattr(opts, "controller_delay_new", 0.0) or 0.0)
         # how long a terminating namespace stays before it is gone (1.19 rig: ~5 s)
         self.ns_finalize_delay = float(getattr(opts, "namespace_finalize_delay", 0.0) or 0.0)
         # how long a kubelet takes to stop a gracefully deleted pod
@@ -481,8 +482,9 @@ class Controllers:
         gen = d["metadata"].get("generation", 1)
         # (only spec changes of an existing Deployment wait: on creation there is no old
         # ReplicaSet a client could mistake for the new one, and deploys stay fast)
-        if gen > 1 and gen != get_path(d, "status", "observedGeneration") and \
-                self.not_before(("deploy", d["metadata"]["uid"], gen), self.controller_delay, ("deploy", ns, name)):
+        delay = self.controller_delay if gen > 1 else self.controller_delay_new
+        if gen != get_path(d, "status", "observedGeneration") and \
+                self.not_before(("deploy", d["metadata"]["uid"], gen), delay, ("deploy", ns, name)):
             return
         spec = d["spec"]
         replicas = spec.get("replicas", 1)

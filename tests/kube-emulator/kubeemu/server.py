@@ -1180,6 +1180,8 @@ def parse_args(argv):
     ap.add_argument("--crash-backoff", type=float, default=0.5, help="first CrashLoopBackOff restart interval in seconds")
     ap.add_argument("--controller-delay", type=float, default=0.1,
                     help="seconds before the deployment controller acts on a spec change of an existing Deployment (default 0.1)")
+    ap.add_argument("--controller-delay-new", type=float, default=0.0,
+                    help="seconds before the deployment controller picks up a new Deployment (default 0)")
     ap.add_argument("--namespace-finalize-delay", type=float, default=0.5,
                     help="seconds a deleted namespace stays Terminating (default 0.5)")
     ap.add_argument("--pod-stop-delay", type=float, default=0.1,
