@@ -977,8 +977,9 @@ class TestGarbageCollection(EmuCase):
         seen = []
 
         def gone():
-            rs = self.emu.ok("GET", APPS + "/replicasets?labelSelector=app%3Dgc2")["items"]
+            # the Deployment first: once it reads 404, its ReplicaSet must already be gone
             dep = self.emu.get(APPS + "/deployments/gc2")[0]
+            rs = self.emu.ok("GET", APPS + "/replicasets?labelSelector=app%3Dgc2")["items"]
             seen.append((bool(rs), dep))
             return dep == 404
         self.wait(gone, msg="foreground deletion")
