@@ -566,6 +566,11 @@ function M.run(ctx, targets, argv)
 
   local stopped, stop_reason, failed_wave, interrupted_sent = false, nil, nil, false
   local done_waves = {}
+  local run_start = sys.now()
+  local current_settle
+  -- Ctrl-C raises an error from wherever the parent is (see host.c); it is caught here so
+  -- that the children can finish and the report can say what changed.
+  local ok_run, run_err = pcall(function()
   for wi, wave in ipairs(waves) do
     if stopped or sys.interrupted() then break end
     local wstart = sys.now()
@@ -575,8 +580,10 @@ function M.run(ctx, targets, argv)
     for _, t in ipairs(wave.targets) do queue[#queue + 1] = t; t.wave = wave.name end
     local later = {}
     local function settle(job)
+      job.t.job = nil
       local t = job.t
       t.elapsed = job.elapsed
+      t.started_at, t.finished_at = job.started - run_start, sys.now() - run_start
       t.rolled_back = type(job.doc) == "table" and job.doc.rolled_back == true or nil
       if job.changed then t.changed = job.changed end
       if job.applying then t.maybe_changed = true end
@@ -611,6 +618,7 @@ function M.run(ctx, targets, argv)
         end
       end
     end
+    current_settle = settle
     while true do
       if sys.interrupted() and not interrupted_sent then
         interrupted_sent = true
@@ -621,7 +629,8 @@ function M.run(ctx, targets, argv)
         local t = queue[qi]; qi = qi + 1
         t.state, t.message = "running", "running"
         local job, started = runner:start(t, ctx.command, base, "main")
-        if not started then t.state, t.message = "failed", job.doc.message end
+        t.job = job
+        if not started then t.state, t.message, t.job = "failed", job.doc.message, nil end
       end
       -- offline/held targets whose retry time has come
       if go then
@@ -694,6 +703,33 @@ function M.run(ctx, targets, argv)
       end
       if ctx.opts.pause and not sys.interrupted() then wait_for_resume(out, wave.name) end
     end
+  end
+  end)
+  if not ok_run then
+    if not sys.interrupted() then runner:signal(15); error(run_err, 0) end
+    -- A terminal's Ctrl-C reached the children too (same process group); a signal sent
+    -- to this process alone did not. Give them a moment, then pass it on once.
+    local grace = sys.now() + 1
+    while runner.n > 0 do
+      local job = runner:reap()
+      if job then
+        if current_settle then current_settle(job) end
+      elseif sys.now() > grace and not interrupted_sent then
+        interrupted_sent = true
+        runner:signal(2)
+      else
+        sys.sleep(0.02)
+      end
+    end
+    for _, t in ipairs(targets) do
+      if t.job then
+        -- reaped, but the interruption came before its result was read
+        t.state, t.message, t.maybe_changed = "interrupted", "interrupted", true
+      elseif t.state == "running" then
+        t.state, t.message = "interrupted", "interrupted"
+      end
+    end
+    out:say("interrupted")
   end
   for _, w in ipairs(waves) do
     for _, t in ipairs(w.targets) do
@@ -812,6 +848,7 @@ function M.report(ctx, targets, waves, info)
       doc.targets[#doc.targets + 1] = {name = t.name, context = t.context, wave = t.wave or rigelk8s.null,
         namespace = t.namespace or rigelk8s.null, state = t.state, message = t.message or rigelk8s.null,
         exit_code = t.exit_code or rigelk8s.null, elapsed_seconds = t.elapsed or rigelk8s.null,
+        started_at = t.started_at or rigelk8s.null, finished_at = t.finished_at or rigelk8s.null,
         changed = t.changed and true or false, rolled_back = t.rolled_back and true or false,
         final_revision = t.final or rigelk8s.null}
     end
@@ -819,8 +856,9 @@ function M.report(ctx, targets, waves, info)
     return code
   end
   local out = progress.new{no_color = ctx.opts.no_color}
-  out:say("fleet %s: %d succeeded, %d failed, %d rolled back, %d offline, %d held%s%s", ctx.command,
-          #by.succeeded, #by.failed + #by.interrupted, #info.rolled, #by.offline, #by.held,
+  out:say("fleet %s: %d succeeded, %d failed, %d rolled back, %d offline, %d held%s%s%s", ctx.command,
+          #by.succeeded, #by.failed, #info.rolled, #by.offline, #by.held,
+          #by.interrupted > 0 and (", " .. #by.interrupted .. " interrupted") or "",
           #by.skipped > 0 and (", " .. #by.skipped .. " not started") or "",
           info.stop_reason and ("; stopped: " .. info.stop_reason) or "")
   for _, t in ipairs(by.failed) do
