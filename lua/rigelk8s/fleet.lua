@@ -549,7 +549,7 @@ local function live_rows(targets, width_hint)
     rows[#rows + 1] = {name = string.format("(%d more)", extra), state = "progressing", message = "see the summary"}
   end
   table.insert(rows, 1, {name = string.format("%d ready", ready), state = "ready",
-                         message = pending > 0 and string.format("%d in later waves", pending) or "all waves started"})
+                         message = pending > 0 and string.format("%d not started yet", pending) or "every target started"})
   return rows
 end
 
@@ -650,6 +650,25 @@ function M.run(ctx, targets, argv)
     for _, t in ipairs(wave.targets) do
       if t.state == "pending" or t.state == "running" then t.state, t.message = "skipped", "not started (" .. (stop_reason or "interrupted") .. ")" end
     end
+    -- A failure after the apply may be a robot that went away mid-update (its child then
+    -- times out waiting): ask each failed cluster once more whether it answers at all.
+    local recheck = {}
+    for _, t in ipairs(wave.targets) do
+      if t.state == "failed" and t.exit_code ~= errors.EXIT.unreachable and (t.changed or t.maybe_changed) then
+        recheck[#recheck + 1] = t
+      end
+    end
+    if #recheck > 0 and not sys.interrupted() then
+      local rargs = M.status_args(base)
+      rargs[#rargs + 1] = "--request-timeout"
+      rargs[#rargs + 1] = "5s"
+      runner:each(recheck, "status", function() return rargs end, function(job)
+        if job.code == errors.EXIT.unreachable then
+          job.t.message = "lost contact mid-update (it may have changed): " .. message_of(job.doc, job.code) ..
+                          "; before that: " .. job.t.message
+        end
+      end)
+    end
     -- --min-ready: still Ready (on the new generation) after the given time?
     if p.min_ready > 0 and not sys.interrupted() and not stopped then
       local ok_targets = {}
@@ -678,7 +697,7 @@ function M.run(ctx, targets, argv)
     local failures = 0
     for _, t in ipairs(wave.targets) do
       if t.state == "failed" or t.state == "interrupted"
-         or (p.offline ~= "skip" and (t.state == "offline" or t.state == "held")) then failures = failures + 1 end
+         or (p.offline == "fail" and (t.state == "offline" or t.state == "held")) then failures = failures + 1 end
     end
     local allowed = of(p.max_failures, #wave.targets, false)
     local summary = {}
@@ -822,7 +841,7 @@ function M.report(ctx, targets, waves, info)
     local only = next(codes)
     if only and next(codes, only) == nil then code = only end
   elseif #away > 0 then
-    code = info.p.offline == "skip" and errors.EXIT.unreachable or errors.EXIT.failed
+    code = info.p.offline == "fail" and errors.EXIT.failed or errors.EXIT.unreachable
   end
   local interrupted = sys.interrupted() or #by.interrupted > 0
   if interrupted then code = errors.EXIT.interrupted end
@@ -895,7 +914,11 @@ function M.status(ctx, targets, argv)
     reachable[t] = st[t] and st[t].code ~= errors.EXIT.unreachable
     if reachable[t] then reachable[#reachable + 1] = t end
   end
-  runner:each(reachable, "diff", function() return args end, function(job) df[job.t] = job end)
+  -- The dry run takes over fields edited by others (kubectl edit): what it would change
+  -- is the drift, where a plain apply would stop at the conflict. Nothing is written.
+  local dargs = {"--force-conflicts"}
+  for _, a in ipairs(args) do dargs[#dargs + 1] = a end
+  runner:each(reachable, "diff", function() return dargs end, function(job) df[job.t] = job end)
   runner:close()
   local rigelk8s = require "rigelk8s"
   local doc = {command = "fleet status", targets = rigelk8s.array{}}
@@ -921,7 +944,7 @@ function M.status(ctx, targets, argv)
       end
       if s.code ~= 0 and s.code ~= 1 then row.message = message_of(s.doc, s.code) end
       if d and d.code == 0 then row.drift = rigelk8s.array{}
-      elseif d and d.code == 1 then row.drift = rigelk8s.array(type(d.doc.changed) == "table" and d.doc.changed or {})
+      elseif d and d.code == 1 and d.doc.state ~= "error" then row.drift = rigelk8s.array(type(d.doc.changed) == "table" and d.doc.changed or {})
         code = errors.EXIT.failed
       elseif d then row.message = "diff: " .. message_of(d.doc, d.code) end
     end
