@@ -84,6 +84,17 @@ class RssSampler:
         return self.peak, self.peak_procs, self.peak_pss
 
 
+def emu_cpu(emus):
+    """CPU seconds the emulator processes have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for e in emus:
+        with open(f"/proc/{e.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def write_fleet(dirname, emus, n):
     lines = ["fleet:"]
     for i in range(n):
@@ -122,29 +133,33 @@ def main():
         t_one = []
         for _ in range(3):
             v += 1
+            e0 = emu_cpu(emus)
             dt, _, cpu1 = timed(["update", "--fleet", one, "--image", f"my/app:v{v}"], d)
+            ecpu1 = emu_cpu(emus) - e0
             t_one.append(dt)
         m1 = statistics.median(t_one)
         print(f"== fleet update: {TARGETS} targets on {EMULATORS} emulators "
               f"(--ready-delay {READY_DELAY}; targets: <= 3x one cluster, <= 300 MB)")
-        print(f"update, 1 cluster           : median {m1 * 1000:.0f} ms (n=3), rigelk8s CPU {cpu1:.2f} s")
+        print(f"update, 1 cluster           : median {m1 * 1000:.0f} ms (n=3); CPU: rigelk8s {cpu1:.2f} s, emulators {ecpu1:.2f} s")
         print(f"load average before the fleet runs: {os.getloadavg()[0]:.1f} (2 cores shared; numbers above ~2 are noise)")
         for par in PARALLEL:
-            times, peaks, cpus = [], [], []
+            times, peaks, cpus, ecpus = [], [], [], []
             for _ in range(RUNS):
                 v += 1
+                e0 = emu_cpu(emus)
                 dt, peak, cpu = timed(["update", "--fleet", many, "--image", f"my/app:v{v}",
                                        "--max-parallel", str(par)], d, sample=True)
                 times.append(dt)
                 peaks.append(peak)
                 cpus.append(cpu)
+                ecpus.append(emu_cpu(emus) - e0)
             m = statistics.median(times)
             rss, procs, pss = max(peaks)
             print(f"update, {TARGETS} targets, --max-parallel {par:3d}: median {m * 1000:.0f} ms (n={RUNS}), "
                   f"{m / m1:.2f}x one cluster [target <= 3x: {'met' if m / m1 <= 3 else 'NOT met'}]; "
                   f"peak of all rigelk8s processes: RSS {rss / 2**20:.0f} MB, PSS {pss / 2**20:.0f} MB "
                   f"({procs} processes) [target <= 300 MB: {'met' if rss <= 300 * 2**20 else 'NOT met'}]; "
-                  f"rigelk8s CPU {statistics.median(cpus):.1f} s")
+                  f"CPU: rigelk8s {statistics.median(cpus):.1f} s, emulators {statistics.median(ecpus):.1f} s")
     finally:
         for e in emus:
             e.stop()
