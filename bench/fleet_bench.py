@@ -8,7 +8,9 @@ median time of the single-cluster update, the time of the 100-target update (med
 FLEET_RUNS, default 2), and the peak resident memory of all rigelk8s processes together
 (sampled every 20 ms from /proc). Targets: at most 3x the single-cluster time, at most
 300 MB. FLEET_PARALLEL lists the --max-parallel values to compare (default "16,32").
-Pods become Ready FLEET_READY_DELAY seconds after scheduling (default 1.0)."""
+Pods become Ready FLEET_READY_DELAY seconds after scheduling (default 1.0).
+The same update through bench/fleet_inprocess.lua (one process for every target, the
+design fleet.lua did not take) is measured last."""
 import os
 import resource
 import statistics
@@ -160,6 +162,23 @@ def main():
                   f"peak of all rigelk8s processes: RSS {rss / 2**20:.0f} MB, PSS {pss / 2**20:.0f} MB "
                   f"({procs} processes) [target <= 300 MB: {'met' if rss <= 300 * 2**20 else 'NOT met'}]; "
                   f"CPU: rigelk8s {statistics.median(cpus):.1f} s, emulators {statistics.median(ecpus):.1f} s")
+        # The in-process alternative (bench/fleet_inprocess.lua): one process, one client
+        # per target, applies in turn, then every target waited on together.
+        times, peaks, cpus, ecpus = [], [], [], []
+        for _ in range(RUNS):
+            v += 1
+            e0 = emu_cpu(emus)
+            dt, peak, cpu = timed(["run", os.path.join(ROOT, "bench", "fleet_inprocess.lua"), many,
+                                   f"my/app:v{v}"], d, sample=True)
+            times.append(dt)
+            peaks.append(peak)
+            cpus.append(cpu)
+            ecpus.append(emu_cpu(emus) - e0)
+        m = statistics.median(times)
+        rss, procs, pss = max(peaks)
+        print(f"update, {TARGETS} targets, in-process prototype: median {m * 1000:.0f} ms (n={RUNS}), "
+              f"{m / m1:.2f}x one cluster; peak RSS {rss / 2**20:.0f} MB, PSS {pss / 2**20:.0f} MB "
+              f"({procs} process); CPU: rigelk8s {statistics.median(cpus):.1f} s, emulators {statistics.median(ecpus):.1f} s")
     finally:
         for e in emus:
             e.stop()
