@@ -517,7 +517,7 @@ local function runtime_dir()
 end
 M.runtime_dir = runtime_dir
 
--- Waits for `rigelk8s fleet resume` (or Enter on a terminal when sys.readable exists).
+-- Waits for `rigelk8s fleet resume`, or Enter when standard input is a terminal.
 local function wait_for_resume(out, label)
   local dir = runtime_dir()
   local pid = sys.getpid()
@@ -525,12 +525,15 @@ local function wait_for_resume(out, label)
   os.remove(resume)
   sys.write_private(paused, label .. "\n")
   out:say("paused after %s: run `rigelk8s fleet resume` (or `rigelk8s fleet resume %d`)%s to go on",
-          label, pid, sys.readable and sys.isatty(0) and ", or press Enter" or "")
+          label, pid, sys.isatty(0) and ", or press Enter" or "")
   local resumed = false
   while not sys.interrupted() do
     if read_all(resume) then resumed = true; break end
-    if sys.readable and sys.isatty(0) and sys.readable(0, 0) then io.stdin:read("l"); resumed = true; break end
-    sys.sleep(0.2)
+    if sys.isatty(0) then
+      if sys.readable(0, 0.2) then io.stdin:read("l"); resumed = true; break end
+    else
+      sys.sleep(0.2)
+    end
   end
   os.remove(paused); os.remove(resume)
   return resumed

@@ -374,6 +374,46 @@ class FleetTest(unittest.TestCase):
         finally:
             slow.stop()
 
+    def test_10_pause_until_fleet_resume_or_enter(self):
+        import pty
+        path = self.write_fleet("pause.yaml", self.targets[:2])
+        for n, how in enumerate(("resume", "enter")):
+            image = f"my/app:p{n}"
+            master, slave = pty.openpty() if how == "enter" else (None, None)
+            p = subprocess.Popen([BIN, "update", "--fleet", path, "--image", image, "--canary", "1", "--pause"],
+                                 cwd=self.dir, stdin=slave if slave is not None else subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                self.emus[0].wait_for(lambda: self.image(self.emus[0]) == image, timeout=30, msg="canary updated")
+                time.sleep(1.0)
+                self.assertIsNone(p.poll())
+                self.assertNotEqual(self.image(self.emus[1]), image, "wave 1 started during the pause")
+                if how == "resume":
+                    end = time.time() + 20
+                    while True:
+                        rc, out, err = run(["fleet", "resume", str(p.pid)], self.dir)
+                        if rc == 0 or time.time() > end:
+                            break
+                        time.sleep(0.2)
+                    self.assertEqual(rc, 0, err)
+                    self.assertIn(f"resumed rollout {p.pid} (paused after canary)", out)
+                else:
+                    os.write(master, b"\n")
+                out, err = p.communicate(timeout=60)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                for fd in (master, slave):
+                    if fd is not None:
+                        os.close(fd)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertRegex(err, r"paused after canary: run `rigelk8s fleet resume` \(or `rigelk8s fleet resume \d+`\)"
+                             + (", or press Enter" if how == "enter" else " to go on"))
+            self.assertEqual(self.image(self.emus[1]), image)
+        rc, _, err = run(["fleet", "resume", "1"], self.dir)
+        self.assertEqual(rc, 1)
+        self.assertIn("fleet resume: no paused rollout with PID 1", err)
+
 
 if __name__ == "__main__":
     unittest.main()
