@@ -414,6 +414,30 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("fleet resume: no paused rollout with PID 1", err)
 
+    def test_11_rigelfile_fleet_list_and_contexts(self):
+        d = tempfile.mkdtemp(prefix="rk-fleet-rf-", dir=self.dir)
+        with open(os.path.join(d, "Rigelfile"), "w") as f:
+            f.write(RIGELFILE.format(image="my/app:v7") + "        fleet:\n" + "\n".join(
+                "        " + line for line in self.targets[:3]) + "\n")
+        rc, out, err = run(["status", "--select", "name!=r1", "-o", "json"], d)
+        doc = json.loads(out)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(doc["succeeded"], ["r0", "r2"])
+        with open(os.path.join(d, "Rigelfile"), "a") as f:
+            f.write("        " + self.targets[0] + "\n")
+        rc, _, err = run(["status"], d)
+        self.assertEqual(rc, 2)
+        self.assertRegex(err, r"Rigelfile: .*fleet\[3\]: target name 'r0' is used twice \(first at .*fleet\[0\]\)")
+        # --contexts: contexts of one kubeconfig (the emulator's has 'emulator').
+        rc, out, err = run(["status", "--contexts", "emulator", "--kubeconfig", self.emus[1].kubeconfig,
+                            "-n", "fleet", "-o", "json"], self.dir)
+        doc = json.loads(out)
+        self.assertEqual(doc["succeeded"], ["emulator"], err)
+        self.assertEqual(rc, 0, err)
+        rc, _, err = run(["status", "--contexts", "emulator,nope", "--kubeconfig", self.emus[1].kubeconfig], self.dir)
+        self.assertEqual(rc, 2)
+        self.assertIn("--contexts: target 'nope': context 'nope' is not in", err)
+
 
 if __name__ == "__main__":
     unittest.main()
