@@ -573,7 +573,13 @@ function M.run(ctx, targets, argv)
   local base = passthrough(argv)
   for _, t in ipairs(targets) do t.state, t.message = "pending", "pending" end
   local rows_limit = math.max(8, ((tonumber(os.getenv("LINES") or "") or 40) - 12))
-  local function show() if not ctx.json then out:update(live_rows(targets, rows_limit)) end end
+  -- Redrawn when a target changes state, else once a second (the elapsed time).
+  local drawn = 0
+  local function show(idle)
+    if ctx.json or (idle and sys.now() - drawn < 1) then return end
+    drawn = sys.now()
+    out:update(live_rows(targets, rows_limit))
+  end
 
   local stopped, stop_reason, failed_wave, interrupted_sent = false, nil, nil, false
   local done_waves = {}
@@ -641,6 +647,7 @@ function M.run(ctx, targets, argv)
         t.state, t.message = "running", "running"
         local job, started = runner:start(t, ctx.command, base, "main")
         t.job = job
+        drawn = 0
         if not started then t.state, t.message, t.job = "failed", job.doc.message, nil end
       end
       -- offline/held targets whose retry time has come
@@ -656,7 +663,7 @@ function M.run(ctx, targets, argv)
       local job = runner:reap()
       if job then settle(job); show()
       elseif runner.n == 0 and (qi > #queue or not go) and (#later == 0 or not go) then break
-      else show(); sys.sleep(0.02) end
+      else show(true); sys.sleep(0.02) end
     end
     for _, t in ipairs(wave.targets) do
       if t.state == "pending" or t.state == "running" then t.state, t.message = "skipped", "not started (" .. (stop_reason or "interrupted") .. ")" end
