@@ -324,22 +324,11 @@ local function put(line)
   lines[#lines + 1] = line
   if mark then sys.write_private(mark, table.concat(lines, "\n") .. "\n") end
 end
-local checked = false
+local started = false
 return {
-  before_apply = function(ctx)
-    if not mark or checked then return end
-    checked = true
-    local ns = ctx.cfg and ctx.cfg.namespace
-    if ns then
-      local live, err = wf.connect(ctx):try_get{apiVersion = "v1", kind = "Namespace", name = ns}
-      if not live and err and err.exit_code == 3 then error(err, 0) end
-      local ann = live and live.metadata and live.metadata.annotations
-      local hold = type(ann) == "table" and ann["rigelk8s.io/hold"]
-      if hold then
-        put("held\t" .. tostring(hold):gsub("[\t\n]", " "))
-        error(string.format("namespace %s is held (rigelk8s.io/hold: %s); nothing was changed", ns, tostring(hold)), 0)
-      end
-    end
+  before_apply = function()
+    if not mark or started then return end
+    started = true
     put("applying")
   end,
   after_apply = function(ctx, s)
@@ -350,6 +339,29 @@ return {
   end,
 }
 ]]
+
+-- In a fleet child, before a command that changes the cluster: the robot's veto. Run by
+-- workflow.main; a held namespace ends the child with reason Held, and the marker file
+-- tells the parent why. An unreachable cluster fails here, before anything changed.
+local CHANGES = {deploy = true, update = true, distributed = true, rollback = true, delete = true}
+function M.preflight(ctx, wf)
+  local mark = os.getenv("RIGELK8S_FLEET_MARK")
+  if not mark or not CHANGES[ctx.command] then return end
+  local cfg = wf.config(ctx)
+  local ns = cfg and cfg.namespace
+  if not ns then return end
+  local live, err = wf.connect(ctx):try_get{apiVersion = "v1", kind = "Namespace", name = ns}
+  if not live and err and err.exit_code == errors.EXIT.unreachable then error(err, 0) end
+  local ann = live and live.metadata and live.metadata.annotations
+  local hold = type(ann) == "table" and ann[M.HOLD_ANNOTATION]
+  if hold then
+    hold = tostring(hold)
+    sys.write_private(mark, "held\t" .. hold:gsub("[\t\n]", " ") .. "\n")
+    errors.raise{message = string.format("namespace %s is held (%s: %s); nothing was changed; remove the annotation " ..
+                                         "when the robot may be updated", ns, M.HOLD_ANNOTATION, hold),
+                 exit_code = errors.EXIT.failed, reason = "Held"}
+  end
+end
 
 local Runner = {}
 Runner.__index = Runner
@@ -380,8 +392,11 @@ function Runner:start(t, command, args, kind)
   if t.namespace then cmd[#cmd + 1] = "-n"; cmd[#cmd + 1] = t.namespace end
   if t.kubeconfig then cmd[#cmd + 1] = "--kubeconfig"; cmd[#cmd + 1] = t.kubeconfig end
   if kind == "main" then cmd[#cmd + 1] = "--hooks"; cmd[#cmd + 1] = self.hooks end
-  local pid, err = sys.spawn(cmd, {stdout = job.out, stderr = job.err,
-                                   env = {RIGELK8S_FLEET_CHILD = "1", RIGELK8S_FLEET_MARK = job.mark}})
+  -- Only the command itself gets the marker (and so the hold check): the fleet's own
+  -- status checks and --atomic rollbacks restore, they do not start anything new.
+  local env = {RIGELK8S_FLEET_CHILD = "1"}
+  if kind == "main" then env.RIGELK8S_FLEET_MARK = job.mark end
+  local pid, err = sys.spawn(cmd, {stdout = job.out, stderr = job.err, env = env})
   job.started = sys.now()
   if not pid then
     job.code, job.doc = 1, {state = "error", message = tostring(err)}

@@ -217,6 +217,13 @@ class FleetTest(unittest.TestCase):
             self.assertRegex(err, r"retry only the offline and held targets: rigelk8s update .*--select name=r2")
             self.assertEqual(self.image(self.emus[2]), "my/app:v2")
             self.assertEqual([self.image(self.emus[i]) for i in (0, 1, 3, 4)], ["my/app:v5"] * 4)
+            # The veto holds for delete and rollback too.
+            for cmd in (["delete"], ["rollback"]):
+                rc, out, err = run(cmd + ["--fleet", self.fleet, "--select", "name=r2", "-o", "json"], self.dir)
+                doc = json.loads(out)
+                self.assertEqual(rc, 3, err)
+                self.assertEqual(doc["held"], ["r2"], cmd)
+                self.assertEqual(self.image(self.emus[2]), "my/app:v2")
             # --offline wait: the robot lifts its hold 1.5 s later and is updated then.
             lift = threading.Timer(1.5, lambda: self.emus[2].ok(
                 "PATCH", ns, {"metadata": {"annotations": {"rigelk8s.io/hold": None}}}))
