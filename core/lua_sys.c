@@ -5,6 +5,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -40,6 +41,16 @@ static int sys_sleep(lua_State *L) {
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !rk_interrupted()) {
   }
   lua_pushboolean(L, !rk_interrupted());
+  return 1;
+}
+
+/* sys.readable(fd, seconds) -> boolean: input is waiting on fd (e.g. Enter on a
+ * terminal) within the time given; false on timeout, Ctrl-C or error. */
+static int sys_readable(lua_State *L) {
+  struct pollfd p = {.fd = (int)luaL_checkinteger(L, 1), .events = POLLIN};
+  lua_Number s = luaL_optnumber(L, 2, 0);
+  int rc = poll(&p, 1, s <= 0 ? 0 : (int)(s * 1000));
+  lua_pushboolean(L, rc > 0 && (p.revents & (POLLIN | POLLHUP)) != 0);
   return 1;
 }
 
@@ -275,6 +286,7 @@ int luaopen_rigelk8s_sys(lua_State *L) {
       {"wall", sys_wall},
       {"sleep", sys_sleep},
       {"isatty", sys_isatty},
+      {"readable", sys_readable},
       {"term_width", sys_term_width},
       {"interrupted", sys_interrupted},
       {"which", sys_which},

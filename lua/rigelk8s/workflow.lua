@@ -765,6 +765,7 @@ function M.main(fn, argv, info)
       local targets = fleet.targets(ctx, not ctx.opts.contexts and M.config(ctx) or nil)
       if targets then return fleet.run(ctx, targets, argv) end
     end
+    if fleet.is_child() then fleet.preflight(ctx, M) end
     return fn(ctx)
   end)
   if ok then return ret end
