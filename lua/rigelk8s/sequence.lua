@@ -664,20 +664,19 @@ end
 
 function Runner:workflow_context(settings, command)
   local wf = require "rigelk8s.workflow"
+  wf.reset_hooks()  -- hooks an earlier rigelk8s.lua job's script registered are not this job's
   local ctx = wf.context(self:workflow_argv(settings), {command = command})
   ctx.out = self:new_out()
   return ctx
 end
 
--- Every job runs with its own hooks: workflow hooks are registered for the whole
--- process, so the ones of earlier jobs are forgotten first; an orchestration job then
--- loads the files of its `hooks:` (relative to the Rigelfile).
-function Runner:job_hooks(cfg)
+-- Every job runs with its own hooks: they live on the job's context, which loads the
+-- files of its `hooks:` (relative to the Rigelfile).
+function Runner:job_hooks(cfg, ctx)
   local wf = require "rigelk8s.workflow"
-  wf.reset_hooks()
   if not (cfg and cfg.hooks) then return end
   for _, f in ipairs(type(cfg.hooks) == "table" and cfg.hooks or {cfg.hooks}) do
-    wf.load_hooks(f:sub(1, 1) == "/" and f or (self.plan.dir .. "/" .. f))
+    wf.load_hooks(f:sub(1, 1) == "/" and f or (self.plan.dir .. "/" .. f), ctx)
   end
 end
 
@@ -736,7 +735,7 @@ function Runner:deploy_start(job, data)
   job.settings, job.cfg = settings, cfg
   local ctx = self:workflow_context(settings, "deploy")
   ctx.cfg = cfg
-  self:job_hooks(cfg)
+  self:job_hooks(cfg, ctx)
   if cfg.fleet and #cfg.fleet > 0 then
     self:say("  %s: fleet: is not used by sequences; deploying to the current context only", job.name)
   end
@@ -746,7 +745,7 @@ function Runner:deploy_start(job, data)
   if not ok then
     local e = errors.wrap(result)
     if e.reason == "ApplyFailed" then
-      pcall(wf.run_hooks, ctx, "on_failure", {state = "failed", diagnosis = e.message, rows = {}})
+      pcall(wf.result_hooks, ctx, {state = "failed", diagnosis = e.message, rows = {}, targets = {}})
     end
     error(e, 0)
   end
@@ -766,7 +765,6 @@ function Runner:deploy_stop(job)
   local wf = require "rigelk8s.workflow"
   local ctx = self:workflow_context(job.settings, "delete")
   ctx.cfg = job.cfg
-  self:job_hooks(nil)
   self:say("  %s: cleanup: deleting what it deployed (storage is kept)", job.name)
   local result, extra = wf.delete(ctx, false)
   job.cleanup = json_report(ctx, result, extra)
@@ -799,7 +797,7 @@ function Runner:lua_start(job, data)
   local info = {name = job.name, sequence = self.plan.name, rigelfile = self.plan.file, data = data,
                 config_file = tmp}
 
-  self:job_hooks(nil)
+  require("rigelk8s.workflow").reset_hooks()
   local saved_arg, saved_path = _G.arg, package.path
   package.path = (spec.script:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
   _G.arg = argv

@@ -39,47 +39,92 @@ local sys = require "rigelk8s.sys"
 local M = {}
 M.EXIT = errors.EXIT
 
-local HOOKS = {before_apply = true, after_apply = true, on_ready = true, on_failure = true}
-local hooks = {before_apply = {}, after_apply = {}, on_ready = {}, on_failure = {}}
+-- Hooks live on the run's context (ctx.hooks), so two runs in one process (the jobs of a
+-- sequence) never see each other's. wf.on(ctx, name, fn) registers on a context;
+-- wf.on(name, fn) registers on the context whose hook file is being loaded, or, at the
+-- top of a script before wf.main, on every context the script makes from then on.
+local HOOKS = {before_apply = true, after_apply = true, after_wait = true, on_ready = true, on_failure = true}
+local HOOK_NAMES = {"after_apply", "after_wait", "before_apply", "on_failure", "on_ready"}
+local script_hooks = {}   -- wf.on(name, fn) outside any context: copied into new contexts
+local loading             -- the context whose hook files are being loaded
 
-function M.on(name, fn)
+local function check_hook(name, fn)
   if type(name) ~= "string" then
     errors.usage("hook names are strings such as 'before_apply'; got the %s %s", type(name), tostring(name))
   end
   if not HOOKS[name] then
-    local names = {}
-    for k in pairs(HOOKS) do names[#names + 1] = k end
-    table.sort(names)
-    local hint = cli.closest(name, names)
+    local hint = cli.closest(name, HOOK_NAMES)
     errors.usage("unknown hook '%s'%s (hooks: %s)", tostring(name),
-                 hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(names, ", "))
+                 hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(HOOK_NAMES, ", "))
   end
   if type(fn) ~= "function" then errors.usage("hook %s: expected a function, got %s", name, type(fn)) end
-  table.insert(hooks[name], fn)
 end
 
--- Forgets every registered hook (for a script that runs several workflows, and tests).
+-- The hooks of a context ({name = {fn, ...}}), made on first use from the script's.
+local function hooks_of(ctx)
+  if not ctx.hooks then
+    ctx.hooks = {}
+    for _, h in ipairs(script_hooks) do
+      ctx.hooks[h.name] = ctx.hooks[h.name] or {}
+      table.insert(ctx.hooks[h.name], h.fn)
+    end
+  end
+  return ctx.hooks
+end
+M.hooks_of = hooks_of
+
+function M.on(ctx, name, fn)
+  if type(ctx) ~= "table" then
+    ctx, name, fn = loading, ctx, name
+  end
+  check_hook(name, fn)
+  if ctx then
+    local hooks = hooks_of(ctx)
+    hooks[name] = hooks[name] or {}
+    table.insert(hooks[name], fn)
+  else
+    script_hooks[#script_hooks + 1] = {name = name, fn = fn}
+  end
+end
+
+-- Forgets the hooks registered with wf.on(name, fn) outside a context (tests). A
+-- context's own hooks go with the context.
 function M.reset_hooks()
-  for name in pairs(HOOKS) do hooks[name] = {} end
+  script_hooks = {}
 end
 
-function M.load_hooks(path)
+-- Loads a hook file onto ctx: the file returns a table of hook functions, or calls
+-- wf.on(name, fn) itself (it gets wf as `...`).
+function M.load_hooks(path, ctx)
   local chunk, err = loadfile(path, "t")
   if not chunk then errors.usage("hooks file %s", err) end
+  local saved = loading
+  loading = ctx
   local ok, ret = pcall(chunk, M)
+  loading = saved
   if not ok then
-    errors.raise{message = "hooks file " .. path .. ": " .. tostring(ret), exit_code = errors.EXIT.usage}
+    errors.raise{message = "hooks file " .. path .. ": " .. tostring(type(ret) == "table" and ret.message or ret),
+                 exit_code = errors.EXIT.usage}
   end
   if type(ret) == "table" then
-    for name, fn in pairs(ret) do M.on(name, fn) end
+    local names = {}
+    for name in pairs(ret) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      local pok, perr = pcall(M.on, ctx or {}, name, ret[name])
+      if not pok then
+        errors.usage("hooks file %s: %s", path, type(perr) == "table" and perr.message or tostring(perr))
+      end
+      if not ctx then script_hooks[#script_hooks + 1] = {name = name, fn = ret[name]} end
+    end
   elseif ret ~= nil then
     errors.usage("hooks file %s must return a table of hook functions, returned a %s", path, type(ret))
   end
 end
 
--- Runs every hook registered under name. A hook's error becomes a workflow failure.
+-- Runs every hook of ctx registered under name. A hook's error becomes a workflow failure.
 function M.run_hooks(ctx, name, ...)
-  for _, fn in ipairs(hooks[name]) do
+  for _, fn in ipairs(hooks_of(ctx)[name] or {}) do
     local ok, err = pcall(fn, ctx, ...)
     if not ok then
       -- Ctrl-C inside a hook is an interruption, not a failing hook.
@@ -121,7 +166,8 @@ function M.context(argv, info)
   }
   -- With -o json, stdout carries one document and stderr stays quiet (errors excepted).
   ctx.out = progress.new{quiet = ctx.json, no_color = opts.no_color, start = ctx.started}
-  for _, f in ipairs(opts.hooks or {}) do M.load_hooks(f) end
+  hooks_of(ctx)
+  for _, f in ipairs(opts.hooks or {}) do M.load_hooks(f, ctx) end
   return ctx
 end
 
@@ -136,7 +182,7 @@ function M.config(ctx)
     ctx.hooks_loaded = true
     local dir = (ctx.cfg.source and ctx.cfg.source.file or ""):match("^(.*)/[^/]*$")
     for _, f in ipairs(type(ctx.cfg.hooks) == "table" and ctx.cfg.hooks or {ctx.cfg.hooks}) do
-      M.load_hooks((dir and not f:match("^/")) and (dir .. "/" .. f) or f)
+      M.load_hooks((dir and not f:match("^/")) and (dir .. "/" .. f) or f, ctx)
     end
   end
   return ctx.cfg
@@ -168,6 +214,12 @@ function M.render(ctx)
   return ctx.objects
 end
 
+-- The apply phases, in apply order.
+local PHASES = {"namespace", "config", "storage", "master", "application", "other", "observability"}
+local PHASE_RANK = {}
+for i, p in ipairs(PHASES) do PHASE_RANK[p] = i end
+M.PHASES = PHASES
+
 -- Adds an object of the script's own to the rendered ones. phase places it in the apply
 -- order: "namespace", "config" (ConfigMaps and Secrets the workloads read), "storage",
 -- "master", "application", "other" (the default) or "observability".
@@ -176,8 +228,14 @@ function M.add(ctx, object, phase)
   if type(object) ~= "table" or not object.kind or type(object.metadata) ~= "table" then
     errors.usage("wf.add: expected a Kubernetes object with kind and metadata")
   end
+  phase = phase or "other"
+  if not PHASE_RANK[phase] then
+    local hint = cli.closest(tostring(phase), PHASES)
+    errors.usage("wf.add: unknown apply phase '%s'%s (phases, in apply order: %s)", tostring(phase),
+                 hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(PHASES, ", "))
+  end
   object.metadata.namespace = object.metadata.namespace or (ctx.cfg and ctx.cfg.namespace)
-  ctx.entries[#ctx.entries + 1] = {phase = phase or "other", object = object}
+  ctx.entries[#ctx.entries + 1] = {phase = phase, object = object}
   ctx.objects[#ctx.objects + 1] = object
   return object
 end
@@ -502,34 +560,57 @@ function M.remaining(ctx)
 end
 
 -- Waits for objects together with live progress; returns the rollout result
--- ({state = "ready"|"failed"|"timeout"|"interrupted", rows, diagnosis, elapsed}).
--- opts: timeout (default: what is left of --timeout), fail_fast (true), hooks (true:
--- run on_ready / on_failure; false for an intermediate wait such as the master gate).
--- With --dry-run nothing was changed, so there is nothing to wait for.
+-- ({state = "ready"|"failed"|"timeout"|"interrupted", targets, rows, diagnosis, elapsed};
+-- see rigelk8s.rollout). opts: timeout (default: what is left of --timeout), fail_fast
+-- ("any": stop at the first failure; "each": once every target is ready or failed;
+-- false: until the deadline or every target is terminal), hooks (true: run the
+-- after_wait hooks with the result; false to skip them). on_ready / on_failure are not
+-- run here: wf.finish runs them once, with the run's final result. With --dry-run
+-- nothing was changed, so there is nothing to wait for.
 function M.wait(ctx, objects, opts)
   opts = opts or {}
   local rollout = require "rigelk8s.rollout"
+  local mode = rollout.wait_mode(opts.fail_fast, "wf.wait")
   local targets = M.waitable(objects)
   local result
-  if ctx.opts.dry_run then
-    result = {state = "ready", rows = {}, elapsed = 0, dry_run = true}
-  elseif #targets == 0 then
-    result = {state = "ready", rows = {}, elapsed = 0}
+  if ctx.opts.dry_run or #targets == 0 then
+    result = {state = "ready", rows = {}, targets = {}, elapsed = 0, dry_run = ctx.opts.dry_run or nil}
   else
     result = rollout.wait(M.connect(ctx), targets, {
       timeout = opts.timeout or M.remaining(ctx),
-      fail_fast = opts.fail_fast ~= false,
+      fail_fast = mode == "none" and false or mode,
+      namespaces = M.spans_namespaces(ctx, targets),
       tick = ctx.out.tty and 1 or nil,
       on_progress = function(rows) ctx.out:update(rows) end,
     })
     ctx.out:finish()
   end
-  if opts.hooks ~= false then M.result_hooks(ctx, result) end
+  if opts.hooks ~= false then M.run_hooks(ctx, "after_wait", result) end
   return result
 end
 
--- Runs on_ready or on_failure for a final result.
+-- Waits for one Job until it is Complete or Failed (its Failed condition: backoffLimit,
+-- activeDeadlineSeconds); failed pods in between are retries. opts as for wf.wait.
+function M.wait_job(ctx, job, opts)
+  if type(job) ~= "table" or job.kind ~= "Job" then
+    errors.usage("wf.wait_job: expected a Job object, got %s",
+                 type(job) == "table" and tostring(job.kind) or type(job))
+  end
+  return M.wait(ctx, {job}, opts)
+end
+
+-- Whether this run's rows show namespaces: the run's objects (or these) span several.
+function M.spans_namespaces(ctx, objects)
+  local rollout = require "rigelk8s.rollout"
+  if ctx.namespaces ~= nil then return ctx.namespaces end
+  return rollout.spans_namespaces(M.concat(ctx.objects or {}, objects or {}))
+end
+
+-- Runs on_ready or on_failure for the run's final result, once per run: later calls
+-- (wf.finish after a script's own call) do nothing.
 function M.result_hooks(ctx, result)
+  if ctx.outcome_hooks_run then return end
+  ctx.outcome_hooks_run = true
   M.run_hooks(ctx, result.state == "ready" and "on_ready" or "on_failure", result)
 end
 
@@ -571,6 +652,7 @@ end
 -- extra: note (a sentence for people), and any fields for the JSON document.
 function M.finish(ctx, result, extra)
   extra = extra or {}
+  M.result_hooks(ctx, result)
   local code = EXIT_FOR[result.state] or errors.EXIT.failed
   local rigelk8s = require "rigelk8s"
   if ctx.json then
@@ -666,9 +748,8 @@ function M.deploy(ctx)
   M.observability_stack(ctx)
   if cfg.wait_for_master and cfg.deploy_ros_master and not ctx.opts.dry_run then
     M.apply(ctx, M.phase_objects(ctx, {"namespace", "storage", "master"}))
-    local master = M.wait(ctx, M.phase_objects(ctx, {"master"}), {hooks = false})
+    local master = M.wait(ctx, M.phase_objects(ctx, {"master"}))
     if master.state ~= "ready" then
-      M.result_hooks(ctx, master)
       return master, {note = "wait_for_master: the application was not applied, because the ROS master is not Ready"}
     end
     M.apply(ctx, M.phase_objects(ctx, {"application", "observability"}))
@@ -735,7 +816,7 @@ function M.main(fn, argv, info)
   if e.reason == "ApplyFailed" then
     -- A failed apply is a failure too: on_failure hooks hear about it (their own errors
     -- must not hide the original one).
-    pcall(M.run_hooks, ctx, "on_failure", {state = "failed", diagnosis = e.message, rows = {}})
+    pcall(M.result_hooks, ctx, {state = "failed", diagnosis = e.message, rows = {}, targets = {}})
   end
   if ctx.json then json_error(ctx.command, e) end
   error(e, 0)
