@@ -68,12 +68,14 @@ function M.label(kind, namespace, name, many)
   return kind .. "/" .. name
 end
 
--- True when objects live in more than one namespace.
+-- True when the namespaced objects among objects live in more than one namespace.
 function M.spans_namespaces(objects)
   local first
   for _, o in ipairs(objects) do
-    local ns = (o.metadata or {}).namespace or ""
-    if first == nil then first = ns elseif ns ~= first then return true end
+    local ns = (o.metadata or {}).namespace
+    if ns and o.kind ~= "Namespace" then
+      if first == nil then first = ns elseif ns ~= first then return true end
+    end
   end
   return false
 end

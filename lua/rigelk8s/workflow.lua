@@ -276,6 +276,16 @@ local function ref(o)
 end
 M.ref = ref
 
+-- "Kind/name", or "namespace/Kind/name" when the run spans several namespaces (apply
+-- lines, report rows and progress keys then tell the namespaces apart).
+function M.shown_ref(ctx, o, objects)
+  local ns = o.metadata.namespace
+  if ns and o.kind ~= "Namespace" and M.spans_namespaces(ctx, objects) then
+    return string.format("%s/%s/%s", ns, o.kind, o.metadata.name)
+  end
+  return ref(o)
+end
+
 -- The live copy of each object (nil when absent), fetched concurrently, so that apply can
 -- tell created, configured and unchanged objects apart. Also returns the objects whose
 -- kind the cluster does not serve (NoKindMatch: a CRD is missing). A cluster that cannot
@@ -394,7 +404,7 @@ function M.apply(ctx, objects, opts)
                                             dry_run = dry})
     for i, o in ipairs(todo) do
       local r = results[i]
-      local name = ref(o)
+      local name = M.shown_ref(ctx, o, objects)
       local prev = before[o]
       local ns = o.metadata.namespace
       if not r.ok and r.error and r.error.exit_code == errors.EXIT.unreachable then
@@ -600,10 +610,13 @@ function M.wait_job(ctx, job, opts)
 end
 
 -- Whether this run's rows show namespaces: the run's objects (or these) span several.
+-- A script sets ctx.namespaces = true (or false) to decide.
 function M.spans_namespaces(ctx, objects)
   local rollout = require "rigelk8s.rollout"
   if ctx.namespaces ~= nil then return ctx.namespaces end
-  return rollout.spans_namespaces(M.concat(ctx.objects or {}, objects or {}))
+  -- Once a run has shown two namespaces, it keeps showing them.
+  if rollout.spans_namespaces(M.concat(ctx.objects or {}, objects or {})) then ctx.namespaces = true end
+  return ctx.namespaces or false
 end
 
 -- Runs on_ready or on_failure for the run's final result, once per run: later calls
