@@ -138,7 +138,11 @@ function M.run(ctx, targets, argv)
       next_i = next_i + 1
     end
     if not any_running() and (stop or next_i > #targets) then break end
-    local pid, code = sys.wait()
+    -- Sleeps until a child ends (or half a second passes, to redraw the progress).
+    local pids = {}
+    for p in pairs(running) do pids[#pids + 1] = p end
+    local pid, code = sys.wait(pids, 0.5)
+    if pid == nil and code then error(code, 0) end
     if pid and running[pid] then
       local t = running[pid]
       running[pid] = nil
@@ -157,7 +161,6 @@ function M.run(ctx, targets, argv)
     elseif not pid then
       if not ctx.json then out:update(rows) end
       if sys.interrupted() then stop = true end
-      sys.sleep(0.01)
     end
   end
   for _, t in ipairs(targets) do

@@ -834,14 +834,22 @@ end
 -- start and stop.
 function Runner:rigel_start(job)
   if self.plan.skip_foreign then return nil, "skipped (--skip-foreign)" end
-  local cmd = string.format("cd %s && %s run job %s%s", shell_quote(self.plan.dir), shell_quote(self.plan.rigel),
-                            shell_quote(job.name), (self.opts.json or self.opts.branch) and " >&2" or "")
+  -- An argv, never a shell string: the job name and the paths stay data.
+  local argv = {self.plan.rigel, "run", "job", job.name}
+  local cmd = string.format("cd %s && %s", shell_quote(self.plan.dir),
+                            table.concat({shell_quote(argv[1]), "run", "job", shell_quote(job.name)}, " "))
   self:say("  %s: delegating to rigel: %s", job.name, cmd)
   if self.opts.dry_run then return nil, "skipped (--dry-run does not run rigel)" end
-  local ok, how, code = os.execute(cmd)
-  if ok then return 0, "rigel run job " .. job.name .. " succeeded" end
-  if how == "signal" then return errors.EXIT.interrupted, "rigel was stopped by signal " .. tostring(code) end
-  return errors.EXIT.failed, string.format("rigel run job %s exited with %d", job.name, code or -1)
+  local pid, err = sys.spawn(argv, {cwd = self.plan.dir, stdout_to_stderr = self.opts.json or self.opts.branch})
+  if not pid then return errors.EXIT.failed, string.format("rigel run job %s: %s", job.name, tostring(err)) end
+  local done, code
+  repeat
+    done, code = sys.wait({pid}, 1)
+    if done == nil and code then return errors.EXIT.failed, code end
+  until done
+  if code == 0 then return 0, "rigel run job " .. job.name .. " succeeded" end
+  if code > 128 then return errors.EXIT.interrupted, "rigel was stopped by signal " .. tostring(code - 128) end
+  return errors.EXIT.failed, string.format("rigel run job %s exited with %d", job.name, code)
 end
 
 local RUNNER_LABEL = {deploy = "rigelk8s deploy", lua = "Lua", rigel = "rigel"}
@@ -1000,7 +1008,10 @@ function Runner:run_parallel(stage, index, data, out)
   local deadline
   local function collect()
     while next(running) do
-      local pid, code = sys.wait()
+      local pids = {}
+      for p in pairs(running) do pids[#pids + 1] = p end
+      local pid, code = sys.wait(pids, 0.5)
+      if pid == nil and code then error(code, 0) end
       if pid and running[pid] then
         running[pid].exit_code = code
         running[pid] = nil
@@ -1011,7 +1022,6 @@ function Runner:run_parallel(stage, index, data, out)
             for p in pairs(running) do sys.kill(p, 9) end
           end
         end
-        sys.sleep(0.02)
       end
     end
   end

@@ -530,17 +530,24 @@ function M.observability_stack(ctx)
     elseif ctx.opts.dry_run then
       ctx.out:say("would run: helm upgrade --install %s %s -n %s", r.name, r.chart, r.namespace or "default")
     else
-      -- Every word is quoted: the kubeconfig path and context can come from a Rigelfile's
-      -- fleet: list, and must stay data to the shell.
-      local function q(w) return "'" .. tostring(w):gsub("'", "'\\''") .. "'" end
-      local cmd = string.format("%s upgrade --install %s %s --namespace %s --create-namespace",
-                                q(helm), q(r.name), q(r.chart), q(r.namespace or "default"))
-      if ctx.opts.kubeconfig then cmd = cmd .. " --kubeconfig " .. q(ctx.opts.kubeconfig) end
-      if ctx.opts.context then cmd = cmd .. " --kube-context " .. q(ctx.opts.context) end
+      -- An argv, never a shell string: the kubeconfig path and context can come from a
+      -- Rigelfile's fleet: list, and must stay data.
+      local argv = {helm, "upgrade", "--install", r.name, r.chart, "--namespace", r.namespace or "default",
+                    "--create-namespace"}
+      if ctx.opts.kubeconfig then argv[#argv + 1] = "--kubeconfig"; argv[#argv + 1] = ctx.opts.kubeconfig end
+      if ctx.opts.context then argv[#argv + 1] = "--kube-context"; argv[#argv + 1] = ctx.opts.context end
+      local cmd = table.concat(argv, " ")
       ctx.out:say("running: %s", cmd)
-      local ok = os.execute(cmd .. " >&2")
-      if not ok then
-        errors.raise{message = "helm release " .. r.name .. " failed: " .. cmd, exit_code = errors.EXIT.failed}
+      local pid, err = sys.spawn(argv, {stdout_to_stderr = true})
+      local done, code = pid, err
+      while pid do
+        done, code = sys.wait({pid}, 1)
+        if done or code then break end
+      end
+      if code ~= 0 then
+        errors.raise{message = string.format("helm release %s failed (%s): %s", r.name,
+                                             type(code) == "number" and ("exit " .. code) or tostring(code), cmd),
+                     exit_code = errors.EXIT.failed}
       end
     end
   end
