@@ -405,6 +405,11 @@ function Tracker:evaluate(target)
     -- A Job is judged by its own conditions only: a failed pod is a retry the controller
     -- makes (until backoffLimit), and a stuck one may still be fixed. The current pod's
     -- trouble is shown as progress, and in a timeout's summary.
+    local st = type(obj.status) == "table" and obj.status or {}
+    if v.state ~= "failed" and int(st.active) > 0 then
+      local a = M.job_attempt(obj)
+      v.message = string.format("%s (attempt %d/%d running)", v.message or "", a.attempt, a.attempts)
+    end
     local pods = self:current_pods(obj)
     v.pods = pods
     for _, p in ipairs(pods) do

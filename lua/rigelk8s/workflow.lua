@@ -205,8 +205,11 @@ end
 
 -- Renders the manifests: ctx.entries is the list of {phase, object, wait, after} in
 -- dependency order (namespace, storage, master, application, observability);
--- returns the plain list of objects.
-function M.render(ctx)
+-- returns the plain list of objects. wf.render(ctx, variant) instead returns a variant
+-- of the application Deployment ({name, image, replicas, labels, selector_labels}; see
+-- rigelk8s.scripting), leaving ctx and the Rigelfile's config untouched.
+function M.render(ctx, variant)
+  if variant ~= nil then return M.render_variant(ctx, variant) end
   local ros = require "rigelk8s.ros"
   ctx.entries = ros.manifests(M.config(ctx))
   ctx.objects = {}
@@ -602,6 +605,7 @@ function M.wait(ctx, objects, opts)
     })
     ctx.out:finish()
   end
+  ctx.result = result  -- wf.set_row corrects the rows of the last wait
   if opts.hooks ~= false then M.run_hooks(ctx, "after_wait", result) end
   return result
 end
@@ -644,8 +648,8 @@ function M.applied_text(ctx)
   local a = ctx.applied
   if not a then return nil end
   local parts = {}
-  for _, k in ipairs{"created", "configured", "unchanged"} do
-    if #a[k] > 0 then parts[#parts + 1] = #a[k] .. " " .. k end
+  for _, k in ipairs{"created", "configured", "unchanged", "deleted"} do
+    if a[k] and #a[k] > 0 then parts[#parts + 1] = #a[k] .. " " .. k end
   end
   if #a.skipped > 0 then parts[#parts + 1] = #a.skipped .. " skipped" end
   return #parts > 0 and table.concat(parts, ", ") or nil
@@ -694,7 +698,8 @@ function M.finish(ctx, result, extra)
       local skipped = rigelk8s.array{}
       for _, s in ipairs(a.skipped) do skipped[#skipped + 1] = {name = s.ref, reason = s.reason} end
       doc.applied = {created = rigelk8s.array(a.created), configured = rigelk8s.array(a.configured),
-                     unchanged = rigelk8s.array(a.unchanged), skipped = skipped}
+                     unchanged = rigelk8s.array(a.unchanged), skipped = skipped,
+                     deleted = a.deleted and rigelk8s.array(a.deleted) or nil}
     end
     for k, v in pairs(extra) do doc[k] = v end
     io.stdout:write(json.encode(doc), "\n")
@@ -841,5 +846,8 @@ function M.main(fn, argv, info)
   if ctx.json then json_error(ctx.command, e) end
   error(e, 0)
 end
+
+-- wf.render_variant, wf.configmap_from_dir, wf.record, wf.set_row (lua/rigelk8s/scripting.lua).
+require("rigelk8s.scripting").extend(M)
 
 return M
