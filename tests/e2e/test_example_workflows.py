@@ -139,6 +139,26 @@ class ConfigFromDirTest(ExampleTest):
         self.assertIsNone(self.k.get("Namespace", None, "cfg-bad"))
 
 
+    def test_stock_deploy_after_the_script_drops_the_volume(self):
+        """Transcript 14 (14-ssa-remove-owned-items.json): an applier that drops a list
+        item it owned (a volume with server-defaulted fields, its mount) has the server
+        remove the whole item. Passes once the emulator's fix of that (branches
+        emu-transcripts / inventory) is merged."""
+        rf = self.rigelfile("cfg-drop", persistent_storage={"volumes": [
+            {"name": "data-volume", "size": "1Gi", "mount_path": "/data"}]})
+        d = self.write_config({"robot.yaml": b"speed: 1\n"})
+        self.run_example(0, "config-from-dir.lua", "-f", rf, "--config-dir", d)
+        spec = self.k.get("Deployment", "cfg-drop", "rigel-k8s-application")["spec"]["template"]["spec"]
+        before = [v["name"] for v in spec["volumes"]]
+        self.assertEqual(before[-1], "robot-config")
+        self.assertEqual(spec["volumes"][-1]["configMap"].get("defaultMode"), 420)  # defaulted by the server
+        r = rigelk8s("deploy", "-f", rf, "--kubeconfig", self.emu.kubeconfig, timeout=120)
+        self.assertEqual(r.code, 0, r)
+        spec = self.k.get("Deployment", "cfg-drop", "rigel-k8s-application")["spec"]["template"]["spec"]
+        self.assertEqual([v["name"] for v in spec["volumes"]], before[:-1])
+        self.assertNotIn("robot-config", [m["name"] for m in spec["containers"][0]["volumeMounts"]])
+
+
 class ThreeNamespacesTest(ExampleTest):
     def test_three_sites_ready(self):
         rf = self.rigelfile("unused", deploy_ros_master=False)
