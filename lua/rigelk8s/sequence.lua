@@ -715,17 +715,13 @@ local function with_stdout(fn, ...)
 end
 
 -- The JSON report of a workflow result (what `rigelk8s deploy -o json` prints), and its
--- exit code. wf.finish prints it; here it is kept instead.
+-- exit code: wf.report builds it, and nothing is printed. The job's outcome hooks run
+-- here, once.
 local function json_report(ctx, result, extra)
   local wf = require "rigelk8s.workflow"
-  local json = require "rigelk8s.json"
-  local was = ctx.json
-  ctx.json = true
-  local text, ok, code = with_stdout(wf.finish, ctx, result, extra)
-  ctx.json = was
-  if not ok then error(code, 0) end
-  local dok, doc = pcall(json.decode, text)
-  return dok and doc or {state = result.state}, code
+  wf.result_hooks(ctx, result)
+  local report = wf.report(ctx, result, extra)
+  return report.doc, report.code
 end
 
 -- start of an orchestration job: deploy; the JSON report is published as data.rigelk8s.

@@ -13,24 +13,27 @@
 --     return wf.finish(ctx, result, {note = "..."})       -- report (text or JSON), exit code
 --   end, arg, {command = "my-rollout", flags = {{"site", nil, "--site", value = "NAME"}}})
 --
--- Steps: context(argv, info), config, render, add, find, phase_objects(ctx, phases),
--- connect, apply(ctx, objects), diff(ctx, objects) -> text, changed, wait(ctx, objects,
--- {timeout, fail_fast, hooks}), wait_targets, remaining(ctx) (seconds of --timeout left),
--- result_hooks(ctx, result), finish(ctx, result, extra), main(fn, argv, info),
--- observability_stack, set_image(ctx, image), no_change_note(ctx); whole workflows:
--- deploy(ctx) -> result, extra; delete(ctx, delete_storage) -> result, extra.
--- Apply phases, in order: namespace, config, storage, master, application, other,
--- observability. wait() result: {state = "ready"|"failed"|"timeout"|"interrupted", rows,
--- diagnosis, elapsed}; finish() maps it to exit 0/1/4/130. Errors are errors.lua values:
--- exit 2 usage/config, 3 cluster unreachable or credentials refused.
+-- Every step and its options are in docs/lua-api.md (checked against this module by
+-- tests/lua/api_doc_spec.lua). In short: context, config, render (also variants:
+-- render(ctx, {name, image, replicas, labels, selector_labels, namespace})), add, find,
+-- phase_objects, connect, apply, diff, wait(ctx, objects, {timeout, fail_fast = "any" |
+-- "each" | false, hooks}), wait_job, wait_targets, remaining, configmap_from_dir,
+-- record, set_row, report, finish, main; whole workflows deploy(ctx) and delete(ctx,
+-- delete_storage). Apply phases, in order: namespace, config, storage, master,
+-- application, other, observability. wait() result: {state = "ready"|"failed"|
+-- "timeout"|"interrupted", targets, rows, diagnosis, elapsed}; finish() maps it to exit
+-- 0/1/4/130. Errors are errors.lua values: exit 2 usage/config, 3 cluster unreachable
+-- or credentials refused.
 --
--- Hooks: before_apply(ctx, objects) and after_apply(ctx, summary) around each apply;
--- on_ready(ctx, result) or on_failure(ctx, result) once, when the workflow's outcome is
--- known (a failed apply counts). They come from wf.on(name, fn), from the Lua files named
--- by the Rigelfile job's `hooks:` (relative to the Rigelfile), or from `--hooks FILE`. A
--- hook file returns a table of hook functions (or calls wf.on itself; it gets wf as
--- `...`). A hook that raises stops the workflow (exit 1) with the hook's name, file and
--- line in the message; what was already applied is reported.
+-- Hooks live on the run's context: before_apply(ctx, objects) and after_apply(ctx,
+-- summary) around each apply, after_wait(ctx, result) after each wait, and on_ready(ctx,
+-- result) or on_failure(ctx, result) once per run, from finish, with the final result
+-- (a failed apply counts). They come from wf.on(ctx, name, fn) (or wf.on(name, fn) in a
+-- hook file or at the top of a script), from the Lua files named by the Rigelfile job's
+-- `hooks:` (relative to the Rigelfile), or from `--hooks FILE`. A hook file returns a
+-- table of hook functions (or calls wf.on itself; it gets wf as `...`). A hook that
+-- raises stops the workflow (exit 1) with the hook's name, file and line in the message;
+-- what was already applied is reported.
 local cli = require "rigelk8s.cli"
 local errors = require "rigelk8s.errors"
 local progress = require "rigelk8s.progress"
@@ -672,39 +675,34 @@ local function indent(text, pad)
   return pad .. tostring(text):gsub("\n", "\n" .. pad)
 end
 
--- Prints the final report (text or one JSON document) and returns the exit code.
--- extra: note (a sentence for people), and any fields for the JSON document.
-function M.finish(ctx, result, extra)
+-- The final report of a result, without printing it: {code (the exit code), state,
+-- doc (the -o json document), text (the text report), note}. extra: note (a sentence
+-- for people), and any fields for the JSON document.
+function M.report(ctx, result, extra)
   extra = extra or {}
-  M.result_hooks(ctx, result)
   local code = EXIT_FOR[result.state] or errors.EXIT.failed
   local rigelk8s = require "rigelk8s"
-  if ctx.json then
-    local json = require "rigelk8s.json"
-    local doc = {command = ctx.command, state = result.state, exit_code = code,
-                 elapsed_seconds = sys.now() - ctx.started,
-                 namespace = ctx.cfg and ctx.cfg.namespace or rigelk8s.null,
-                 diagnosis = result.diagnosis or rigelk8s.null,
-                 dry_run = ctx.opts.dry_run and true or false,
-                 objects = rigelk8s.array{}, applied = rigelk8s.null}
-    for _, r in ipairs(result.rows or {}) do
-      doc.objects[#doc.objects + 1] = {name = r.object, kind = r.kind, namespace = r.namespace,
-                                       state = r.state, message = r.message or "",
-                                       reasons = rigelk8s.array(r.reasons or {}),
-                                       revision = r.revision}
-    end
-    if ctx.applied then
-      local a = ctx.applied
-      local skipped = rigelk8s.array{}
-      for _, s in ipairs(a.skipped) do skipped[#skipped + 1] = {name = s.ref, reason = s.reason} end
-      doc.applied = {created = rigelk8s.array(a.created), configured = rigelk8s.array(a.configured),
-                     unchanged = rigelk8s.array(a.unchanged), skipped = skipped,
-                     deleted = a.deleted and rigelk8s.array(a.deleted) or nil}
-    end
-    for k, v in pairs(extra) do doc[k] = v end
-    io.stdout:write(json.encode(doc), "\n")
-    return code
+  local doc = {command = ctx.command, state = result.state, exit_code = code,
+               elapsed_seconds = sys.now() - ctx.started,
+               namespace = ctx.cfg and ctx.cfg.namespace or rigelk8s.null,
+               diagnosis = result.diagnosis or rigelk8s.null,
+               dry_run = ctx.opts.dry_run and true or false,
+               objects = rigelk8s.array{}, applied = rigelk8s.null}
+  for _, r in ipairs(result.rows or {}) do
+    doc.objects[#doc.objects + 1] = {name = r.object, kind = r.kind, namespace = r.namespace,
+                                     state = r.state, message = r.message or "",
+                                     reasons = rigelk8s.array(r.reasons or {}),
+                                     revision = r.revision}
   end
+  if ctx.applied then
+    local a = ctx.applied
+    local skipped = rigelk8s.array{}
+    for _, s in ipairs(a.skipped) do skipped[#skipped + 1] = {name = s.ref, reason = s.reason} end
+    doc.applied = {created = rigelk8s.array(a.created), configured = rigelk8s.array(a.configured),
+                   unchanged = rigelk8s.array(a.unchanged), skipped = skipped,
+                   deleted = a.deleted and rigelk8s.array(a.deleted) or nil}
+  end
+  for k, v in pairs(extra) do doc[k] = v end
   local command = ctx.command or "rollout"
   local took = string.format("%.1fs", sys.now() - ctx.started)
   local applied = M.applied_text(ctx)
@@ -726,9 +724,22 @@ function M.finish(ctx, result, extra)
     text = string.format("%s failed after %s:\n%s", command, took, indent(result.diagnosis or result.state, "  "))
   end
   if #rows > 0 then text = text .. "\n" .. object_lines(rows) end
-  ctx.out:say("%s", text)
-  if extra.note then ctx.out:say("%s", extra.note) end
-  return code
+  return {code = code, state = result.state, doc = doc, text = text, note = extra.note}
+end
+
+-- Runs on_ready / on_failure (once per run), prints the report (text on stderr, or one
+-- JSON document on stdout with -o json) and returns the exit code and the report
+-- (wf.report's table).
+function M.finish(ctx, result, extra)
+  M.result_hooks(ctx, result)
+  local report = M.report(ctx, result, extra)
+  if ctx.json then
+    io.stdout:write(require("rigelk8s.json").encode(report.doc), "\n")
+  else
+    ctx.out:say("%s", report.text)
+    if report.note then ctx.out:say("%s", report.note) end
+  end
+  return report.code, report
 end
 
 -- True when argv asks for JSON output (used before the flags could be parsed).
