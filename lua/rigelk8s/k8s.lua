@@ -3,7 +3,9 @@
 --
 --   local k8s = require "rigelk8s.k8s"
 --   local c <close> = k8s.connect{kubeconfig = path, context = "name", namespace = "ns",
---                                 verbose = false, timeout = 30}  -- every field optional
+--                                 verbose = false, timeout = 30,  -- seconds per request
+--                                 retries = 5}  -- every field optional; retries: how often a
+--                                               -- request failed on the way is retried (0: never)
 --   c:apply(obj, {force = false, dry_run = false})      -- the live object
 --   c:apply_all(list, {concurrency = 16})               -- per-object results, never stops early
 --   c:get{apiVersion = "apps/v1", kind = "Deployment", name = "x"}   -- raises on 404
@@ -12,6 +14,9 @@
 --   c:delete{apiVersion = "v1", kind = "ConfigMap", name = "y"}
 --   c:logs("pod-name", {container = "ros-app", tail = 50, previous = false, since = 60})
 --   for ev in c:watch{apiVersion = "v1", kind = "Pod", timeout = 30} do ... end
+--                                 -- also name = "x" (one object), label_selector, namespace
+--
+-- The full reference of every method is docs/lua-api.md.
 --
 -- Every method raises a rigelk8s.errors value ({code, reason, message, causes,
 -- exit_code}) on failure; its try_ twin returns nil, err instead. A reference is a table
