@@ -618,7 +618,9 @@ function M.wait(client, objects, opts)
         failed_since = failed_since or now
         local explained = true
         for _, r in ipairs(deciding) do
-          if not tracker:has_warning(r.subject) then explained = false end
+          -- A terminal failure is its own explanation (a Job's Failed condition names
+          -- BackoffLimitExceeded): no grace for events.
+          if not r.terminal and not tracker:has_warning(r.subject) then explained = false end
         end
         if explained or now - failed_since >= grace or now >= deadline then
           return finish("failed", v)
