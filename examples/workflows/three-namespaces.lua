@@ -4,6 +4,10 @@
 --
 --   rigelk8s run examples/workflows/three-namespaces.lua -f Rigelfile \
 --       --sites site-a,site-b,site-c [--image-for site-b=robot:2.1]
+--
+-- Each site gets the application Deployment only (a variant per namespace): use a
+-- Rigelfile without a ROS master (deploy_ros_master: false) or without storage, or add
+-- the master and claims per site the same way.
 local wf = require "rigelk8s.workflow"
 
 local info = {command = "multi-site",
