@@ -93,6 +93,17 @@ local function call(self, spec)
 end
 
 function Client:try_get(ref, opts)
+  -- pods/log answers text, not JSON: the same as c:logs (container, tail, ... in opts).
+  if (opts and opts.subresource or type(ref) == "table" and ref.subresource) == "log" then
+    local lo = {}
+    for k, v in pairs(opts or {}) do lo[k] = v end
+    lo.namespace = lo.namespace or ref.namespace or (type(ref.metadata) == "table" and ref.metadata.namespace) or nil
+    lo.subresource = nil
+    for _, k in ipairs{"container", "tail", "previous", "since", "timestamps", "follow"} do
+      if lo[k] == nil then lo[k] = ref[k] end
+    end
+    return self:try_logs(ref, lo)
+  end
   return call(self, spec_of("get", ref, opts))
 end
 

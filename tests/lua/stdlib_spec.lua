@@ -139,6 +139,11 @@ describe("c:logs against the emulator", function()
     assert.are.equal(400, err2.code)
   end)
 
+  it("answers c:get{subresource = \"log\"} with the log text, as c:logs does", function()
+    assert.are.equal("ready\n", c:get{apiVersion = "v1", kind = "Pod", name = "one", namespace = "logs",
+                                       subresource = "log", tail = 1})
+  end)
+
   it("refuses follow and bad arguments before asking the server", function()
     local _, e1 = c:try_logs("one", {namespace = "logs", follow = true})
     assert.truthy(e1.message:find("follow is not supported", 1, true))
