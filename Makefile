@@ -2,7 +2,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcmocka-dev \
+DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcjson-dev libcmocka-dev \
                lua-busted cmake pkg-config
 BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
 # What make test needs so that nothing it promises is skipped: valgrind for the memcheck,

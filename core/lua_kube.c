@@ -21,7 +21,8 @@
  * create and replace the object also supplies apiVersion/kind/name/namespace),
  * patch_type (merge|json|strategic|apply), label_selector, field_selector, limit,
  * continue, resource_version, field_manager, force, dry_run, propagation_policy,
- * grace_period_seconds, timeout_seconds, method and path (raw).
+ * grace_period_seconds, timeout_seconds, method and path (raw), text (true: return the
+ * answer's body as a string, for pods/log, instead of decoding JSON).
  *
  * Answers go from JSON to Lua tables in C (json.c, then lua_value.c), never through a
  * Lua-side decoder. */
@@ -462,6 +463,15 @@ static int client_call(lua_State *L)
     rk_status st = rk_kube_send(c->k, &p, &resp, &kerr);
     rk_kube_prepared_free(&p);
     rk_buf_free(&b.body);
+    /* spec.text: the answer as a string, not JSON (pods/log). */
+    int as_text = lua_getfield(L, 2, "text") != LUA_TNIL && lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (st == RK_OK && as_text) {
+        lua_pushlstring(L, resp.body.data ? resp.body.data : "", resp.body.len);
+        lua_pushinteger(L, resp.status);
+        rk_http_response_free(&resp);
+        return 2;
+    }
     if (st == RK_OK && push_json(L, c->k, &p, &resp, &kerr) == 0) {
         lua_pushinteger(L, resp.status);
         rk_http_response_free(&resp);
@@ -995,6 +1005,8 @@ int luaopen_rigelk8s_kube(lua_State *L)
                                            {"next", set_next},   {"count", set_count},
                                            {"close", set_close}, {NULL, NULL}};
     lua_newtable(L); /* the module */
+    luaopen_rigelk8s_hash(L); /* OpenSSL's digests: this plugin links libcrypto already */
+    lua_setfield(L, -2, "hash");
     if (luaL_newmetatable(L, CLIENT_MT)) {
         luaL_newlib(L, client_methods);
         lua_pushvalue(L, -1);
