@@ -123,7 +123,12 @@ static int sys_write_private(lua_State *L) {
     }
     off += (size_t)n;
   }
-  close(fd);
+  /* NFS and full disks may report the failed write only here. */
+  if (close(fd) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
   lua_pushboolean(L, 1);
   return 1;
 }
