@@ -171,7 +171,9 @@ function M.parse(ident, live)
   if type(data.objects) ~= "string" then garbage(ident, "data.objects is missing") end
   local ok, list = pcall(json.decode, data.objects)
   if not ok then garbage(ident, "data.objects is not valid JSON (" .. tostring(list):gsub("\n.*", "") .. ")") end
-  if type(list) ~= "table" then garbage(ident, "data.objects is not a JSON list") end
+  if type(list) ~= "table" or not require("rigelk8s").is_array(list) then
+    garbage(ident, "data.objects is not a JSON list")
+  end
   local members = {}
   for i, m in ipairs(list) do
     if type(m) ~= "table" or type(m.kind) ~= "string" or type(m.name) ~= "string"

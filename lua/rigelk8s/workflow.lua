@@ -705,10 +705,17 @@ function M.delete(ctx, delete_storage)
       local o = objs[i]
       local res, err = client:try_delete(o, {propagation_policy = "Foreground", wait = ctx.timeout,
                                              ignore_not_found = true, dry_run = ctx.opts.dry_run})
-      if res == nil and err then error(err, 0) end
-      if res == false then missing[#missing + 1] = ref(o) else deleted[#deleted + 1] = ref(o) end
-      ctx.out:say("%s %s%s", ref(o), res == false and "not found" or "deleted",
-                  ctx.opts.dry_run and " (dry run)" or "")
+      if res == nil and err and err.reason == "NoKindMatch" then
+        -- An inventory member whose kind (a CRD) the cluster has dropped since.
+        missing[#missing + 1] = ref(o)
+        ctx.out:say("%s not deleted: the cluster no longer serves %s %s", ref(o), o.apiVersion, o.kind)
+      elseif res == nil and err then
+        error(err, 0)
+      else
+        if res == false then missing[#missing + 1] = ref(o) else deleted[#deleted + 1] = ref(o) end
+        ctx.out:say("%s %s%s", ref(o), res == false and "not found" or "deleted",
+                    ctx.opts.dry_run and " (dry run)" or "")
+      end
     end
   end
   local kept_objects = {}
