@@ -200,6 +200,13 @@ def remove_path(obj, path):
         cur[:] = [i for i in cur if i != v]
 
 
+def _is_item_key(path):
+    """True for .../k:{"name":..}/f:name: a key field of an associative list item."""
+    if len(path) < 2 or not path[-1].startswith("f:") or not path[-2].startswith("k:"):
+        return False
+    return path[-1][2:] in json.loads(path[-2][2:])
+
+
 def path_str(path):
     out = []
     for pe in path:
@@ -405,6 +412,10 @@ def apply(live, applied, manager, api_version, kind, force, subresource=None):
         gone = mine[1] - apaths
         for p in sorted(gone, key=len, reverse=True):
             if p in others or any(o[:len(p)] == p for o in others):
+                continue
+            if _is_item_key(p):
+                # A list item's key field goes with its item (removed below, as a shorter
+                # path); removed first, the item could no longer be found by its key.
                 continue
             remove_path(new, p)
     top = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
