@@ -121,9 +121,10 @@ M.ref_text = ref_text
 
 local STORAGE = {PersistentVolumeClaim = true, PersistentVolume = true}
 
-local function member_of(o, phase)
+-- script: the command whose own objects (wf.add) these are; nil for what the Rigelfile renders.
+local function member_of(o, phase, script)
   return {apiVersion = o.apiVersion, kind = o.kind, namespace = o.metadata.namespace,
-          name = o.metadata.name, phase = phase or "other"}
+          name = o.metadata.name, phase = phase or "other", script = script}
 end
 
 -- The application's identity: app name, namespace, parent name, id.
@@ -186,7 +187,8 @@ function M.parse(ident, live)
                                    ref_text(m), m.namespace, ident.namespace))
     end
     members[#members + 1] = {apiVersion = m.apiVersion, kind = m.kind, name = m.name,
-                             namespace = m.namespace, phase = type(m.phase) == "string" and m.phase or "other"}
+                             namespace = m.namespace, phase = type(m.phase) == "string" and m.phase or "other",
+                             script = type(m.script) == "string" and m.script or nil}
   end
   return {members = members, live = live, job = ann[M.JOB], source = ann[M.SOURCE],
           version = ann[M.VERSION], deployed = ann[M.DEPLOYED], tooling = tooling}
@@ -203,10 +205,8 @@ function M.load(client, ident)
 end
 
 local function absolute(path)
-  if not path or path == "" then return nil end
-  if path:sub(1, 1) == "/" then return path end
-  local pwd = os.getenv("PWD")
-  return pwd and (pwd .. "/" .. path:gsub("^%./", "")) or path
+  if not path or path == "" or path == "-" then return nil end
+  return sys.realpath(path) or path
 end
 
 local function source_of(cfg)
@@ -225,7 +225,7 @@ local function parent_object(ctx, ident, members)
     local gk = g == "" and m.kind or (m.kind .. "." .. g)
     if not seen[gk] then seen[gk] = true; gks[#gks + 1] = gk end
     list[#list + 1] = {apiVersion = m.apiVersion, kind = m.kind, namespace = m.namespace,
-                       name = m.name, phase = m.phase}
+                       name = m.name, phase = m.phase, script = m.script}
   end
   table.sort(gks)
   for _, o in ipairs(ctx.objects or {}) do
@@ -318,21 +318,26 @@ end
 
 -- Puts the part-of label on the objects about to be applied (not on a Namespace, which
 -- the applications of one namespace share).
+-- Needs no request: the id follows from the application's name and namespace.
 function M.label(ctx, objects)
-  local inv = ctx.inventory
-  if not inv then return end
+  local cfg = ctx.cfg
+  if ctx.inventory == false or not cfg or not cfg.deployment_name or not cfg.namespace then return end
+  local id = M.identity(cfg.deployment_name, cfg.namespace).id
   for _, o in ipairs(objects) do
     if o.kind ~= "Namespace" and type(o.metadata) == "table" then
       o.metadata.labels = o.metadata.labels or {}
-      o.metadata.labels[M.PART_OF] = inv.ident.id
+      o.metadata.labels[M.PART_OF] = id
     end
   end
 end
 
 local function phase_map(ctx)
-  local p = {}
-  for _, e in ipairs(ctx.entries or {}) do p[e.object] = e.phase end
-  return p
+  local p, added = {}, {}
+  for _, e in ipairs(ctx.entries or {}) do
+    p[e.object] = e.phase
+    if e.added then added[e.object] = true end
+  end
+  return p, added
 end
 
 -- After an apply: the inventory lists the old members and every object applied so far.
@@ -342,10 +347,10 @@ function M.record(ctx, objects, summary)
   local failed = {}
   for _, f in ipairs(summary and summary.failed or {}) do failed[f.ref] = true end
   for _, s in ipairs(summary and summary.skipped or {}) do failed[s.ref] = true end
-  local phases = phase_map(ctx)
+  local phases, added = phase_map(ctx)
   for _, o in ipairs(objects) do
     if not failed[o.kind .. "/" .. o.metadata.name] then
-      inv.applied[object_key(o)] = member_of(o, phases[o])
+      inv.applied[object_key(o)] = member_of(o, phases[o], added[o] and (ctx.command or "run") or nil)
     end
   end
   local members, seen = {}, {}
@@ -386,7 +391,12 @@ function M.candidates(ctx, inv)
   for _, o in ipairs(ctx.objects or {}) do rendered[object_key(o)] = true end
   local out = {}
   for _, m in ipairs(inv.members or inv.old) do
-    if not rendered[member_key(m)] and m.kind ~= "Namespace" then out[#out + 1] = m end
+    -- A script's own objects (wf.add) are pruned by that script only: a stock `update`
+    -- after `rigelk8s run my-rollout.lua` must not delete what my-rollout.lua added.
+    if not rendered[member_key(m)] and m.kind ~= "Namespace"
+       and (m.script == nil or m.script == (ctx.command or "run")) then
+      out[#out + 1] = m
+    end
   end
   table.sort(out, function(a, b)
     local ra, rb = RANK[a.phase] or 2, RANK[b.phase] or 2
@@ -535,12 +545,19 @@ function M.with_app(ctx, app)
   return inv
 end
 
--- delete with a Rigelfile: the members the Rigelfile no longer renders are deleted too.
+-- delete and status with a Rigelfile: the members the Rigelfile no longer renders are
+-- deleted / shown too. An inventory that cannot be read because of the cluster (not
+-- because of its content) is skipped: the Rigelfile's own objects then meet the same
+-- error, and report it where the user looks for it.
 function M.add_unrendered(ctx)
   if ctx.from_inventory then return end
   local cfg = ctx.cfg
   local ident = M.identity(cfg.deployment_name, cfg.namespace)
-  local inv = M.load(ctx.client, ident)
+  local ok, inv = pcall(M.load, ctx.client, ident)
+  if not ok then
+    if type(inv) == "table" and inv.reason == "BadInventory" then error(inv, 0) end
+    return
+  end
   if not inv then return end
   local rendered = {}
   for _, o in ipairs(ctx.objects) do rendered[object_key(o)] = true end

@@ -181,7 +181,7 @@ function M.add(ctx, object, phase)
     errors.usage("wf.add: expected a Kubernetes object with kind and metadata")
   end
   object.metadata.namespace = object.metadata.namespace or (ctx.cfg and ctx.cfg.namespace)
-  ctx.entries[#ctx.entries + 1] = {phase = phase or "other", object = object}
+  ctx.entries[#ctx.entries + 1] = {phase = phase or "other", object = object, added = true}
   ctx.objects[#ctx.objects + 1] = object
   return object
 end
@@ -321,9 +321,10 @@ function M.apply(ctx, objects, opts)
   ctx.applied = summary
   local dry = ctx.opts.dry_run
   local inventory = require "rigelk8s.inventory"
-  if ctx.cfg then inventory.begin(ctx) end
   inventory.label(ctx, objects)
   local before, missing_kind = snapshot(client, objects)
+  -- After the snapshot: a cluster that cannot be read fails there, in its own words.
+  if ctx.cfg then inventory.begin(ctx) end
   local groups, phase_of = phase_groups(ctx, objects)
   local new_namespaces = {}
   for gi, g in ipairs(groups) do
@@ -402,9 +403,7 @@ function M.diff(ctx, objects)
   local diff = require "rigelk8s.diff"
   local yaml = require "rigelk8s.yaml"
   local client = M.connect(ctx)
-  local inventory = require "rigelk8s.inventory"
-  if ctx.cfg then inventory.begin(ctx) end
-  inventory.label(ctx, objects)
+  require("rigelk8s.inventory").label(ctx, objects)
   local changed, out = {}, {}
   for _, o in ipairs(objects) do
     local live, err = client:try_get(o)

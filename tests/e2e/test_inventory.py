@@ -223,6 +223,33 @@ class PruneTest(InventoryTest):
         self.assertNotIn("Deployment/old-planner", self.members("lbl1"))
 
 
+    def test_a_scripts_own_objects_are_pruned_by_that_script_only(self):
+        script = os.path.join(self.dir, "site.lua")
+        with open(script, "w") as f:
+            f.write('''local wf = require "rigelk8s.workflow"
+return wf.main(function(ctx)
+  wf.config(ctx)
+  wf.render(ctx)
+  wf.add(ctx, {apiVersion = "v1", kind = "ConfigMap", metadata = {name = os.getenv("SITE_CM")},
+               data = {SITE = "lab"}}, "config")
+  wf.apply(ctx, ctx.objects)
+  return wf.finish(ctx, wf.wait(ctx, wf.wait_targets(ctx)))
+end, arg, {command = "site-deploy"})
+''')
+        rf = self.write("own1")
+        self.run_code(0, "run", script, "-f", rf, env={"SITE_CM": "site-a"})
+        self.assertIn("ConfigMap/site-a", self.members("own1"))
+        # The stock workflows do not render site-a, but it is not theirs to prune.
+        r = self.deploy(rf, command="update")
+        self.assertNotIn("pruned", r.stderr)
+        self.assertIsNotNone(self.k.get("ConfigMap", "own1", "site-a"))
+        # The script that added it prunes it once it no longer adds it.
+        r = self.run_code(0, "run", script, "-f", rf, env={"SITE_CM": "site-b"})
+        self.assertIn("pruned ConfigMap/site-a", r.stderr)
+        self.assertIsNone(self.k.get("ConfigMap", "own1", "site-a"))
+        self.assertIsNotNone(self.k.get("ConfigMap", "own1", "site-b"))
+
+
 class AppsWithoutRigelfileTest(InventoryTest):
     def test_list_all_namespaces_shows_two_apps_in_two_namespaces(self):
         self.deploy(self.components("team-a", ["driver"], name="A.Rigelfile"))
