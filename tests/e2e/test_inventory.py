@@ -115,6 +115,19 @@ class PruneTest(InventoryTest):
         self.assertEqual([p["name"] for p in doc["pruned"]], ["Deployment/old-planner"])
         self.assertIsNone(self.k.get("Deployment", "prune2", "old-planner"))
 
+    def test_distributed_prunes_a_removed_component(self):
+        def rf(components):
+            return self.write("dist1", readiness=None, rolling_update=None,
+                              distributed={"enabled": True, "default_to_remote": True, "components": components})
+        path = rf([{"name": "drivers", "placement": "local"}, {"name": "planner", "after": ["drivers"]}])
+        self.run_code(0, "distributed", "-f", path, "--timeout", "30s")
+        self.assertIsNotNone(self.k.get("Deployment", "dist1", "planner"))
+        rf([{"name": "drivers", "placement": "local"}])
+        r = self.run_code(0, "distributed", "-f", path, "--timeout", "30s")
+        self.assertIn("pruned Deployment/planner", r.stderr)
+        self.assertIsNone(self.k.get("Deployment", "dist1", "planner"))
+        self.assertIsNotNone(self.k.get("Deployment", "dist1", "drivers"))
+
     def test_no_prune_keeps_what_left_the_rigelfile_and_a_later_deploy_prunes_it(self):
         rf = self.components("prune3", ["driver", "old-planner"])
         self.deploy(rf)
@@ -520,6 +533,16 @@ class WriteErrorTest(unittest.TestCase):
         # The same command with stdout open succeeds: the failure above was the write.
         r = rigelk8s("status", "-f", self.rf, "--kubeconfig", emu.kubeconfig, "-o", "json")
         self.assertEqual(r.code, 0, r)
+        # stderr counts too: a deploy whose progress could not be written fails (nowhere
+        # to say why), while -o json, which keeps stderr quiet, succeeds.
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([BIN, "deploy", "-f", self.rf, "--kubeconfig", emu.kubeconfig], stdout=subprocess.PIPE,
+                               stderr=full, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            p = subprocess.run([BIN, "deploy", "-f", self.rf, "--kubeconfig", emu.kubeconfig, "-o", "json"],
+                               stdout=subprocess.PIPE, stderr=full, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout)
+            self.assertEqual(json.loads(p.stdout)["state"], "ready")
 
     def test_render_into_head_ends_quietly(self):
         p = subprocess.run(["bash", "-c", '"$0" render -f "$1" | head -1; echo "status=${PIPESTATUS[0]}"',
