@@ -467,6 +467,13 @@ class KubectlApplySetTest(InventoryTest):
         r = rigelk8s("run", script, APP, "kc1")
         self.assertEqual(r.code, 0, r)
         self.assertEqual(r.stdout.strip(), kubectl_id)
+        # An ApplySet that kubectl manages is not ours to read, change or prune.
+        r = self.run_code(2, "status", "--app", APP, "-n", "kc1")
+        self.assertIn("inventory ConfigMap kc1/%s exists but is not a rigelk8s inventory (its "
+                      "applyset.kubernetes.io/tooling annotation is 'kubectl/" % PARENT, r.stderr)
+        r = self.run_code(2, "deploy", "-f", self.write("kc1"))
+        self.assertIn("is not a rigelk8s inventory", r.stderr)
+        self.assertIsNotNone(self.k.get("ConfigMap", "kc1", "probe"))
 
         # Our deploy: kubectl's label query over contains-group-kinds finds exactly our members.
         rf = self.components("kc2", ["driver"], persistent_storage={"volumes": [{"name": "data-volume", "size": "1Gi"}]})
