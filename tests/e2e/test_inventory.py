@@ -169,6 +169,26 @@ class PruneTest(InventoryTest):
         self.assertIsNone(self.k.get("PersistentVolumeClaim", "vol1", "data-volume-pvc"))
         self.assertNotIn("PersistentVolumeClaim/data-volume-pvc", self.members("vol1"))
 
+    def test_a_hostpath_volume_is_in_the_inventory_with_its_cluster_scoped_pv(self):
+        vol = {"volumes": [{"name": "maps", "size": "1Gi", "host_path": "/data/maps", "mount_path": "/maps"}]}
+        rf = self.write("hp1", persistent_storage=vol)
+        self.deploy(rf)
+        inv = json.loads(self.inventory("hp1")["data"]["objects"])
+        pv = [m for m in inv if m["kind"] == "PersistentVolume"]
+        self.assertEqual(len(pv), 1, inv)
+        self.assertNotIn("namespace", pv[0])
+        self.assertIn("Namespace/hp1", self.members("hp1"))
+        st, _, live = self.emu.get("/api/v1/persistentvolumes/" + pv[0]["name"])
+        self.assertEqual(st, 200, live)
+        self.write("hp1")
+        r = self.deploy(rf)
+        self.assertIn("kept PersistentVolume/%s" % pv[0]["name"], r.stderr)
+        self.assertIn("kubectl delete pv " + pv[0]["name"], r.stderr)
+        r = self.deploy(rf, "--prune-storage")
+        self.assertIn("pruned PersistentVolume/" + pv[0]["name"], r.stderr)
+        st, _, _ = self.emu.get("/api/v1/persistentvolumes/" + pv[0]["name"])
+        self.assertEqual(st, 404)
+
     def test_observability_switched_off_prunes_its_objects(self):
         self.emu.ok("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", SERVICE_MONITOR_CRD)
         obs = {"enabled": True, "prometheus": True, "ros_metrics": True,
