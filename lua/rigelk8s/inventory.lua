@@ -291,8 +291,9 @@ function M.begin(ctx)
   local ident = M.identity(cfg.deployment_name, cfg.namespace)
   local old = M.load(ctx.client, ident)
   local file, job = source_of(cfg)
-  if old and file and old.source and old.source ~= "" and (old.source ~= file or (old.job or "") ~= (job or ""))
-     and not ctx.opts.adopt then
+  -- Another job of the same Rigelfile may well update the same application (a new
+  -- image, say); another Rigelfile may not, unless told to take it over.
+  if old and file and old.source and old.source ~= "" and old.source ~= file and not ctx.opts.adopt then
     errors.raise{message = string.format(
       "application '%s' in namespace %s was deployed from another Rigelfile (%s, job %s); this " ..
       "one is %s (job %s). Two Rigelfiles cannot share one application name in one namespace: " ..
