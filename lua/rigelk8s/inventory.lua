@@ -364,6 +364,7 @@ function M.record(ctx, objects, summary)
     if not seen[k] then members[#members + 1] = m end
   end
   write(ctx, inv, members)
+  inv.written = not ctx.opts.dry_run
   inv.members = members
 end
 
@@ -477,7 +478,8 @@ function M.settle(ctx, result, extra)
   if result.state ~= "ready" then return extra end
   inv.members = inv.members or inv.old
   local report, drop = M.prune(ctx, inv)
-  if not ctx.opts.dry_run then
+  if not ctx.opts.dry_run and (next(drop) ~= nil or not inv.written) then
+    -- (When nothing left, the list written after the apply is already the final one.)
     local keep = {}
     for _, m in ipairs(inv.members) do
       if not drop[member_key(m)] then keep[#keep + 1] = m end
