@@ -108,6 +108,17 @@ int rk_kube_cause_is_conflict(const rk_kube_cause *c)
            strncmp(c->message, "conflict with \"", 15) == 0;
 }
 
+/* A 403 that is not about permissions: a namespace being deleted (cause
+ * NamespaceTerminating), or a claim that cannot grow. RBAC cannot help with these. */
+static int forbidden_by_state(const rk_kube_error *kerr)
+{
+    for (size_t i = 0; i < kerr->ncauses; i++)
+        if (strcmp(kerr->causes[i].reason, "NamespaceTerminating") == 0)
+            return 1;
+    return strstr(kerr->message, "because it is being terminated") != NULL ||
+           strstr(kerr->message, "only dynamically provisioned pvc can be resized") != NULL;
+}
+
 int rk_kube_exit_code(long http_code)
 {
     return http_code == 401 || http_code == 403 ? RK_EXIT_UNREACHABLE : RK_EXIT_FAILED;
@@ -872,8 +883,11 @@ void rk_kube_describe_failure(const rk_kube *k, const rk_kube_prepared *p,
         snprintf(m, room, " (the server refused the credentials of user \"%s\" in context "
                  "\"%s\"; check the token or certificate in %s)",
                  kc->user_name ? kc->user_name : "", kc->context, kc->path);
-    else if (kerr->code == 403)
+    else if (kerr->code == 403 && !forbidden_by_state(kerr))
         snprintf(m, room, " (context \"%s\"; ask for RBAC permission)", kc->context);
+    else if (kerr->code == 403)
+        /* Not a credential problem (exit 3): the workflow failed on the cluster's state. */
+        kerr->exit_code = RK_EXIT_FAILED;
     else if (kerr->code == 409 && kerr->ncauses && rk_kube_cause_is_conflict(&kerr->causes[0]))
         snprintf(m, room, "; apply with force = true to take these fields over");
     else if (resp->attempts > 1 && rk_http_retryable(1, RK_NET_OK, resp->status))

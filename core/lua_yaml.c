@@ -8,7 +8,9 @@
  *   yaml.path_join(prefix, key)    -> the position path of a child (see below)
  *   yaml.null, yaml.array          -> the shared null sentinel and array constructor
  *
- * opts: filename (for messages), all, positions, keep_null_docs, max_alias_nodes.
+ * opts: filename (for messages), all, positions, keep_null_docs, max_alias_nodes,
+ * scalars = "kubectl" (the default: manifests) | "pyyaml" (PyYAML's YAML 1.1 rules, for
+ * Rigelfiles, which Rigel reads with PyYAML: a bare y is the string "y").
  * With positions = true, load also returns a table that maps a path to
  * {line = L, column = C} for the document itself (""), every map value, every list item,
  * and every map key (path .. "#key"). Paths join keys with "." and list indexes as
@@ -131,6 +133,34 @@ static int opt_bool(lua_State *L, int opts, const char *name)
     return b;
 }
 
+static int pyyaml_resolver_gc(lua_State *L)
+{
+    rk_pyyaml_resolver *res = luaL_checkudata(L, 1, "rigelk8s.yaml.pyyaml");
+    rk_pyyaml_resolver_free(res);
+    return 0;
+}
+
+/* The compiled PyYAML patterns, made once per Lua state and kept in its registry. */
+static const rk_pyyaml_resolver *pyyaml_resolver(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "rigelk8s.yaml.pyyaml.resolver") == LUA_TUSERDATA) {
+        const rk_pyyaml_resolver *res = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        return res;
+    }
+    lua_pop(L, 1);
+    rk_pyyaml_resolver *res = lua_newuserdatauv(L, sizeof *res, 0);
+    if (rk_pyyaml_resolver_init(res) != RK_OK)
+        luaL_error(L, "out of memory compiling the PyYAML scalar patterns");
+    if (luaL_newmetatable(L, "rigelk8s.yaml.pyyaml")) {
+        lua_pushcfunction(L, pyyaml_resolver_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "rigelk8s.yaml.pyyaml.resolver");
+    return res;
+}
+
 static void read_opts(lua_State *L, int idx, load_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -151,6 +181,15 @@ static void read_opts(lua_State *L, int idx, load_opts *o)
     lua_getfield(L, idx, "filename");
     if (!lua_isnil(L, -1))
         o->filename = luaL_checkstring(L, -1); /* stays referenced by the opts table */
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "scalars");
+    if (!lua_isnil(L, -1)) {
+        const char *mode = luaL_checkstring(L, -1);
+        if (strcmp(mode, "pyyaml") == 0)
+            o->yo.pyyaml = pyyaml_resolver(L);
+        else if (strcmp(mode, "kubectl") != 0)
+            luaL_error(L, "scalars must be \"kubectl\" or \"pyyaml\", not \"%s\"", mode);
+    }
     lua_pop(L, 1);
 }
 

@@ -21,7 +21,7 @@ static const char usage[] =
     "  deploy                  render, apply and wait for the Rigelfile's application\n"
     "  update                  roll out a changed Rigelfile or --image\n"
     "  distributed             deploy distributed components in dependency order\n"
-    "  status | diff | rollback | delete | render | sequence NAME\n"
+    "  status | diff | rollback | delete | render | results | sequence NAME\n"
     "  list [-n NS | -A]       the applications rigelk8s deployed (from their inventories)\n"
     "\n"
     "  rigelk8s COMMAND --help  shows a command's flags.\n"

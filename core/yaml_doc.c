@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,151 @@ rk_type rk_yaml_plain_type(const char *s, size_t len)
     return r.type;
 }
 
+/* ------------------------------------------------------------------------------------
+ * PyYAML's YAML 1.1 resolver (yaml/resolver.py) and constructors (yaml/constructor.py,
+ * SafeConstructor), used for Rigelfiles because Rigel reads them with PyYAML. The
+ * patterns are PyYAML's, in POSIX ERE (they use no Python-only syntax). Timestamps stay
+ * text, as they do for manifests.
+ * ---------------------------------------------------------------------------------- */
+
+static const char *const PYYAML_PATTERNS[RK_PYYAML_NPATTERNS] = {
+    /* bool */
+    "^(yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
+    /* float: note the signed exponent and the required dot (1e3 is a string) */
+    "^([-+]?[0-9][0-9_]*\\.[0-9_]*([eE][-+][0-9]+)?|\\.[0-9][0-9_]*([eE][-+][0-9]+)?"
+    "|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN))$",
+    /* int: 0b, leading-0 octal (0o is a string), decimal, 0x, sexagesimal (1:30 = 90) */
+    "^([-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
+    "|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+)$",
+    /* null */
+    "^(~|null|Null|NULL)$",
+};
+
+rk_status rk_pyyaml_resolver_init(rk_pyyaml_resolver *res)
+{
+    for (int i = 0; i < RK_PYYAML_NPATTERNS; i++) {
+        if (regcomp(&res->re[i], PYYAML_PATTERNS[i], REG_EXTENDED | REG_NOSUB) != 0) {
+            for (int j = 0; j < i; j++)
+                regfree(&res->re[j]);
+            return RK_ERR_NOMEM;
+        }
+    }
+    return RK_OK;
+}
+
+void rk_pyyaml_resolver_free(rk_pyyaml_resolver *res)
+{
+    for (int i = 0; i < RK_PYYAML_NPATTERNS; i++)
+        regfree(&res->re[i]);
+}
+
+/* The text without '_' and without its sign; *neg says which sign it had. */
+static size_t pyyaml_digits(const char *s, size_t n, char *out, size_t size, int *neg)
+{
+    size_t m = 0, i = 0;
+    *neg = 0;
+    if (n && (s[0] == '-' || s[0] == '+')) {
+        *neg = s[0] == '-';
+        i = 1;
+    }
+    for (; i < n && m + 1 < size; i++)
+        if (s[i] != '_')
+            out[m++] = s[i];
+    out[m] = '\0';
+    return m;
+}
+
+/* Python's int(text, base) on digits already checked by the pattern; 0 when empty
+ * (PyYAML itself raises there, e.g. for `0b_`) or beyond int64. */
+static int pyyaml_int_base(const char *t, int base, int64_t *out)
+{
+    if (!*t)
+        return 0;
+    uint64_t v = 0;
+    for (; *t; t++) {
+        int d = is_digit((unsigned char)*t) ? *t - '0' : to_lower((unsigned char)*t) - 'a' + 10;
+        if (v > ((uint64_t)INT64_MAX - (uint64_t)d) / (uint64_t)base)
+            return 0;
+        v = v * (uint64_t)base + (uint64_t)d;
+    }
+    *out = (int64_t)v;
+    return 1;
+}
+
+static void resolve_pyyaml(const rk_pyyaml_resolver *res, const char *s, size_t n,
+                           scalar_res *r)
+{
+    memset(r, 0, sizeof *r);
+    r->type = RK_STRING;
+    if (n == 0) {
+        r->type = RK_NULL;
+        return;
+    }
+    if (strlen(s) != n || n > 256)
+        return; /* libyaml's text is NUL-terminated; longer text is no number */
+    if (regexec(&res->re[3], s, 0, NULL, 0) == 0) {
+        r->type = RK_NULL;
+    } else if (regexec(&res->re[0], s, 0, NULL, 0) == 0) {
+        r->type = RK_BOOL;
+        r->boolean = strchr("yYtToO", s[0]) && !(to_lower((unsigned char)s[1]) == 'f');
+    } else if (regexec(&res->re[2], s, 0, NULL, 0) == 0) {
+        char t[260], *save = NULL;
+        int neg;
+        pyyaml_digits(s, n, t, sizeof t, &neg);
+        int64_t v = 0;
+        int ok;
+        if (strcmp(t, "0") == 0) {
+            ok = 1;
+        } else if (t[0] == '0' && t[1] == 'b') {
+            ok = pyyaml_int_base(t + 2, 2, &v);
+        } else if (t[0] == '0' && t[1] == 'x') {
+            ok = pyyaml_int_base(t + 2, 16, &v);
+        } else if (t[0] == '0') {
+            ok = pyyaml_int_base(t + 1, 8, &v);
+        } else if (strchr(t, ':')) {
+            ok = 1;
+            for (char *part = strtok_r(t, ":", &save); part && ok; part = strtok_r(NULL, ":", &save)) {
+                int64_t d;
+                ok = pyyaml_int_base(part, 10, &d) && v <= (INT64_MAX - d) / 60;
+                if (ok)
+                    v = v * 60 + d;
+            }
+        } else {
+            ok = pyyaml_int_base(t, 10, &v);
+        }
+        if (ok) {
+            r->type = RK_INT;
+            r->via_int = 1;
+            r->integer = neg ? -v : v;
+        }
+    } else if (regexec(&res->re[1], s, 0, NULL, 0) == 0) {
+        char t[260], *save = NULL;
+        int neg;
+        pyyaml_digits(s, n, t, sizeof t, &neg);
+        double d = 0;
+        if (to_lower((unsigned char)t[1]) == 'i') {
+            d = INFINITY;
+        } else if (to_lower((unsigned char)t[1]) == 'n') {
+            d = NAN;
+            neg = 0;
+        } else if (strchr(t, ':')) {
+            for (char *part = strtok_r(t, ":", &save); part; part = strtok_r(NULL, ":", &save))
+                d = d * 60 + strtod(part, NULL);
+        } else {
+            d = strtod(t, NULL);
+        }
+        r->type = RK_FLOAT;
+        r->number = neg ? -d : d;
+    }
+}
+
+rk_type rk_yaml_pyyaml_type(const rk_pyyaml_resolver *res, const char *s, size_t len)
+{
+    scalar_res r;
+    resolve_pyyaml(res, s, len, &r);
+    return r.type;
+}
+
 /* strconv.FormatFloat(f, 'g', -1, 32), then sigs.k8s.io/yaml's renaming of Inf/NaN:
  * how kubectl turns a float map key into a string. */
 static size_t go_format_float32_key(double d, char *out, size_t size)
@@ -399,6 +545,7 @@ typedef struct {
     uint32_t copy_line, copy_col; /* the alias or merge being expanded, for messages */
     int max_depth;
     int keep_null_docs;
+    const rk_pyyaml_resolver *pyyaml; /* set: Rigelfile scalars (PyYAML's rules) */
     rk_error *err;
 
     frame *frames;
@@ -674,6 +821,14 @@ static rk_value *value_from_res(const scalar_res *r, const char *s, size_t n)
     }
 }
 
+static void resolve_scalar(const loader *ld, const char *s, size_t n, scalar_res *r)
+{
+    if (ld->pyyaml)
+        resolve_pyyaml(ld->pyyaml, s, n, r);
+    else
+        resolve_plain(s, n, r);
+}
+
 static rk_status make_scalar(loader *ld, const yaml_event_t *ev, rk_value **out)
 {
     const char *s = (const char *)ev->data.scalar.value;
@@ -685,7 +840,7 @@ static rk_status make_scalar(loader *ld, const yaml_event_t *ev, rk_value **out)
 
     if (!tag) {
         if (ev->data.scalar.plain_implicit)
-            resolve_plain(s, n, &r);
+            resolve_scalar(ld, s, n, &r);
         else
             r.type = RK_STRING;
         *out = value_from_res(&r, s, n);
@@ -702,7 +857,7 @@ static rk_status make_scalar(loader *ld, const yaml_event_t *ev, rk_value **out)
             *out = rk_string_new(s, n);
         } else if (strcmp(name, "int") == 0 || strcmp(name, "float") == 0 ||
                    strcmp(name, "bool") == 0 || strcmp(name, "null") == 0) {
-            resolve_plain(s, n, &r);
+            resolve_scalar(ld, s, n, &r);
             int ok;
             if (name[0] == 'i')
                 ok = r.via_int;
@@ -1216,6 +1371,7 @@ rk_status rk_yaml_load(const char *buf, size_t len, const char *filename,
         if (opts->max_depth > 0 && opts->max_depth < RK_MAX_DEPTH)
             ld.max_depth = opts->max_depth;
         ld.keep_null_docs = opts->keep_null_docs;
+        ld.pyyaml = opts->pyyaml;
     }
     *docs_out = NULL;
     ld.docs = rk_seq_new();

@@ -34,6 +34,7 @@
 #ifndef RK_YAML_DOC_H
 #define RK_YAML_DOC_H
 
+#include <regex.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -42,10 +43,28 @@
 
 #define RK_YAML_DEFAULT_MAX_ALIAS_NODES 1000000
 
+/* PyYAML's YAML 1.1 scalar rules (yaml.SafeLoader's resolver), used only for Rigelfiles
+ * because Rigel reads them with PyYAML. Differences from kubectl's: y/Y/n/N are strings;
+ * `0o17` is a string and `017` octal; `1e3` is a string (a float needs a dot, and an
+ * exponent a sign: 1.0e+3); `1:30` is 90 (sexagesimal); timestamps stay text. Keys
+ * follow the same rules and are then turned into text as below. Compile the patterns
+ * once with rk_pyyaml_resolver_init, free them with rk_pyyaml_resolver_free. */
+#define RK_PYYAML_NPATTERNS 4
+typedef struct {
+    regex_t re[RK_PYYAML_NPATTERNS];
+} rk_pyyaml_resolver;
+
+rk_status rk_pyyaml_resolver_init(rk_pyyaml_resolver *res);
+void rk_pyyaml_resolver_free(rk_pyyaml_resolver *res);
+
+/* How an untagged plain scalar reads under PyYAML's rules. */
+rk_type rk_yaml_pyyaml_type(const rk_pyyaml_resolver *res, const char *s, size_t len);
+
 typedef struct {
     size_t max_alias_nodes; /* nodes aliases may create in one load; 0 = the default */
     int max_depth;          /* nesting limit; 0 = RK_MAX_DEPTH (values above it are capped) */
     int keep_null_docs;     /* keep empty/null documents instead of dropping them */
+    const rk_pyyaml_resolver *pyyaml; /* NULL: kubectl's rules; else PyYAML's (Rigelfiles) */
 } rk_yaml_opts;
 
 /* Parses buf (len bytes, need not be NUL-terminated) into *docs_out, a new RK_SEQ of

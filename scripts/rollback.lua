@@ -57,7 +57,8 @@ return wf.main(function(ctx)
   end
   local notes = {}
   for _, d in ipairs(targets) do
-    local rev, changed = rollout.undo(client, {name = d.metadata.name, namespace = d.metadata.namespace}, to)
+    local rev, changed = rollout.undo(client, {name = d.metadata.name, namespace = d.metadata.namespace}, to,
+                                           {force = ctx.opts.force_conflicts})
     notes[#notes + 1] = string.format("deployment %s: %s revision %d", d.metadata.name,
                                       changed and "rolled back to" or "already runs the template of", rev)
     ctx.out:say("%s", notes[#notes])

@@ -56,7 +56,7 @@ return wf.main(function(ctx)
     local prev = before[d.metadata.name]
     if prev and revision_now[d.metadata.name] ~= prev.revision then
       local restored = rollout.undo(client, {name = d.metadata.name, namespace = d.metadata.namespace},
-                                    prev.revision)
+                                    prev.revision, {force = ctx.opts.force_conflicts})
       rolled[#rolled + 1] = {deployment = d.metadata.name, to_revision = restored, images = prev.images}
       targets[#targets + 1] = d
       ctx.out:say("--atomic: rolling deployment %s back to revision %d (%s)", d.metadata.name,

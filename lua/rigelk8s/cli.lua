@@ -26,6 +26,7 @@ M.global = {
   {"atomic", nil, "--atomic", help = "roll back a failed update"},
   {"dry_run", nil, "--dry-run", help = "server-side dry run: change nothing"},
   {"output", "-o", "--output", value = "text|json", default = "text", help = "output format"},
+  {"progress", nil, "--progress", help = "with -o json, still write progress lines to stderr"},
   {"verbose", "-v", "--verbose", help = "log every API request"},
   {"no_color", nil, "--no-color", help = "no colours (NO_COLOR is respected too)"},
 }

@@ -155,21 +155,97 @@ local function last_events_text(events, n)
 end
 M.last_events_text = last_events_text
 
--- The pods that run the current revision of a workload.
+local function int(v)
+  v = tonumber(v)
+  return v and math.floor(v) or 0
+end
+
+-- True while the controller has not yet seen the latest spec of a workload: its status
+-- (counts, conditions, revisions, updateRevision) still describes the rollout before.
+-- Jobs report no observedGeneration.
+local function stale(w)
+  if w.kind == "Job" then return false end
+  local st = type(w.status) == "table" and w.status or {}
+  return int(st.observedGeneration) < int(w.metadata.generation)
+end
+M.stale = stale
+
+-- Semantic equality as kubectl's apiequality: an empty map or list equals an absent one.
+local function nilish(v)
+  local rigelk8s = require "rigelk8s"
+  return v == nil or v == rigelk8s.null or (type(v) == "table" and next(v) == nil)
+end
+
+local function semantic_equal(a, b)
+  if nilish(a) and nilish(b) then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do if not semantic_equal(v, b[k]) then return false end end
+  for k, v in pairs(b) do if a[k] == nil and not nilish(v) then return false end end
+  return true
+end
+
+local HASH_LABEL = "pod-template-hash"
+
+-- kubectl's EqualIgnoreHash: two pod templates are the same revision when they are equal
+-- but for the pod-template-hash label the ReplicaSet's copy carries.
+function M.same_template(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return false end
+  local la = type(a.metadata) == "table" and a.metadata.labels or nil
+  local lb = type(b.metadata) == "table" and b.metadata.labels or nil
+  local ha, hb = la and la[HASH_LABEL], lb and lb[HASH_LABEL]
+  if la then la[HASH_LABEL] = nil end
+  if lb then lb[HASH_LABEL] = nil end
+  local same = semantic_equal(a, b)
+  if la then la[HASH_LABEL] = ha end
+  if lb then lb[HASH_LABEL] = hb end
+  return same
+end
+
+-- The ReplicaSet the Deployment controller rolls out now: like kubectl's
+-- FindNewReplicaSet, the oldest owned ReplicaSet whose template equals the Deployment's.
+-- Not the revision annotation: right after an undo the controller has not moved it yet,
+-- and it still names the ReplicaSet being rolled back from. Only once the controller has
+-- seen the spec, and no template matches (a server that changes templates on copy), the
+-- annotation decides.
+function Tracker:new_replicaset(d)
+  local uid, tmpl = d.metadata.uid, d.spec and d.spec.template
+  local best
+  for _, rs in pairs(self.by_kind.ReplicaSet or {}) do
+    if owned_by(rs, uid) and M.same_template(rs.spec and rs.spec.template, tmpl) then
+      local c, bc = rs.metadata.creationTimestamp or "", best and best.metadata.creationTimestamp or ""
+      if not best or c < bc or (c == bc and rs.metadata.name < best.metadata.name) then best = rs end
+    end
+  end
+  if best or stale(d) then return best end
+  local rev = annotation(d, "deployment.kubernetes.io/revision")
+  for _, rs in pairs(self.by_kind.ReplicaSet or {}) do
+    if owned_by(rs, uid) and (rev == nil or annotation(rs, "deployment.kubernetes.io/revision") == rev) then
+      return rs
+    end
+  end
+end
+
+-- The pods that run the current revision of a workload: the new ReplicaSet's for a
+-- Deployment, updateRevision's for a StatefulSet, the current template generation's for
+-- a DaemonSet (its pods carry pod-template-generation; when none does, all its pods).
 function Tracker:current_pods(w)
   local pods = {}
   local uid = w.metadata.uid
   if w.kind == "Deployment" then
-    local rev = annotation(w, "deployment.kubernetes.io/revision")
-    local current
-    for _, rs in pairs(self.by_kind.ReplicaSet or {}) do
-      if owned_by(rs, uid) and (rev == nil or annotation(rs, "deployment.kubernetes.io/revision") == rev) then
-        current = rs
-      end
-    end
+    local current = self:new_replicaset(w)
     if not current then return pods end
     for _, p in pairs(self.by_kind.Pod or {}) do
       if owned_by(p, current.metadata.uid) then pods[#pods + 1] = p end
+    end
+  elseif w.kind == "DaemonSet" then
+    local gen, labelled = tostring(int(w.metadata.generation)), false
+    for _, p in pairs(self.by_kind.Pod or {}) do
+      if owned_by(p, uid) and label(p, "pod-template-generation") then labelled = true end
+    end
+    for _, p in pairs(self.by_kind.Pod or {}) do
+      if owned_by(p, uid) and (not labelled or label(p, "pod-template-generation") == gen) then
+        pods[#pods + 1] = p
+      end
     end
   else
     local rev = w.kind == "StatefulSet" and w.status and w.status.updateRevision
@@ -183,20 +259,14 @@ function Tracker:current_pods(w)
   return pods
 end
 
-local function int(v)
-  v = tonumber(v)
-  return v and math.floor(v) or 0
-end
-
 -- A few words for a live terminal line ("1/2 updated, 1 available"): the counts a person
 -- watches, where kubectl's sentence is for logs.
 function M.short_message(obj, v)
   if not obj then return "waiting for the object to appear" end
   local st, sp = type(obj.status) == "table" and obj.status or {}, type(obj.spec) == "table" and obj.spec or {}
   local kind, text = obj.kind, nil
-  local stale = int(st.observedGeneration) < int(obj.metadata.generation)
-  if kind == "Deployment" or kind == "StatefulSet" or kind == "DaemonSet" or kind == "Job" then
-    if stale and v.state ~= "failed" then return "waiting for the controller to see the change" end
+  if kind == "Deployment" or kind == "StatefulSet" or kind == "DaemonSet" then
+    if stale(obj) and v.state ~= "failed" then return "waiting for the controller to see the change" end
   end
   if kind == "Deployment" then
     local want = sp.replicas == nil and 1 or int(sp.replicas)
@@ -261,10 +331,28 @@ function Tracker:evaluate(target)
       end
     end
   end
+  if obj.kind == "Deployment" and v.state == "failed" and v.reasons[1] == "ProgressDeadlineExceeded" then
+    -- The controller keeps the old Progressing condition until its next sync: right after
+    -- an undo to a revision whose ReplicaSet is still up, it names the ReplicaSet that
+    -- timed out, not the one now rolled out (transcript 06). Only the new one's counts.
+    local new = self:new_replicaset(obj)
+    local named
+    for _, c in ipairs(type(obj.status) == "table" and obj.status.conditions or {}) do
+      if c.type == "Progressing" then named = (c.message or ""):match('ReplicaSet "([^"]+)"') end
+    end
+    if new and named and named ~= new.metadata.name then
+      v.state, v.reasons = "progressing", {"StaleProgressDeadline"}
+      v.message = string.format("waiting for the controller to update the Progressing condition " ..
+                                "(it still names the earlier ReplicaSet %s)", named)
+    end
+  end
   if WORKLOADS[obj.kind] and v.state ~= "ready" then
     local pods = self:current_pods(obj)
     v.pods = pods
-    for _, p in ipairs(pods) do
+    -- While the controller has not seen the spec, the pods are the rollout before this
+    -- change (after an undo: the crashing ones being rolled back from): no verdict.
+    local judge = not stale(obj)
+    for _, p in ipairs(judge and pods or {}) do
       local pv = core.pod(p)
       if pv and pv.state == "failed" then
         v.state = "failed"
@@ -457,18 +545,110 @@ function M.history(client, ref)
   return core.history(d, replicasets_of(client, d)), d
 end
 
--- Rolls a Deployment back to to_revision (0 or nil: the previous one), exactly like
--- `kubectl rollout undo`: the old ReplicaSet's template and kubectl's annotations are
--- restored with one JSON patch. Returns the revision restored and whether anything
--- changed (false is kubectl's "skipped rollback").
-function M.undo(client, ref, to_revision)
+-- The applied configuration a field manager owns in obj: the parts of obj named by a
+-- managedFields entry's fieldsV1 (client-go's ExtractInto). "f:x" is a map key, "k:{...}"
+-- the list item with those key fields, "v:..." a set item, "i:N" a list index; an empty
+-- set owns the whole value below it.
+local function deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local c = {}
+  for k, x in pairs(v) do c[k] = deep_copy(x) end
+  return setmetatable(c, getmetatable(v))
+end
+
+local function same_value(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do if not same_value(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+
+local function extract(v, fs)
+  if type(fs) ~= "table" or next(fs) == nil or type(v) ~= "table" then return deep_copy(v) end
+  local rigelk8s, json = require "rigelk8s", require "rigelk8s.json"
+  if rigelk8s.is_array(v) or v[1] ~= nil then
+    local wanted = {}
+    for fk, child in pairs(fs) do
+      local tag, rest = fk:sub(1, 2), fk:sub(3)
+      local ok, decoded = pcall(json.decode, rest)
+      if tag == "k:" and ok and type(decoded) == "table" then
+        wanted[#wanted + 1] = {keys = decoded, child = child}
+      elseif tag == "v:" and ok then
+        wanted[#wanted + 1] = {value = decoded}
+      elseif tag == "i:" and tonumber(rest) then
+        wanted[#wanted + 1] = {index = tonumber(rest) + 1, child = child}
+      end
+    end
+    local out = rigelk8s.array{}
+    for i, item in ipairs(v) do
+      for _, w in ipairs(wanted) do
+        if w.keys and type(item) == "table" then
+          local match = true
+          for k, want in pairs(w.keys) do
+            if not same_value(item[k], want) then match = false; break end
+          end
+          if match then
+            local e = extract(item, w.child)
+            for k, want in pairs(w.keys) do e[k] = deep_copy(want) end
+            out[#out + 1] = e
+            break
+          end
+        elseif (w.value ~= nil and same_value(item, w.value)) or w.index == i then
+          out[#out + 1] = w.index and extract(item, w.child) or deep_copy(item)
+          break
+        end
+      end
+    end
+    return out
+  end
+  local out = {}
+  for fk, child in pairs(fs) do
+    if fk:sub(1, 2) == "f:" and v[fk:sub(3)] ~= nil then
+      out[fk:sub(3)] = extract(v[fk:sub(3)], child)
+    end
+  end
+  return out
+end
+M.extract = extract
+
+-- The managedFields entry of manager's server-side applies to obj (not a subresource's).
+function M.apply_entry(obj, manager)
+  for _, e in ipairs(obj.metadata and obj.metadata.managedFields or {}) do
+    if e.manager == manager and e.operation == "Apply" and (e.subresource == nil or e.subresource == "")
+       and e.apiVersion == obj.apiVersion then
+      return e
+    end
+  end
+end
+
+-- Rolls a Deployment back to to_revision (0 or nil: the previous one), like `kubectl
+-- rollout undo`: the old ReplicaSet's template and kubectl's annotations come back.
+-- Returns the revision restored and whether anything changed (false is kubectl's
+-- "skipped rollback"). opts: field_manager (the applier to restore as, "rigelk8s"),
+-- force (take over fields another manager changed since: --force-conflicts).
+--
+-- Why an Apply and not kubectl's patch: a server keys field ownership by manager AND
+-- operation. kubectl's undo is an Update; written under our manager name it creates a
+-- "rigelk8s"/Update entry that owns the template fields it changed, and the next
+-- "rigelk8s"/Apply (deploy, update) conflicts with it until someone forces. So when the
+-- Deployment is ours (our manager has an Apply entry), the undo is a server-side apply by
+-- that same manager of what it applied before, with spec.template replaced by the old
+-- revision's: the Apply entry then owns the restored template, and the next apply of the
+-- Rigelfile changes it without conflict (fields only the undo set are dropped again, as
+-- any apply drops what it no longer sends). Sending everything the entry owned keeps
+-- the replicas, selector and labels it owns (an apply removes owned fields it omits).
+-- No force: a field another manager changed (kubectl edit) is a conflict to report, not
+-- to take silently. A Deployment our manager never applied (made by kubectl) gets
+-- kubectl's patch, since there is no Apply entry to poison.
+function M.undo(client, ref, to_revision, opts)
+  opts = opts or {}
   local d = client:get{apiVersion = "apps/v1", kind = "Deployment", name = ref.name,
                        namespace = ref.namespace}
   local plan, err, code = core.rollback_plan(d, replicasets_of(client, d), to_revision or 0)
+  local errors = require "rigelk8s.errors"
   if not plan then
     -- No such revision is a wrong argument (exit 2, with the revisions there are); a
     -- paused Deployment is a state kubectl refuses as well (exit 1).
-    local errors = require "rigelk8s.errors"
     local msg = string.format("deployment %s: %s", ref.name, err)
     if code == "not_found" then
       local revs = {}
@@ -480,10 +660,46 @@ function M.undo(client, ref, to_revision)
                  reason = "RollbackFailed"}
   end
   if plan.unchanged then return plan.revision, false end
-  client:patch(d, {
-    {op = "replace", path = "/spec/template", value = plan.template},
-    {op = "replace", path = "/metadata/annotations", value = plan.annotations},
-  }, {type = "json"})
+  local manager = opts.field_manager or "rigelk8s"
+  local entry = M.apply_entry(d, manager)
+  if not entry then
+    client:patch(d, {
+      {op = "replace", path = "/spec/template", value = plan.template},
+      {op = "replace", path = "/metadata/annotations", value = plan.annotations},
+    }, {type = "json"})
+    return plan.revision, true
+  end
+  local cfg = extract(d, entry.fieldsV1)
+  cfg.apiVersion, cfg.kind = "apps/v1", "Deployment"
+  cfg.metadata = cfg.metadata or {}
+  cfg.metadata.name, cfg.metadata.namespace = d.metadata.name, d.metadata.namespace
+  cfg.spec = cfg.spec or {}
+  local template = deep_copy(plan.template)
+  -- The ReplicaSet's copy carries the server's `creationTimestamp: null`: not a field to own.
+  if type(template.metadata) == "table" then template.metadata.creationTimestamp = nil end
+  cfg.spec.template = template
+  -- kubectl's annotations: the old revision's (change-cause...) replace the current ones.
+  -- An apply can only set or drop annotations this manager owns, and must not touch the
+  -- controller's (revision): only keys whose value changes, or that we own, are sent.
+  local owned = type(cfg.metadata.annotations) == "table" and cfg.metadata.annotations or {}
+  local live = d.metadata.annotations or {}
+  local ann = {}
+  for k, v in pairs(plan.annotations or {}) do
+    if owned[k] ~= nil or live[k] ~= v then ann[k] = v end
+  end
+  cfg.metadata.annotations = next(ann) and ann or nil
+  local ok, aerr = client:try_apply(cfg, {field_manager = manager, force = opts.force})
+  if not ok then
+    aerr = errors.wrap(aerr)
+    if aerr.conflicts and #aerr.conflicts > 0 then
+      aerr.message = string.format("deployment %s: the rollback to revision %d %s", ref.name, plan.revision,
+                                   require("rigelk8s.explain").conflict_text(aerr.conflicts, "the old revision's"))
+    else
+      aerr.message = string.format("deployment %s: the rollback to revision %d failed: %s", ref.name,
+                                   plan.revision, aerr.message)
+    end
+    error(aerr, 0)
+  end
   return plan.revision, true
 end
 

@@ -27,7 +27,12 @@
 --                                  its wait (default: --timeout). The
 --                                  result is published as {{ data.rigelk8s }} (the deploy
 --                                  JSON report: state, namespace, objects, ...).
---   rigelk8s.lua                   runs the Lua file `with.script` (relative to the
+--                                  Its scalar fields are also {{ data.rigelk8s_FIELD }}
+--                                  (rigelk8s_namespace, rigelk8s_state, ...) plus
+--                                  rigelk8s_deployment_name: the flat keys that Rigel
+--                                  can look up (the shim publishes the same ones).
+--   rigelk8s.lua | rigelk8s_rigel.LuaPlugin
+--                                  runs the Lua file `with.script` (relative to the
 --                                  Rigelfile) in this process, as script(config, job):
 --                                  config = the rendered `with` without script/args;
 --                                  job = {name, sequence, rigelfile, data}, where data is
@@ -40,7 +45,9 @@
 --                                  Rigelfile (Rigel reads ./Rigelfile); otherwise the whole
 --                                  sequence is refused before anything runs, unless
 --                                  skip_foreign is set (those jobs are then reported as
---                                  skipped).
+--                                  skipped). `rigel run job` gets no shared data, so a
+--                                  delegated job whose with uses {{ data.x }} (a matrix
+--                                  value in a parallel branch included) is refused too.
 --
 -- Everything that can be checked without a cluster is checked before the first job runs:
 -- the sequence's shape, job names, foreign jobs, each orchestration job's config (for
@@ -74,6 +81,8 @@ M.LUA_PLUGIN = "rigelk8s.lua"
 M.SHIM_PLUGIN = "rigelk8s_rigel.OrchestrationPlugin"
 -- Keys of a job's `with` that steer how the job runs; they are not part of its config.
 M.RUNNER_KEYS = {"cleanup", "timeout"}
+-- The shim's name for the same Lua runner (Rigel loads "rigelk8s.lua" through the shim too).
+M.SHIM_LUA_PLUGIN = "rigelk8s_rigel.LuaPlugin"
 -- Keys of a rigelk8s.lua job's `with` besides its configuration.
 M.LUA_KEYS = {"script", "args"}
 
@@ -115,7 +124,7 @@ end
 -- The kind of runner a plugin name gets.
 function M.runner_of(plugin)
   if contains(rigelfile.ORCHESTRATION_PLUGINS, plugin) or plugin == M.SHIM_PLUGIN then return "deploy" end
-  if plugin == M.LUA_PLUGIN then return "lua" end
+  if plugin == M.LUA_PLUGIN or plugin == M.SHIM_LUA_PLUGIN then return "lua" end
   return "rigel"
 end
 
@@ -371,6 +380,41 @@ function M.plan(opts)
     end
   end
   plan.foreign = foreign
+  -- `rigel run job NAME` gets no shared data: a delegated job that uses {{ data.x }}
+  -- (a matrix value included) would fail in Rigel, after the jobs before it ran.
+  if not opts.skip_foreign then
+    local matrix_of = {}
+    for _, stage in ipairs(plan.stages) do
+      if stage.kind == "parallel" then
+        local keys = {}
+        for _, m in ipairs(stage.matrix or {}) do keys[#keys + 1] = tostring(m.key) end
+        for _, inner in ipairs(stage.stages) do
+          for _, list in ipairs{inner.jobs or {}, inner.dependencies or {}} do
+            for _, e in ipairs(list) do
+              if e.runner == "rigel" and #keys > 0 then matrix_of[e.name] = keys end
+            end
+          end
+        end
+      end
+    end
+    for _, e in ipairs(foreign) do
+      local with = doc.jobs[e.name].with
+      local names = {}
+      for n in pairs(data_refs(is_map(with) and with or {})) do names[#names + 1] = n end
+      table.sort(names)
+      if #names > 0 then
+        local wpath = child(child("jobs", e.name), "with")
+        local keys = matrix_of[e.name]
+        local uses = "{{ data." .. table.concat(names, " }}, {{ data.") .. " }}"
+        p:problem(wpath, string.format(
+          "job %s (plugin %s) uses %s%s, but it is delegated to `rigel run job %s`, which gets no shared " ..
+          "data%s: run the whole sequence with `rigel run sequence %s`%s, or write the values into jobs.%s.with",
+          e.name, e.plugin, uses, keys and (" in a matrix branch (matrix: " .. table.concat(keys, ", ") .. ")") or "",
+          e.name, keys and " and no matrix values" or "", opts.name,
+          keys and " (Rigel gives every job of a branch its matrix values)" or "", e.name), wpath .. "#key")
+      end
+    end
+  end
   if #foreign > 0 and not opts.skip_foreign and (not plan.rigel or base ~= "Rigelfile") then
     local lines = {}
     local why = not plan.rigel and "`rigel` is not on PATH"
@@ -383,7 +427,8 @@ function M.plan(opts)
                                         pos and pos.column or 0, e.name, e.plugin)
     end
     lines[#lines + 1] = not plan.rigel
-      and "Install Rigel (pip install rigel) so that these jobs run with `rigel run job NAME`, or run " ..
+      and "Install Rigel 0.3 (pip install \"git+https://github.com/rigel-ros/rigel@develop\"; `pip install rigel` " ..
+          "gives 0.2.22, which has no jobs) so that these jobs run with `rigel run job NAME`, or run " ..
           "them yourself and rerun with --skip-foreign to run the rest of the sequence."
       or "Name the file Rigelfile so that rigel can run these jobs, or rerun with --skip-foreign to run the rest."
     errors.raise{message = table.concat(lines, "\n"), exit_code = errors.EXIT.usage, reason = "ForeignJobs",
@@ -753,6 +798,14 @@ function Runner:deploy_start(job, data)
   local report, code = json_report(ctx, result, {note = note})
   job.result = report
   data.rigelk8s = report
+  -- Flat keys as well: Rigel looks {{ data.NAME }} up by the whole dotted NAME, so the
+  -- shim publishes rigelk8s_namespace etc.; the same names work here.
+  for k, v in pairs(report) do
+    if type(k) == "string" and (type(v) == "string" or type(v) == "number" or type(v) == "boolean") then
+      data["rigelk8s_" .. k] = v
+    end
+  end
+  data.rigelk8s_deployment_name = cfg.deployment_name
   if not self.opts.json then wf.finish(ctx, result, {note = note}) end
   if code ~= 0 then
     return code, string.format("deploy %s: %s", result.state, result.diagnosis or result.state)

@@ -16,7 +16,8 @@
 --   * mapping keys are rendered too (they must render to a string or number);
 --   * a rendered value is never rendered again: `{{` inside a variable stays text.
 --
--- Expressions: `vars.a.b`, `vars['a-b']`, `data.x`, literals ('text', "text", 12, 1.5,
+-- Expressions: `vars.a.b`, `vars['a-b']`, `vars.list[0]` or `vars.list.0` (Jinja2's indexing: 0-based,
+-- `[-1]` is the last item, an index out of range is an error), `data.x`, literals ('text', "text", 12, 1.5,
 -- true, false, none), followed by filters: `x | f`, `x | f(arg, ...)`.
 -- Filters: default(v [, also_when_falsy]), lower, upper, trim, replace(old, new [, count]),
 -- regex_replace(pattern, replacement), int, string.
@@ -95,7 +96,9 @@ local function tokenize(src)
       toks[#toks + 1] = {t = "name", v = w, pos = pos}
       pos = e
     elseif c:match("%d") or (c == "-" and src:sub(pos + 1, pos + 1):match("%d")) then
-      local num, e = src:match("^(%-?%d+%.?%d*)()", pos)
+      -- a dot belongs to the number only when a digit follows (ports.0.name is indexing)
+      local num, e = src:match("^(%-?%d+%.%d+)()", pos)
+      if not num then num, e = src:match("^(%-?%d+)()", pos) end
       toks[#toks + 1] = {t = "lit", v = math.tointeger(tonumber(num)) or tonumber(num), pos = pos}
       pos = e
     elseif c == "'" or c == '"' then
@@ -267,7 +270,9 @@ local function evaluate(src, ctx)
     while peek().t == "." or peek().t == "[" do
       local key
       if take().t == "." then
-        key = take("name").v
+        -- Jinja2: `ports.0` is `ports[0]`
+        if peek().t == "lit" and math.type(peek().v) == "integer" then key = take().v
+        else key = take("name").v end
       else
         local k = take("lit")
         key = k.v
@@ -278,9 +283,25 @@ local function evaluate(src, ctx)
         -- keep walking to name the whole path
       elseif first then
         value = ctx.lookup(w, key)
+      elseif type(value) == "table" and not is_null(value)
+             and (is_list(value) or (math.type(key) == "integer" and next(value) == nil)) then
+        -- Jinja2's indexing: 0-based, negative counts from the end; out of range is an
+        -- error here (Jinja2 gives an undefined value that renders as nothing).
+        if math.type(key) ~= "integer" then
+          value = UNDEFINED
+        else
+          local n = #value
+          local at = key >= 0 and key + 1 or n + key + 1
+          if at < 1 or at > n then
+            local list = table.concat(names, ".", 1, #names - 1)
+            if n == 0 then fail("index %d is out of range in '{{%s}}': %s is an empty list", key, src, list) end
+            fail("index %d is out of range in '{{%s}}': %s has %d item%s (indexes 0..%d, or -1..-%d " ..
+                 "from the end; Jinja2 counts from 0)", key, src, list, n, n == 1 and "" or "s", n - 1, n)
+          end
+          value = value[at]
+        end
       elseif type(value) == "table" and not is_null(value) then
         local v = value[key]
-        if v == nil and math.type(key) == "integer" then v = value[key + 1] end
         value = (v == nil) and UNDEFINED or v
       else
         value = UNDEFINED

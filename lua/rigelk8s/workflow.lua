@@ -123,8 +123,12 @@ function M.context(argv, info)
     command = info.command, opts = opts, args = rest, json = opts.output == "json",
     timeout = cli.duration(opts.timeout, "--timeout"), started = sys.now(),
   }
-  -- With -o json, stdout carries one document and stderr stays quiet (errors excepted).
-  ctx.out = progress.new{quiet = ctx.json, no_color = opts.no_color, start = ctx.started}
+  for _, a in ipairs(argv or {}) do
+    if a == "--timeout" or a:match("^%-%-timeout=") then ctx.timeout_given = true end
+  end
+  -- With -o json, stdout carries one document and stderr stays quiet (errors excepted),
+  -- unless --progress asks for the progress lines (the Rigel shim logs them).
+  ctx.out = progress.new{quiet = ctx.json and not opts.progress, no_color = opts.no_color, start = ctx.started}
   for _, f in ipairs(opts.hooks or {}) do M.load_hooks(f) end
   return ctx
 end
@@ -136,6 +140,14 @@ function M.config(ctx)
   ctx.cfg = rigelfile.load{file = ctx.opts.file, job = ctx.opts.job, config = ctx.opts.config,
                            namespace = ctx.opts.namespace,
                            default_file = ctx.opts.file == "Rigelfile"}
+  -- With -o json the warnings are in the report (finish) and stderr stays quiet.
+  if not ctx.json then
+    for _, w in ipairs(ctx.cfg.warnings or {}) do io.stderr:write("rigelk8s: ", w, "\n") end
+  end
+  -- readiness.timeout_seconds is the deadline of the readiness wait (the Python plugin's
+  -- meaning), unless --timeout is given.
+  local r = ctx.cfg.readiness
+  if r and r.timeout_seconds and not ctx.timeout_given then ctx.timeout = r.timeout_seconds end
   if ctx.cfg.hooks and not ctx.hooks_loaded then
     ctx.hooks_loaded = true
     local dir = (ctx.cfg.source and ctx.cfg.source.file or ""):match("^(.*)/[^/]*$")
@@ -161,12 +173,17 @@ function M.set_image(ctx, image)
   end
 end
 
+local READS_ONLY = {delete = true, status = true, rollback = true}
+
 -- Renders the manifests: ctx.entries is the list of {phase, object, wait, after} in
 -- dependency order (namespace, storage, master, application, observability);
 -- returns the plain list of objects.
 function M.render(ctx)
   local ros = require "rigelk8s.ros"
   ctx.entries = ros.manifests(M.config(ctx))
+  -- registry_credentials: the real docker config entry, read only by commands that may
+  -- apply it (delete/status/rollback must work without the credentials at hand).
+  if not READS_ONLY[ctx.command] then require("rigelk8s.registry").fill(ctx.cfg, ctx.entries) end
   ctx.objects = {}
   for i, e in ipairs(ctx.entries) do ctx.objects[i] = e.object end
   return ctx.objects
@@ -325,6 +342,8 @@ function M.apply(ctx, objects, opts)
   local before, missing_kind = snapshot(client, objects)
   -- After the snapshot: a cluster that cannot be read fails there, in its own words.
   if ctx.cfg then inventory.begin(ctx) end
+  local explain = require "rigelk8s.explain"
+  if not dry then explain.check_namespaces(ctx, objects, before) end
   local groups, phase_of = phase_groups(ctx, objects)
   local new_namespaces = {}
   for gi, g in ipairs(groups) do
@@ -352,7 +371,7 @@ function M.apply(ctx, objects, opts)
         summary.created[#summary.created + 1] = name
         if not ctx.json then ctx.out:say("%s created (dry run; not validated: namespace %s does not exist yet)", name, ns) end
       elseif not r.ok then
-        summary.failed[#summary.failed + 1] = {ref = name, error = r.error}
+        summary.failed[#summary.failed + 1] = {ref = name, error = r.error, object = o}
       else
         local what
         if not prev then
@@ -373,10 +392,16 @@ function M.apply(ctx, objects, opts)
       for gj = gi + 1, #groups do
         for _, o in ipairs(groups[gj].objects) do summary.not_applied[#summary.not_applied + 1] = ref(o) end
       end
+      -- One cause for every refusal (a namespace being deleted) is said once.
+      local ns = explain.terminating_namespace(summary.failed[1].error)
+      if ns then
+        errors.raise{message = explain.terminating_text(ctx, ns), exit_code = errors.EXIT.failed,
+                     reason = "NamespaceTerminating", applied = summary}
+      end
       local lines = {string.format("%d object%s rejected by the API server:", #summary.failed,
                                    #summary.failed == 1 and " was" or "s were")}
       for _, f in ipairs(summary.failed) do
-        lines[#lines + 1] = string.format("  %s: %s", f.ref, tostring(f.error))
+        lines[#lines + 1] = string.format("  %s: %s", f.ref, explain.apply_error(ctx, client, f.object, f.error))
       end
       local done = M.concat(summary.created, summary.configured, summary.unchanged)
       lines[#lines + 1] = "applied: " .. (#done == 0 and "nothing" or table.concat(done, ", "))
@@ -472,8 +497,23 @@ function M.observability_stack(ctx)
                                 q(helm), q(r.name), q(r.chart), q(r.namespace or "default"))
       if ctx.opts.kubeconfig then cmd = cmd .. " --kubeconfig " .. q(ctx.opts.kubeconfig) end
       if ctx.opts.context then cmd = cmd .. " --kube-context " .. q(ctx.opts.context) end
+      -- The chart values (which may hold grafana.admin_password) go in a 0600 file in a
+      -- 0700 directory, never on the command line, and are removed afterwards.
+      local values_dir, values_file
+      if r.values and next(r.values) then
+        values_dir = string.format("%s/rigelk8s-helm-%d-%s", os.getenv("TMPDIR") or "/tmp", sys.getpid(), r.name)
+        local made, merr = sys.mkdir_private(values_dir)
+        values_file = values_dir .. "/values.json"
+        local wrote, werr = made and sys.write_private(values_file, require("rigelk8s.json").encode(r.values))
+        if not wrote then
+          errors.raise{message = "helm release " .. r.name .. ": cannot write its values file: " ..
+                       tostring(merr or werr), exit_code = errors.EXIT.failed}
+        end
+        cmd = cmd .. " --values " .. q(values_file)
+      end
       ctx.out:say("running: %s", cmd)
       local ok = os.execute(cmd .. " >&2")
+      if values_file then os.remove(values_file); os.remove(values_dir) end
       if not ok then
         errors.raise{message = "helm release " .. r.name .. " failed: " .. cmd, exit_code = errors.EXIT.failed}
       end
@@ -584,7 +624,8 @@ function M.finish(ctx, result, extra)
                  namespace = ctx.cfg and ctx.cfg.namespace or rigelk8s.null,
                  diagnosis = result.diagnosis or rigelk8s.null,
                  dry_run = ctx.opts.dry_run and true or false,
-                 objects = rigelk8s.array{}, applied = rigelk8s.null}
+                 objects = rigelk8s.array{}, applied = rigelk8s.null,
+                 warnings = rigelk8s.array(ctx.cfg and ctx.cfg.warnings or {})}
     for _, r in ipairs(result.rows or {}) do
       doc.objects[#doc.objects + 1] = {name = r.object, kind = r.kind, namespace = r.namespace,
                                        state = r.state, message = r.message or "",
@@ -665,6 +706,10 @@ function M.deploy(ctx)
   local cfg = M.config(ctx)
   M.render(ctx)
   M.connect(ctx)
+  for _, w in ipairs(require("rigelk8s.nodes").placement_warnings(ctx.client, ctx.objects)) do
+    ctx.out:say("%s", w)
+    if cfg.warnings then cfg.warnings[#cfg.warnings + 1] = w end
+  end
   -- The monitoring stack (when helm is there) brings the ServiceMonitor CRD, so it goes
   -- before the objects that need it.
   M.observability_stack(ctx)

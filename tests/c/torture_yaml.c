@@ -245,6 +245,90 @@ static void test_plain_scalars_resolve_like_kubectl(void **state)
     }
 }
 
+/* PyYAML's YAML 1.1 rules (Rigelfiles): cases checked against PyYAML 6.0 yaml.safe_load. */
+static const scalar_case PYYAML_SCALARS[] = {
+    {"y", RK_STRING, 0, 0, 0},       {"N", RK_STRING, 0, 0, 0},
+    {"yes", RK_BOOL, 0, 0, 1},       {"No", RK_BOOL, 0, 0, 0},
+    {"on", RK_BOOL, 0, 0, 1},        {"OFF", RK_BOOL, 0, 0, 0},
+    {"TRUE", RK_BOOL, 0, 0, 1},      {"tRue", RK_STRING, 0, 0, 0},
+    {"~", RK_NULL, 0, 0, 0},         {"Null", RK_NULL, 0, 0, 0},
+    {"0o17", RK_STRING, 0, 0, 0},    {"017", RK_INT, 15, 0, 0},
+    {"08", RK_STRING, 0, 0, 0},      {"0x1F", RK_INT, 31, 0, 0},
+    {"-0b11", RK_INT, -3, 0, 0},     {"1_000", RK_INT, 1000, 0, 0},
+    {"1:30", RK_INT, 90, 0, 0},      {"-190:20:30", RK_INT, -685230, 0, 0},
+    {"12:60", RK_STRING, 0, 0, 0},   {"0_", RK_INT, 0, 0, 0},
+    {"0b", RK_STRING, 0, 0, 0},      {"1e3", RK_STRING, 0, 0, 0},
+    {"1.0e3", RK_STRING, 0, 0, 0},   {"1.0e+3", RK_FLOAT, 0, 1000.0, 0},
+    {"1.", RK_FLOAT, 0, 1.0, 0},     {"-.5", RK_STRING, 0, 0, 0},
+    {".5", RK_FLOAT, 0, 0.5, 0},     {"3.14_15", RK_FLOAT, 0, 3.1415, 0},
+    {"1:30.5", RK_FLOAT, 0, 90.5, 0}, {"-.Inf", RK_FLOAT, 0, -INFINITY, 0},
+    {".NaN", RK_FLOAT, 0, NAN, 0},   {"2001-12-14", RK_STRING, 0, 0, 0},
+    {"9223372036854775807", RK_INT, INT64_MAX, 0, 0},
+    {"9223372036854775808", RK_STRING, 0, 0, 0}, /* beyond int64: kept as text */
+};
+
+static rk_value *load_pyyaml(const char *text, const rk_pyyaml_resolver *res, rk_error *err,
+                             rk_status *st)
+{
+    rk_yaml_opts opts = {0};
+    opts.pyyaml = res;
+    rk_value *docs = NULL;
+    *st = rk_yaml_load(text, strlen(text), "Rigelfile", &opts, &docs, err);
+    return docs;
+}
+
+static void test_pyyaml_scalars(void **state)
+{
+    (void)state;
+    rk_pyyaml_resolver res;
+    assert_int_equal(rk_pyyaml_resolver_init(&res), RK_OK);
+    for (size_t i = 0; i < sizeof PYYAML_SCALARS / sizeof PYYAML_SCALARS[0]; i++) {
+        const scalar_case *c = &PYYAML_SCALARS[i];
+        assert_int_equal(rk_yaml_pyyaml_type(&res, c->text, strlen(c->text)), c->type);
+        char text[128];
+        snprintf(text, sizeof text, "v: %s\n", c->text);
+        rk_error err = {0};
+        rk_status st;
+        rk_value *docs = load_pyyaml(text, &res, &err, &st);
+        if (st != RK_OK)
+            fail_msg("%s: %s", c->text, err.msg);
+        check_scalar(c, rk_map_get_cstr(rk_seq_get(docs, 0), "v"));
+        rk_value_free(docs);
+    }
+    rk_pyyaml_resolver_free(&res);
+}
+
+static void test_pyyaml_keys(void **state)
+{
+    (void)state;
+    rk_pyyaml_resolver res;
+    assert_int_equal(rk_pyyaml_resolver_init(&res), RK_OK);
+    rk_error err = {0};
+    rk_status st;
+    /* y is the key "y"; on is true, written "true" (as JSON writes PyYAML's True) */
+    rk_value *docs = load_pyyaml("y: a\non: b\nn: c\n017: d\n", &res, &err, &st);
+    assert_int_equal(st, RK_OK);
+    rk_value *doc = rk_seq_get(docs, 0);
+    assert_string_equal(rk_map_get_cstr(doc, "y")->as.str.ptr, "a");
+    assert_string_equal(rk_map_get_cstr(doc, "true")->as.str.ptr, "b");
+    assert_string_equal(rk_map_get_cstr(doc, "n")->as.str.ptr, "c");
+    assert_string_equal(rk_map_get_cstr(doc, "15")->as.str.ptr, "d");
+    rk_value_free(docs);
+    /* on and true are the same key */
+    docs = load_pyyaml("on: a\ntrue: b\n", &res, &err, &st);
+    assert_int_equal(st, RK_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "Rigelfile:2:1: mapping key \"true\" already defined at line 1"));
+    /* tags follow PyYAML's rules too: y is no bool there */
+    docs = load_pyyaml("v: !!bool y\n", &res, &err, &st);
+    assert_int_equal(st, RK_ERR_PARSE);
+    assert_non_null(strstr(err.msg, "cannot decode !!str `y` as a !!bool"));
+    rk_pyyaml_resolver_free(&res);
+    /* the same text under kubectl's rules: y is true */
+    docs = load_ok("y: a\n");
+    assert_non_null(rk_map_get_cstr(rk_seq_get(docs, 0), "true"));
+    rk_value_free(docs);
+}
+
 static void test_empty_plain_is_null(void **state)
 {
     (void)state;
@@ -921,6 +1005,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_scalars_resolve_like_kubectl),
+        cmocka_unit_test(test_pyyaml_scalars),
+        cmocka_unit_test(test_pyyaml_keys),
         cmocka_unit_test(test_empty_plain_is_null),
         cmocka_unit_test(test_quoted_and_block_scalars_are_strings),
         cmocka_unit_test(test_strings_keep_nul_bytes),

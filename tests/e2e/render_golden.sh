@@ -3,7 +3,8 @@
 # rendered and compared with NAME.expected.yaml. Optional NAME.args holds extra flags
 # (e.g. --job robot); optional NAME.env holds VAR=value lines for the environment (the
 # render runs in an otherwise empty environment so the host's variables cannot leak into
-# templates).
+# templates). Render must write nothing on standard error, unless NAME.expected.stderr
+# exists: then standard error must be exactly that (e.g. the no-ROS-master warning).
 #
 # Then every expected file is sent to the Kubernetes emulator with
 # `kubectl apply --server-side --dry-run=server`, so the manifests are proven acceptable
@@ -47,7 +48,15 @@ for input in *.Rigelfile; do
   if ! run_clean "${envs[@]}" "$bin" render -f "$input" "${args[@]}" > "$tmp/$name.yaml" 2> "$tmp/$name.err"; then
     fail "$name: render exited non-zero:"; cat "$tmp/$name.err"; continue
   fi
-  if [ -s "$tmp/$name.err" ]; then fail "$name: render wrote to stderr:"; cat "$tmp/$name.err"; fi
+  # Warnings are expected only where NAME.expected.stderr holds them, word for word.
+  if [ "${RK_UPDATE_GOLDEN:-}" = 1 ]; then
+    if [ -s "$tmp/$name.err" ]; then cp "$tmp/$name.err" "$name.expected.stderr"; else rm -f "$name.expected.stderr"; fi
+  fi
+  if [ -f "$name.expected.stderr" ]; then
+    diff -u "$name.expected.stderr" "$tmp/$name.err" || fail "$name: standard error differs from $name.expected.stderr (above)"
+  elif [ -s "$tmp/$name.err" ]; then
+    fail "$name: render wrote to stderr:"; cat "$tmp/$name.err"
+  fi
   # Deterministic: a second run must give the same bytes.
   run_clean "${envs[@]}" "$bin" render -f "$input" "${args[@]}" > "$tmp/$name.again" 2>/dev/null
   cmp -s "$tmp/$name.yaml" "$tmp/$name.again" || fail "$name: two renders differ"

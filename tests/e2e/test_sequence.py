@@ -459,5 +459,80 @@ class TestErrors(SequenceCase):
         self.assertEqual(p.stdout.split(), ["failing_script", "full", "half_broken", "hooks_per_job", "probe_each", "release"])
 
 
+class TestSharedDataForRigel(SequenceCase):
+    """Shared data as Rigel can reference it (flat keys), and what `rigel run job` cannot get."""
+
+    def write_rigelfile(self, sub, text):
+        d = os.path.join(self.dir, sub)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "Rigelfile")
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+        return path
+
+    def test_flat_keys_of_the_deploy_report_render_in_later_jobs(self):
+        path = self.write_rigelfile("flat", """\
+            jobs:
+              first: {plugin: rigelk8s, with: {namespace: seq-flat, deployment_name: first, deploy_ros_master: false}}
+              second:
+                plugin: rigelk8s
+                with:
+                  namespace: "{{ data.rigelk8s_namespace }}"
+                  deployment_name: "{{ data.rigelk8s_deployment_name }}-then-{{ data.rigelk8s.state }}"
+                  deploy_ros_master: false
+              shim_lua:
+                plugin: "rigelk8s_rigel.LuaPlugin"
+                with:
+                  script: ../probe.lua
+                  label: "{{ data.rigelk8s_namespace }}"
+            sequences:
+              s:
+                stages:
+                  - jobs: [first]
+                  - jobs: [second, shim_lua]
+            """)
+        p = self.run_rk("s", "-f", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIsNotNone(self.deployment("seq-flat", "first-then-ready"))
+        # the shim's Lua plugin name runs natively, as rigelk8s.lua does
+        [seen] = self.probes()
+        self.assertEqual((seen["job"], seen["config"]["label"]), ("shim_lua", "seq-flat"))
+
+    def test_a_delegated_job_using_matrix_data_is_refused_before_anything_runs(self):
+        path = self.write_rigelfile("matrix", """\
+            jobs:
+              first: {plugin: rigelk8s, with: {namespace: seq-never-m, deploy_ros_master: false}}
+              sim:
+                plugin: "rigel.plugins.core.ComposePlugin"
+                with:
+                  robot: "{{ data.robot }}"
+              other:
+                plugin: "rigel.plugins.core.TestPlugin"
+                with:
+                  ns: "{{ data.rigelk8s_namespace }}"
+            sequences:
+              s:
+                stages:
+                  - jobs: [first]
+                  - parallel: [{jobs: [sim]}]
+                    matrix: {robot: [r1, r2]}
+                  - jobs: [other]
+            """)
+        p = self.run_rk("s", "-f", path, rigel=True)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("Rigelfile:5:5: jobs.sim.with: job sim (plugin rigel.plugins.core.ComposePlugin) uses "
+                      "{{ data.robot }} in a matrix branch (matrix: robot), but it is delegated to "
+                      "`rigel run job sim`, which gets no shared data and no matrix values: run the whole "
+                      "sequence with `rigel run sequence s`", p.stderr)
+        self.assertIn("jobs.other.with: job other (plugin rigel.plugins.core.TestPlugin) uses "
+                      "{{ data.rigelk8s_namespace }}, but it is delegated", p.stderr)
+        self.assertEqual(self.rigel_calls(), [])
+        self.assertIsNone(self.deployment("seq-never-m", "rigel-k8s-application"))
+        # --skip-foreign runs the rest: the refused jobs are skipped, not delegated.
+        p = self.run_rk("s", "-f", path, "--skip-foreign", rigel=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.rigel_calls(), [])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -29,6 +29,7 @@ def orchestration(namespace, **over):
     """The seed README's full example (storage, rolling update, readiness) in namespace."""
     o = {
         "namespace": namespace,
+        "deploy_ros_master": True,  # the seed's example sets it (the default is false)
         "application_image": GOOD_IMAGE,
         "readiness": {"command": "/usr/local/bin/readiness_probe.sh"},
         "persistent_storage": {"volumes": [{"name": "data-volume", "size": "1Gi",

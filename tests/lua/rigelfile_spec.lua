@@ -68,6 +68,31 @@ describe("templates", function()
     assert.equal("port-3", out.p)
   end)
 
+  it("indexes lists as Jinja2 does: from 0, negative from the end", function()
+    local vars = {ports = {11311, 9090, 8080}, hosts = {{name = "a"}, {name = "b"}}}
+    local out, problems = render({first = "{{ vars.ports[0] }}", second = "{{ vars.ports[1] }}",
+                                  third = "{{ vars.ports[2] }}", last = "{{ vars.ports[-1] }}",
+                                  before_last = "{{ vars.ports[-2] }}", s = "p{{ vars.ports[1] }}",
+                                  host = "{{ vars.hosts[1].name }}", first_host = "{{ vars.hosts[-2]['name'] }}",
+                                  dotted = "{{ vars.ports.2 }}", dotted_host = "{{ vars.hosts.0.name }}"},
+                                 {vars = vars})
+    assert.same({}, problems)
+    assert.same({first = 11311, second = 9090, third = 8080, last = 8080, before_last = 9090,
+                 s = "p9090", host = "b", first_host = "a", dotted = 8080, dotted_host = "a"}, out)
+  end)
+
+  it("reports an index out of range, naming the list and its size", function()
+    for _, tpl in ipairs{"{{ vars.ports[3] }}", "{{ vars.ports[-4] }}", "x-{{ vars.ports[7] }}"} do
+      local _, problems = render({v = tpl}, {vars = {ports = {1, 2, 3}}, path = "jobs.j.with"})
+      assert.equal(1, #problems, tpl)
+      assert.equal("jobs.j.with.v", problems[1].path)
+      assert.matches("is out of range", problems[1].message, 1, true)
+      assert.matches("vars.ports has 3 items (indexes 0..2, or -1..-3 from the end", problems[1].message, 1, true)
+    end
+    local _, problems = render({v = "{{ vars.none[0] }}"}, {vars = {none = {}}, path = "p"})
+    assert.matches("vars.none is an empty list", problems[1].message, 1, true)
+  end)
+
   it("refuses to interpolate a list into text", function()
     local _, problems = render({s = "x {{ vars.l }}"}, {vars = {l = {1, 2}}, path = "p"})
     assert.equal(1, #problems)
@@ -188,17 +213,21 @@ end)
 describe("rigelfile.load", function()
   it("fills in the defaults existing Rigelfiles rely on", function()
     local cfg = load(job("        readiness:\n          command: /probe.sh\n"))
-    assert.is_true(cfg.deploy_ros_master)
+    -- The seed README's configuration table: deploy_ros_master defaults to false.
+    assert.is_false(cfg.deploy_ros_master)
+    assert.is_nil(cfg.ros_master_uri)
     assert.equal("default", cfg.namespace)
     assert.equal("rigel-k8s-application", cfg.deployment_name)
     assert.same({command = "/probe.sh", initial_delay_seconds = 5, period_seconds = 10,
-                 timeout_seconds = 1, failure_threshold = 3, init_container = true}, cfg.readiness)
+                 probe_timeout_seconds = 1, failure_threshold = 3, init_container = true}, cfg.readiness)
     assert.same({strategy = "Rolling", max_surge = 1, max_unavailable = 0}, cfg.rolling_update)
     assert.equal(600, cfg.progress_deadline_seconds)
     assert.equal(1, cfg.replicas)
     assert.equal("ros1", cfg.ros_version)
     assert.equal("noetic", cfg.distro)
     assert.is_false(cfg.observability.enabled)
+    assert.is_false(cfg.observability.prometheus.enabled)
+    assert.is_false(cfg.observability.grafana.enabled)
     assert.same({}, cfg.components)
     assert.same({file = cfg.source.file, job = "deploy_k8s", path = "jobs.deploy_k8s.with.orchestration"},
                 cfg.source)
@@ -210,8 +239,8 @@ describe("rigelfile.load", function()
         replicas: "{{ vars.REPLICAS }}"
         rolling_update:
           max_surge: "25%"
-]]), {env = env_of{MASTER = "no", REPLICAS = "3"}})
-    assert.is_false(cfg.deploy_ros_master)
+]]), {env = env_of{MASTER = "yes", REPLICAS = "3"}})
+    assert.is_true(cfg.deploy_ros_master)
     assert.equal(3, cfg.replicas)
     assert.equal("25%", cfg.rolling_update.max_surge)
   end)

@@ -1425,6 +1425,8 @@ class Controllers:
                     o = self.store.get(rt.key, name, obj["metadata"]["name"])
                     if o is not None:  # finalizers: force removal
                         self.api._remove(rt, name, obj["metadata"]["name"])
+            if nsobj["metadata"].get("finalizers"):
+                return  # a real server keeps it Terminating until its finalizers are removed
             self.api._remove(self.rt[NS], None, name)
             return
         if self.store.get(SA, name, "default") is None:
