@@ -235,6 +235,8 @@ local function parent_object(ctx, ident, members)
     end
   end
   local file, job = source_of(ctx.cfg or {})
+  local owner = ctx.inventory and ctx.inventory.owner
+  if owner then file, job = owner.file, owner.job end
   return {
     apiVersion = "v1", kind = "ConfigMap",
     metadata = {name = ident.parent, namespace = ident.namespace,
@@ -253,6 +255,12 @@ local function write(ctx, inv, members)
   if ctx.opts.dry_run then return end
   local obj = parent_object(ctx, inv.ident, members)
   ctx.client:apply(obj, {force = true})
+end
+
+-- A warning: on stderr, or with -o json in the report's warnings[] (stderr stays quiet).
+local function warn(ctx, msg)
+  ctx.out:say("%s", msg)
+  if ctx.cfg and ctx.cfg.warnings then ctx.cfg.warnings[#ctx.cfg.warnings + 1] = msg end
 end
 
 -- Every other rigelk8s inventory this Rigelfile job wrote (a renamed deployment_name or
@@ -292,17 +300,21 @@ function M.begin(ctx)
   local old = M.load(ctx.client, ident)
   local file, job = source_of(cfg)
   -- Another job of the same Rigelfile may well update the same application (a new
-  -- image, say); another Rigelfile may not, unless told to take it over.
+  -- image, say). Another Rigelfile may update it too, but it does not own it: it prunes
+  -- nothing, and the inventory keeps naming the first, until --adopt.
+  local foreign
   if old and file and old.source and old.source ~= "" and old.source ~= file and not ctx.opts.adopt then
-    errors.raise{message = string.format(
-      "application '%s' in namespace %s was deployed from another Rigelfile (%s, job %s); this " ..
-      "one is %s (job %s). Two Rigelfiles cannot share one application name in one namespace: " ..
-      "set a different deployment_name in %s, or pass --adopt to take the application over " ..
-      "(what only the other Rigelfile renders is then pruned). Nothing was changed",
-      ident.app, ident.namespace, old.source, old.job or "?", file, job or "?", file),
-      exit_code = errors.EXIT.usage, reason = "InventoryConflict"}
+    foreign = old.source
+    warn(ctx, string.format(
+      "warning: application '%s' in namespace %s was deployed from another Rigelfile (%s, job %s); " ..
+      "this one (%s) updates it but prunes nothing, so objects that only the other one renders stay. " ..
+      "Two Rigelfiles should not share one application name in one namespace: set a different " ..
+      "deployment_name in %s, or pass --adopt to make this the application's Rigelfile (what it " ..
+      "does not render is then pruned)", ident.app, ident.namespace, old.source, old.job or "?",
+      file, file))
   end
-  local inv = {ident = ident, old = old and old.members or {}, applied = {}, exists = old ~= nil}
+  local inv = {ident = ident, old = old and old.members or {}, applied = {}, exists = old ~= nil,
+               foreign = foreign, owner = foreign and {file = old.source, job = old.job} or nil}
   ctx.inventory = inv
   for _, r in ipairs(renamed_apps(ctx, ident)) do
     local msg = string.format("warning: application '%s' in namespace %s, deployed earlier from this " ..
@@ -311,8 +323,7 @@ function M.begin(ctx)
     ctx.renamed = ctx.renamed or {}
     ctx.renamed[#ctx.renamed + 1] = {application = r.app, namespace = r.namespace,
                                      command = string.format("rigelk8s delete --app %s -n %s", r.app, r.namespace)}
-    ctx.out:say("%s", msg)
-    if ctx.json then io.stderr:write(msg, "\n") end
+    warn(ctx, msg)
   end
   return inv
 end
@@ -389,6 +400,7 @@ end
 
 -- Members of the inventory that the rendered objects no longer include.
 function M.candidates(ctx, inv)
+  if inv.foreign then return {} end
   local rendered = {}
   for _, o in ipairs(ctx.objects or {}) do rendered[object_key(o)] = true end
   local out = {}

@@ -443,17 +443,29 @@ class BadInventoryTest(InventoryTest):
         first = self.components("two1", ["driver", "old-planner"], name="first.Rigelfile")
         self.deploy(first)
         second = self.components("two1", ["mapper"], name="second.Rigelfile")
-        r = self.run_code(2, "deploy", "-f", second)
-        self.assertIn("application '%s' in namespace two1 was deployed from another Rigelfile (%s, job deploy_k8s)"
-                      % (APP, first), r.stderr)
-        self.assertIn("--adopt", r.stderr)
+        r = self.run_code(0, "deploy", "-f", second, "--timeout", "30s")
+        self.assertIn("warning: application '%s' in namespace two1 was deployed from another Rigelfile (%s, job "
+                      "deploy_k8s); this one (%s) updates it but prunes nothing" % (APP, first, second), r.stderr)
         self.assertIn("set a different deployment_name in " + second, r.stderr)
-        for d in ("driver", "old-planner"):
-            self.assertIsNotNone(self.k.get("Deployment", "two1", d))
-        self.assertIsNone(self.k.get("Deployment", "two1", "mapper"))
-        r = self.run_code(0, "deploy", "-f", second, "--adopt")
+        self.assertIn("--adopt", r.stderr)
+        self.assertNotIn("pruned Deployment", r.stderr)
+        for d in ("driver", "old-planner", "mapper"):
+            self.assertIsNotNone(self.k.get("Deployment", "two1", d), d)
+        # The inventory still belongs to the first Rigelfile, and lists both's objects.
+        ann = self.inventory("two1")["metadata"]["annotations"]
+        self.assertEqual(ann["rigelk8s.io/rigelfile"], first)
+        self.assertTrue({"Deployment/driver", "Deployment/mapper"} <= set(self.members("two1")))
+        # -o json: the warning is in the report, stderr stays quiet; diff lists no prune.
+        doc = self.run_code(0, "deploy", "-f", second, "--timeout", "30s", "-o", "json").json()
+        self.assertTrue(any("was deployed from another Rigelfile" in w for w in doc["warnings"]), doc)
+        r = self.run_code(0, "diff", "-f", second)
+        self.assertNotIn("PRUNE", r.stdout)
+        # --adopt makes it the application's Rigelfile: what it does not render goes.
+        r = self.run_code(0, "deploy", "-f", second, "--adopt", "--timeout", "30s")
         self.assertIn("pruned Deployment/driver", r.stderr)
+        self.assertIn("pruned Deployment/old-planner", r.stderr)
         self.assertIsNotNone(self.k.get("Deployment", "two1", "mapper"))
+        self.assertEqual(self.inventory("two1")["metadata"]["annotations"]["rigelk8s.io/rigelfile"], second)
 
 
 class KubectlApplySetTest(InventoryTest):
