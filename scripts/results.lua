@@ -138,6 +138,7 @@ if code ~= 0 then
 end
 if opts.json then
   io.stdout:write(require("rigelk8s.json").encode{command = "results", state = "copied", exit_code = 0,
+                                                  rigelk8s_version = require("rigelk8s").version,
                                                   namespace = cfg.namespace, pod = pod,
                                                   container = results.container,
                                                   source_path = results.source_path, destination = dest}, "\n")

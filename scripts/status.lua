@@ -81,6 +81,7 @@ return wf.main(function(ctx)
   if ctx.json then
     local json = require "rigelk8s.json"
     io.stdout:write(json.encode{command = "status", ready = all_ready, exit_code = all_ready and 0 or 1,
+                                rigelk8s_version = require("rigelk8s").version,
                                 namespace = ctx.cfg.namespace, objects = report}, "\n")
   else
     local kw, nw = 4, 4

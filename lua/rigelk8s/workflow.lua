@@ -620,6 +620,7 @@ function M.finish(ctx, result, extra)
   if ctx.json then
     local json = require "rigelk8s.json"
     local doc = {command = ctx.command, state = result.state, exit_code = code,
+                 rigelk8s_version = rigelk8s.version,
                  elapsed_seconds = sys.now() - ctx.started,
                  namespace = ctx.cfg and ctx.cfg.namespace or rigelk8s.null,
                  diagnosis = result.diagnosis or rigelk8s.null,
@@ -683,7 +684,7 @@ local function json_error(command, e)
   local json = require "rigelk8s.json"
   local rigelk8s = require "rigelk8s"
   local doc = {command = command, state = "error", exit_code = e.exit_code,
-               message = e.message, reason = e.reason or "Error"}
+               message = e.message, reason = e.reason or "Error", rigelk8s_version = rigelk8s.version}
   local a = type(e.applied) == "table" and e.applied
   if a then
     -- A failed apply says exactly what reached the cluster and what did not.
