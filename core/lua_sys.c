@@ -112,6 +112,20 @@ static int sys_which(lua_State *L) {
   return 1;
 }
 
+/* sys.realpath(path): the absolute path without symlinks, or nil and a message. */
+static int sys_realpath(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char *r = realpath(path, NULL);
+  if (!r) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushstring(L, r);
+  free(r);
+  return 1;
+}
+
 /* sys.write_private(path, data): creates or truncates path with mode 0600 and writes data.
  * Every file rigelk8s writes goes through here. Returns true, or nil and a message. */
 static int sys_write_private(lua_State *L) {
@@ -139,7 +153,12 @@ static int sys_write_private(lua_State *L) {
     }
     off += (size_t)n;
   }
-  close(fd);
+  /* NFS and full disks may report the failed write only here. */
+  if (close(fd) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -449,6 +468,7 @@ int luaopen_rigelk8s_sys(lua_State *L) {
       {"interrupted", sys_interrupted},
       {"which", sys_which},
       {"write_private", sys_write_private},
+      {"realpath", sys_realpath},
       {"mkdir_private", sys_mkdir_private},
       {"getpid", sys_getpid},
       {"spawn", sys_spawn},

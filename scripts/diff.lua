@@ -1,6 +1,8 @@
 -- rigelk8s diff: what `deploy` would change. Each rendered object goes through a
 -- server-side dry-run apply; the result is compared with the live object as a unified
--- diff of YAML. managedFields are dropped and Secret data is masked.
+-- diff of YAML. managedFields are dropped and Secret data is masked. Objects of the
+-- application's inventory that the Rigelfile no longer renders are listed after the
+-- diff as "- PRUNE  Kind/name" (deploy deletes them).
 -- Exit 0: no differences; 1: differences; 2/3: configuration or cluster errors.
 local wf = require "rigelk8s.workflow"
 
@@ -11,6 +13,10 @@ return wf.main(function(ctx)
   wf.config(ctx)
   wf.render(ctx)
   local text, changed = wf.diff(ctx, ctx.objects)
+  -- What deploy would prune (inventory members the Rigelfile no longer renders).
+  local prune_text, prune = require("rigelk8s.inventory").diff_lines(ctx)
+  text = text .. prune_text
+  for _, n in ipairs(prune) do changed[#changed + 1] = n .. " (prune)" end
   if ctx.json then
     local json = require "rigelk8s.json"
     local rigelk8s = require "rigelk8s"

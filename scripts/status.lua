@@ -1,12 +1,15 @@
 -- rigelk8s status: each object of the Rigelfile with its readiness; Deployments with
 -- their revision and images; their pods with node, readiness, phase and restarts.
+-- Inventory members the Rigelfile no longer renders are shown too (marked); with
+-- `--app NAME -n NS` the objects come from the inventory alone, without a Rigelfile.
 -- Exit 0 when everything exists and is ready, 1 otherwise (3: cluster unreachable).
 local wf = require "rigelk8s.workflow"
 local core = require "rigelk8s.rollout_core"
 local errors = require "rigelk8s.errors"
 
-local info = {command = "status", usage = "rigelk8s status [-f Rigelfile] [flags]",
-              description = "Show the objects of the Rigelfile, their readiness, revisions and pods."}
+local info = {command = "status", usage = "rigelk8s status [-f Rigelfile | --app NAME -n NS] [flags]",
+              description = "Show the objects of the Rigelfile, their readiness, revisions and pods.",
+              flags = {{"app", nil, "--app", value = "NAME", help = "application NAME from its inventory alone (no Rigelfile; needs -n)"}}}
 
 local function pod_rows(client, live, rigelk8s)
   local sel = {}
@@ -37,15 +40,25 @@ local function pod_rows(client, live, rigelk8s)
 end
 
 return wf.main(function(ctx)
-  wf.config(ctx)
-  wf.render(ctx)
+  local inventory = require "rigelk8s.inventory"
+  if ctx.opts.app then
+    inventory.with_app(ctx, ctx.opts.app)
+  else
+    wf.config(ctx)
+    wf.render(ctx)
+  end
   local client = wf.connect(ctx)
+  -- Objects deployed earlier that the Rigelfile no longer renders are shown too.
+  inventory.add_unrendered(ctx)
+  local unrendered = {}
+  for _, e in ipairs(ctx.entries) do if e.unrendered then unrendered[e.object] = true end end
   local rigelk8s = require "rigelk8s"
   local report, all_ready = rigelk8s.array{}, true
   for _, o in ipairs(ctx.objects) do
     local live, err = client:try_get(o)
     if not live and err and err.exit_code == errors.EXIT.unreachable then error(err, 0) end
-    local row = {kind = o.kind, name = o.metadata.name, namespace = o.metadata.namespace}
+    local row = {kind = o.kind, name = o.metadata.name, namespace = o.metadata.namespace,
+                 unrendered = unrendered[o] or nil}
     if not live then
       row.state = "missing"
       row.message = (err and err.code == 404) and "not found" or tostring(err)
@@ -89,6 +102,7 @@ return wf.main(function(ctx)
     print(string.format(fmt, "KIND", "NAME", "STATE", "DETAILS"))
     for _, r in ipairs(report) do
       local details = r.message or ""
+      if r.unrendered then details = details .. " (no longer in the Rigelfile: the next deploy prunes it)" end
       if r.revision then
         details = string.format("revision %d, %s: %s", r.revision, table.concat(r.images or {}, ","), details)
       end

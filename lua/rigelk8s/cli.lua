@@ -42,6 +42,7 @@ M.commands = {
   {"diff", summary = "server-side dry run compared with the live objects (exit 1 when different)"},
   {"rollback", summary = "back to the previous revision, or --to-revision N"},
   {"delete", summary = "tear down in reverse order; PVCs are kept unless --delete-storage"},
+  {"list", summary = "the applications rigelk8s deployed, from their inventories (-n NS | -A)"},
   {"render", summary = "print the manifests as YAML (no cluster)"},
   {"results", summary = "copy results.source_path out of the newest ready pod (kubectl cp)"},
   {"fleet", args = "status|resume", summary = "a fleet's robots: a status matrix with drift; resume a rollout paused by --pause"},
@@ -66,7 +67,7 @@ M.environment = {
 
 M.exit_codes = {
   {0, "success"},
-  {1, "failure: a rollout failed, an object was rejected, a diff was found, a script error"},
+  {1, "failure: a rollout failed, an object was rejected, a diff was found, a script error, output that could not be written"},
   {2, "usage or configuration error: a bad flag, Rigelfile or kubeconfig"},
   {3, "cluster unreachable or not answering in time, or TLS or authentication failed"},
   {4, "timeout"},

@@ -187,7 +187,8 @@ function Client:try_delete(ref, opts)
   local s = spec_of("delete", ref, opts)
   local v, err = call(self, s)
   if not v then
-    if err.code == 404 and opts.ignore_not_found then return false end
+    -- A kind the cluster does not serve is an error to report, not a deleted object.
+    if err.code == 404 and err.reason ~= "NoKindMatch" and opts.ignore_not_found then return false end
     return nil, err
   end
   local secs = wait_seconds(opts.wait)

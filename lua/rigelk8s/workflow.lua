@@ -147,6 +147,10 @@ end
 M.flags = {
   {"hooks", nil, "--hooks", value = "FILE", multi = true, help = "Lua file of hooks (repeatable)"},
   {"force_conflicts", nil, "--force-conflicts", help = "take over fields another field manager owns"},
+  -- The inventory (lua/rigelk8s/inventory.lua): what left the Rigelfile is pruned.
+  {"no_prune", nil, "--no-prune", help = "do not delete objects that left the Rigelfile"},
+  {"prune_storage", nil, "--prune-storage", help = "also prune volume claims that left the Rigelfile (their data is lost)"},
+  {"adopt", nil, "--adopt", help = "take over an application that another Rigelfile deployed"},
 }
 for _, f in ipairs(require("rigelk8s.fleet").flags) do M.flags[#M.flags + 1] = f end
 
@@ -258,7 +262,7 @@ function M.add(ctx, object, phase)
                  hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(PHASES, ", "))
   end
   object.metadata.namespace = object.metadata.namespace or (ctx.cfg and ctx.cfg.namespace)
-  ctx.entries[#ctx.entries + 1] = {phase = phase, object = object}
+  ctx.entries[#ctx.entries + 1] = {phase = phase, object = object, added = true}
   ctx.objects[#ctx.objects + 1] = object
   return object
 end
@@ -407,7 +411,11 @@ function M.apply(ctx, objects, opts)
   local summary = ctx.applied or new_summary()
   ctx.applied = summary
   local dry = ctx.opts.dry_run
+  local inventory = require "rigelk8s.inventory"
+  inventory.label(ctx, objects)
   local before, missing_kind = snapshot(client, objects)
+  -- After the snapshot: a cluster that cannot be read fails there, in its own words.
+  if ctx.cfg then inventory.begin(ctx) end
   local explain = require "rigelk8s.explain"
   if not dry then explain.check_namespaces(ctx, objects, before) end
   local groups, phase_of = phase_groups(ctx, objects)
@@ -475,10 +483,12 @@ function M.apply(ctx, objects, opts)
       for _, f in ipairs(summary.failed) do missed[#missed + 1] = f.ref .. " (rejected)" end
       for _, n in ipairs(summary.not_applied) do missed[#missed + 1] = n .. " (a later phase)" end
       lines[#lines + 1] = "not applied: " .. table.concat(missed, ", ")
+      inventory.record(ctx, objects, summary)
       errors.raise{message = table.concat(lines, "\n"), exit_code = errors.EXIT.failed,
                    reason = "ApplyFailed", applied = summary}
     end
   end
+  inventory.record(ctx, objects, summary)
   M.run_hooks(ctx, "after_apply", summary)
   return summary
 end
@@ -492,6 +502,7 @@ function M.diff(ctx, objects)
   local diff = require "rigelk8s.diff"
   local yaml = require "rigelk8s.yaml"
   local client = M.connect(ctx)
+  require("rigelk8s.inventory").label(ctx, objects)
   local changed, out = {}, {}
   for _, o in ipairs(objects) do
     local live, err = client:try_get(o)
@@ -765,6 +776,8 @@ end
 -- JSON document on stdout with -o json) and returns the exit code and the report
 -- (wf.report's table).
 function M.finish(ctx, result, extra)
+  -- Pruning comes once the new objects are Ready, before the verdict and its hooks.
+  extra = require("rigelk8s.inventory").settle(ctx, result, extra or {})
   M.result_hooks(ctx, result)
   local report = M.report(ctx, result, extra)
   if ctx.json then
@@ -830,17 +843,23 @@ function M.deploy(ctx)
   else
     M.apply(ctx, ctx.objects)
   end
-  return M.wait(ctx, M.wait_targets(ctx)), M.no_change_note(ctx)
+  local result = M.wait(ctx, M.wait_targets(ctx))
+  return result, require("rigelk8s.inventory").settle(ctx, result, M.no_change_note(ctx))
 end
 
 -- The delete workflow: reverse dependency order, each object waited for until gone.
 -- Storage (PVCs, PVs) and the namespace are kept unless delete_storage. Returns the
 -- result for finish() and the extra report fields.
 function M.delete(ctx, delete_storage)
-  M.config(ctx)
-  M.render(ctx)
+  local inventory = require "rigelk8s.inventory"
+  if not ctx.from_inventory then
+    M.config(ctx)
+    M.render(ctx)
+  end
   local client = M.connect(ctx)
-  local order = {"observability", "application", "master"}
+  -- Inventory members that the Rigelfile no longer renders go too.
+  inventory.add_unrendered(ctx)
+  local order = {"observability", "other", "application", "master", "config"}
   if delete_storage then order[#order + 1] = "storage"; order[#order + 1] = "namespace" end
   local deleted, missing, kept = {}, {}, {}
   for _, phase in ipairs(order) do
@@ -849,18 +868,28 @@ function M.delete(ctx, delete_storage)
       local o = objs[i]
       local res, err = client:try_delete(o, {propagation_policy = "Foreground", wait = ctx.timeout,
                                              ignore_not_found = true, dry_run = ctx.opts.dry_run})
-      if res == nil and err then error(err, 0) end
-      if res == false then missing[#missing + 1] = ref(o) else deleted[#deleted + 1] = ref(o) end
-      ctx.out:say("%s %s%s", ref(o), res == false and "not found" or "deleted",
-                  ctx.opts.dry_run and " (dry run)" or "")
+      if res == nil and err and err.reason == "NoKindMatch" then
+        -- An inventory member whose kind (a CRD) the cluster has dropped since.
+        missing[#missing + 1] = ref(o)
+        ctx.out:say("%s not deleted: the cluster no longer serves %s %s", ref(o), o.apiVersion, o.kind)
+      elseif res == nil and err then
+        error(err, 0)
+      else
+        if res == false then missing[#missing + 1] = ref(o) else deleted[#deleted + 1] = ref(o) end
+        ctx.out:say("%s %s%s", ref(o), res == false and "not found" or "deleted",
+                    ctx.opts.dry_run and " (dry run)" or "")
+      end
     end
   end
+  local kept_objects = {}
   if not delete_storage then
-    for _, o in ipairs(M.phase_objects(ctx, {"storage", "namespace"})) do kept[#kept + 1] = ref(o) end
+    kept_objects = M.phase_objects(ctx, {"storage", "namespace"})
+    for _, o in ipairs(kept_objects) do kept[#kept + 1] = ref(o) end
     if #kept > 0 then
       ctx.out:say("kept (use --delete-storage to delete them too): %s", table.concat(kept, ", "))
     end
   end
+  inventory.after_delete(ctx, kept_objects)
   local rigelk8s = require "rigelk8s"
   return {state = "ready", rows = {},
           summary = string.format("%d deleted, %d already gone", #deleted, #missing)},
@@ -878,7 +907,8 @@ function M.main(fn, argv, info)
   end
   local ok, ret = pcall(function()
     local fleet = require "rigelk8s.fleet"
-    if FLEET_COMMANDS[ctx.command] and not fleet.is_child() then
+    -- --app reads one application's inventory: no Rigelfile, so no fleet either.
+    if FLEET_COMMANDS[ctx.command] and not fleet.is_child() and not ctx.opts.app then
       local targets = fleet.targets(ctx, not ctx.opts.contexts and M.config(ctx) or nil)
       if targets then return fleet.run(ctx, targets, argv) end
     end

@@ -218,6 +218,8 @@ def applied_refs(emu, namespace):
         for n in names(emu, path % namespace):
             if kind == "ConfigMap" and n == "kube-root-ca.crt":
                 continue
+            if kind == "ConfigMap" and n.startswith("rigelk8s."):
+                continue  # the application's inventory (README: Inventory and pruning), not a manifest
             out.append("%s/%s" % (kind, n))
     return sorted(out)
 

@@ -306,7 +306,9 @@ class Controllers:
             self.enqueue(("sched-ns", ns, None))
             if typ == "DELETED" and get_path(obj, "spec", "volumeName"):
                 self.enqueue(("pv-release", None, obj["spec"]["volumeName"]))
-        elif rkey == SC:
+        elif rkey == SC or (rkey == PV and typ != "DELETED"):
+            # A claim naming its volume (spec.volumeName) may arrive before the volume:
+            # like the real binder's resync, a new volume gets the pending claims looked at.
             self.enqueue(("pvc-all", None, None))
         elif rkey == NODE:
             self.enqueue(("ds-all", None, None))
