@@ -8,15 +8,19 @@ local errors = require "rigelk8s.errors"
 local sys = require "rigelk8s.sys"
 
 local sub = arg[1]
+-- The flags shown by --help, the man page and the completions are fleet status's.
+if sub == nil and require("rigelk8s.cli").describing() then sub = "status" end
 local rest = {}
 for i = 2, #arg do rest[#rest + 1] = arg[i] end
 
 local USAGE = "usage: rigelk8s fleet status [--fleet FILE | --contexts A,B] [--select K=V] [-o json]\n" ..
               "       rigelk8s fleet resume [PID]\n"
 
-if sub == nil or sub == "-h" or sub == "--help" then
-  io.stdout:write(USAGE)
-  return sub == nil and errors.EXIT.usage or 0
+-- fleet --help is fleet status's help (its flags), with both usages.
+if sub == "-h" or sub == "--help" then sub, rest = "status", {"--help"} end
+if sub == nil then
+  io.stderr:write(USAGE)
+  return errors.EXIT.usage
 end
 
 if sub == "resume" then
@@ -60,7 +64,7 @@ if sub ~= "status" then
   return errors.EXIT.usage
 end
 
-local info = {command = "fleet status", usage = "rigelk8s fleet status [flags]",
+local info = {command = "fleet status", usage = "rigelk8s fleet status [flags]\n       rigelk8s fleet resume [PID]",
               description = "Every target of the fleet: reachable, image and revision per Deployment, Ready, drift, last change."}
 
 return wf.main(function(ctx)

@@ -101,6 +101,9 @@ end
 -- from its script's own cli.parse call. The script runs in a coroutine up to that call
 -- and is never resumed, so nothing after it (reading files, the cluster) happens.
 local describing = false
+-- True while describe runs a script up to its cli.parse call: a script with subcommands
+-- (fleet) picks the one whose flags the help, man page and completions show.
+function M.describing() return describing end
 function M.describe(name)
   local chunk = assert(require("rigelk8s.scripts").load(name))
   local saved_arg = arg

@@ -122,9 +122,13 @@ M.ref_text = ref_text
 local STORAGE = {PersistentVolumeClaim = true, PersistentVolume = true}
 
 -- script: the command whose own objects (wf.add) these are; nil for what the Rigelfile renders.
-local function member_of(o, phase, script)
+-- adhoc: applied by a script outside the rendered set (wf.apply of an object it built, a
+-- wf.render variant): recorded, so list, status --app and delete --app know it, but never
+-- pruned, since no render says whether the script still wants it (blue/green keeps the
+-- idle colour for the next switch).
+local function member_of(o, phase, script, adhoc)
   return {apiVersion = o.apiVersion, kind = o.kind, namespace = o.metadata.namespace,
-          name = o.metadata.name, phase = phase or "other", script = script}
+          name = o.metadata.name, phase = phase or "other", script = script, adhoc = adhoc or nil}
 end
 
 -- The application's identity: app name, namespace, parent name, id.
@@ -188,7 +192,8 @@ function M.parse(ident, live)
     end
     members[#members + 1] = {apiVersion = m.apiVersion, kind = m.kind, name = m.name,
                              namespace = m.namespace, phase = type(m.phase) == "string" and m.phase or "other",
-                             script = type(m.script) == "string" and m.script or nil}
+                             script = type(m.script) == "string" and m.script or nil,
+                             adhoc = m.adhoc == true or nil}
   end
   return {members = members, live = live, job = ann[M.JOB], source = ann[M.SOURCE],
           version = ann[M.VERSION], deployed = ann[M.DEPLOYED], tooling = tooling}
@@ -225,7 +230,7 @@ local function parent_object(ctx, ident, members)
     local gk = g == "" and m.kind or (m.kind .. "." .. g)
     if not seen[gk] then seen[gk] = true; gks[#gks + 1] = gk end
     list[#list + 1] = {apiVersion = m.apiVersion, kind = m.kind, namespace = m.namespace,
-                       name = m.name, phase = m.phase, script = m.script}
+                       name = m.name, phase = m.phase, script = m.script, adhoc = m.adhoc}
   end
   table.sort(gks)
   for _, o in ipairs(ctx.objects or {}) do
@@ -360,9 +365,22 @@ function M.record(ctx, objects, summary)
   for _, f in ipairs(summary and summary.failed or {}) do failed[f.ref] = true end
   for _, s in ipairs(summary and summary.skipped or {}) do failed[s.ref] = true end
   local phases, added = phase_map(ctx)
+  -- The inventory lives in the application's namespace and lists only what is there (and
+  -- cluster-scoped objects). A script that applies only into other namespaces (one app
+  -- into several sites) gets no inventory: nothing of it could be listed or pruned here.
+  local home = inv.exists
   for _, o in ipairs(objects) do
-    if not failed[o.kind .. "/" .. o.metadata.name] then
-      inv.applied[object_key(o)] = member_of(o, phases[o], added[o] and (ctx.command or "run") or nil)
+    local ns = o.metadata.namespace
+    if ns == inv.ident.namespace or (o.kind == "Namespace" and o.metadata.name == inv.ident.namespace) then
+      home = true
+    end
+  end
+  if not home then inv.homeless = true; return end
+  for _, o in ipairs(objects) do
+    local ns = o.metadata.namespace
+    if (ns == nil or ns == inv.ident.namespace) and not failed[o.kind .. "/" .. o.metadata.name] then
+      inv.applied[object_key(o)] = member_of(o, phases[o], added[o] and (ctx.command or "run") or nil,
+                                             phases[o] == nil)
     end
   end
   local members, seen = {}, {}
@@ -407,7 +425,10 @@ function M.candidates(ctx, inv)
   for _, m in ipairs(inv.members or inv.old) do
     -- A script's own objects (wf.add) are pruned by that script only: a stock `update`
     -- after `rigelk8s run my-rollout.lua` must not delete what my-rollout.lua added.
-    if not rendered[member_key(m)] and m.kind ~= "Namespace"
+    -- Nothing applied in this run is pruned by it, and nothing a script applied outside
+    -- the rendered set.
+    if not rendered[member_key(m)] and m.kind ~= "Namespace" and not m.adhoc
+       and not (inv.applied and inv.applied[member_key(m)])
        and (m.script == nil or m.script == (ctx.command or "run")) then
       out[#out + 1] = m
     end
@@ -485,7 +506,7 @@ end
 function M.settle(ctx, result, extra)
   local inv = ctx.inventory
   extra = extra or {}
-  if not inv or inv.settled then return extra end
+  if not inv or inv.settled or (inv.homeless and not inv.members) then return extra end
   inv.settled = true
   if result.state ~= "ready" then return extra end
   inv.members = inv.members or inv.old

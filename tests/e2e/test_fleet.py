@@ -37,6 +37,7 @@ jobs:
     with:
       orchestration:
         namespace: fleet
+        deploy_ros_master: true
 """
 
 
