@@ -21,7 +21,9 @@
  * create and replace the object also supplies apiVersion/kind/name/namespace),
  * patch_type (merge|json|strategic|apply), label_selector, field_selector, limit,
  * continue, resource_version, field_manager, force, dry_run, propagation_policy,
- * grace_period_seconds, timeout_seconds, method and path (raw).
+ * grace_period_seconds, timeout_seconds, method and path (raw), content_type (raw: of
+ * the body) and raw = true (call: the answer's bytes as a string, not decoded JSON; used
+ * for service proxy answers such as the ROS master's XML-RPC).
  *
  * Answers go from JSON to Lua tables in C (json.c, then lua_value.c), never through a
  * Lua-side decoder. */
@@ -351,6 +353,7 @@ static int build_call(lua_State *L, int t, built *b, rk_kube_error *kerr)
     c->all_namespaces = bool_field(L, t, "all_namespaces");
     c->method = opt_field(L, t, "method");
     c->path = opt_field(L, t, "path");
+    c->content_type = opt_field(L, t, "content_type");
     rk_kube_query *q = &c->q;
     q->label_selector = opt_field(L, t, "label_selector");
     q->field_selector = opt_field(L, t, "field_selector");
@@ -448,6 +451,7 @@ static int client_call(lua_State *L)
 {
     lclient *c = check_client(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
+    int raw = bool_field(L, 2, "raw");
     built b;
     rk_kube_error kerr;
     if (build_call(L, 2, &b, &kerr) != 0)
@@ -461,6 +465,12 @@ static int client_call(lua_State *L)
     rk_status st = rk_kube_send(c->k, &p, &resp, &kerr);
     rk_kube_prepared_free(&p);
     rk_buf_free(&b.body);
+    if (st == RK_OK && raw) { /* a proxied answer (XML-RPC...): the bytes as they came */
+        lua_pushlstring(L, resp.body.data ? resp.body.data : "", resp.body.len);
+        lua_pushinteger(L, resp.status);
+        rk_http_response_free(&resp);
+        return 2;
+    }
     if (st == RK_OK && push_json(L, c->k, &p, &resp, &kerr) == 0) {
         lua_pushinteger(L, resp.status);
         rk_http_response_free(&resp);
