@@ -39,8 +39,9 @@ local sys = require "rigelk8s.sys"
 local M = {}
 M.EXIT = errors.EXIT
 
-local HOOKS = {before_apply = true, after_apply = true, on_ready = true, on_failure = true}
-local hooks = {before_apply = {}, after_apply = {}, on_ready = {}, on_failure = {}}
+local HOOKS = {before_apply = true, after_apply = true, on_ready = true, on_failure = true,
+               on_ros_graph = true}
+local hooks = {before_apply = {}, after_apply = {}, on_ready = {}, on_failure = {}, on_ros_graph = {}}
 
 function M.on(name, fn)
   if type(name) ~= "string" then
@@ -525,8 +526,85 @@ function M.wait(ctx, objects, opts)
     })
     ctx.out:finish()
   end
+  if opts.ros_graph and result.state == "ready" and not result.dry_run then M.ros_graph_gate(ctx, result) end
   if opts.hooks ~= false then M.result_hooks(ctx, result) end
   return result
+end
+
+-- The graph the Rigelfile declares (orchestration.ros_graph and every component's,
+-- merged: nodes and services united, topic counts the larger), or nil.
+function M.wanted_graph(cfg)
+  local parts = {}
+  if cfg.ros_graph then parts[1] = cfg.ros_graph end
+  for _, list in ipairs{cfg.components or {}, cfg.distributed and cfg.distributed.components or {}} do
+    for _, c in ipairs(list) do
+      if c.ros_graph then parts[#parts + 1] = c.ros_graph end
+    end
+  end
+  if #parts == 0 then return nil end
+  local want = {nodes = {}, topics = {}, services = {}, timeout = 0, service = parts[1].service,
+                port = parts[1].port, on_unavailable = parts[1].on_unavailable}
+  local seen = {nodes = {}, services = {}}
+  for _, g in ipairs(parts) do
+    for _, key in ipairs{"nodes", "services"} do
+      for _, n in ipairs(g[key] or {}) do
+        if not seen[key][n] then seen[key][n] = true; want[key][#want[key] + 1] = n end
+      end
+    end
+    for name, t in pairs(g.topics or {}) do
+      local w = want.topics[name] or {publishers = 0, subscribers = 0}
+      w.publishers = math.max(w.publishers, t.publishers or 0)
+      w.subscribers = math.max(w.subscribers, t.subscribers or 0)
+      want.topics[name] = w
+    end
+    want.timeout = math.max(want.timeout, g.timeout or 0)
+  end
+  return want
+end
+
+-- The ROS graph gate: after the pods are Ready, wait until the declared graph holds
+-- (rigelk8s.rosgraph). A graph that does not hold turns a ready result into a failed one
+-- whose diagnosis names what is missing, so --atomic rolls back as for any failed rollout.
+-- The proxy refused (403) or unreachable fails too, unless ros_graph.on_unavailable: skip.
+function M.ros_graph_gate(ctx, result)
+  local cfg = ctx.cfg or {}
+  local want = M.wanted_graph(cfg)
+  if not want then return end
+  local rigelk8s = require "rigelk8s"
+  if cfg.ros_version == "ros2" then
+    ctx.out:say("warning: ros_graph is declared, but this version of rigelk8s checks ROS 1 graphs only; " ..
+                "the ROS 2 graph was not checked")
+    result.ros_graph = {state = "not_checked", reason = "ROS 2 graph checks are not implemented"}
+    return
+  end
+  local rosgraph = require "rigelk8s.rosgraph"
+  local timeout = want.timeout
+  local r = rosgraph.wait(M.connect(ctx), want, {namespace = cfg.namespace, timeout = timeout})
+  local doc = {state = r.state, elapsed_seconds = r.elapsed, checks = r.checks,
+               problems = rigelk8s.array(r.problems or {}), message = r.message,
+               graph = r.graph and rosgraph.document(r.graph) or rigelk8s.null}
+  result.ros_graph = doc
+  M.run_hooks(ctx, "on_ros_graph", r.graph, r)
+  if r.state == "ready" then
+    local g = r.graph
+    local nt, ns = 0, 0
+    for _ in pairs(g.topics) do nt = nt + 1 end
+    for _ in pairs(g.services) do ns = ns + 1 end
+    ctx.out:say("ROS graph holds after %.1fs: %d nodes, %d topics, %d services (master %s)", r.elapsed,
+                #g.nodes, nt, ns, g.master)
+    return
+  end
+  if r.state == "interrupted" then
+    result.state = "interrupted"
+    return
+  end
+  if (r.state == "forbidden" or r.state == "unavailable") and not r.graph and want.on_unavailable == "skip" then
+    doc.state = "skipped"
+    ctx.out:say("warning: the ROS graph was not checked (ros_graph.on_unavailable: skip): %s", r.message)
+    return
+  end
+  result.state = "failed"
+  result.diagnosis = r.message
 end
 
 -- Runs on_ready or on_failure for a final result.
@@ -595,6 +673,7 @@ function M.finish(ctx, result, extra)
       doc.applied = {created = rigelk8s.array(a.created), configured = rigelk8s.array(a.configured),
                      unchanged = rigelk8s.array(a.unchanged), skipped = skipped}
     end
+    if result.ros_graph then doc.ros_graph = result.ros_graph end
     for k, v in pairs(extra) do doc[k] = v end
     io.stdout:write(json.encode(doc), "\n")
     return code
@@ -676,7 +755,7 @@ function M.deploy(ctx)
   else
     M.apply(ctx, ctx.objects)
   end
-  return M.wait(ctx, M.wait_targets(ctx)), M.no_change_note(ctx)
+  return M.wait(ctx, M.wait_targets(ctx), {ros_graph = true}), M.no_change_note(ctx)
 end
 
 -- The delete workflow: reverse dependency order, each object waited for until gone.

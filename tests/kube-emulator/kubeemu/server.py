@@ -25,6 +25,7 @@ from .registry import Registry, RType
 from .selectors import parse_field_selector, parse_label_selector, match_fields, match_reqs
 from .store import Store
 from . import ssa
+from . import svcproxy
 from . import tables
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "0000000000000000000000000000000000000000",
@@ -246,6 +247,8 @@ class Handler(BaseHTTPRequestHandler):
             self.user = user
             if method in WRITE_METHODS and user.get("readonly") and not path.startswith("/apis/authorization"):
                 raise self.forbidden(method, path)
+            if "/proxy" in url.path and svcproxy.serve(self, method, url.path, url.query, body):
+                return
             self.route(method, path, q, body)
         except ApiError as e:
             try:
@@ -315,6 +318,8 @@ class Handler(BaseHTTPRequestHandler):
     def admin(self, method, path, q, body):
         srv = self.server
         try:
+            if path == "/_emulator/service-proxy":
+                return svcproxy.admin(self, method, body)
             if path == "/_emulator/faults" and method == "POST":
                 spec = json.loads(body or b"{}")
                 for s in (spec if isinstance(spec, list) else [spec]):
