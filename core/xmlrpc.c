@@ -167,6 +167,9 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **attr
         d->typed = 0;
         d->scalar = SC_NONE;
         d->text.len = 0;
+    } else if (d->done && strcmp(el, "name") != 0 && strcmp(el, "data") != 0 &&
+               strcmp(el, "member") != 0) {
+        fail(d, RK_ERR_PARSE, "<value> holds two values");
     } else if (strcmp(el, "array") == 0) {
         d->typed = 1;
         push_frame(d, rk_seq_new());
