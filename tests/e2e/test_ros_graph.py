@@ -57,10 +57,23 @@ class RosGraphGateTest(unittest.TestCase):
         self.assertEqual(chatter["subscribers"], ["/listener"])
         self.assertIn("/add_two_ints", [s["name"] for s in g["graph"]["services"]])
         self.assertGreater(proxy_requests(self.emu), 0)
-        # The same deploy in text: one line says the graph holds.
-        r = self.run_cmd("deploy", "-f", rf)
+        # The same deploy in text: one line says the graph holds; on_ros_graph sees the graph.
+        hooks = os.path.join(self.dir, "hooks.lua")
+        seen = os.path.join(self.dir, "seen.txt")
+        with open(hooks, "w") as f:
+            f.write("return {on_ros_graph = function(ctx, graph, r)\n"
+                    "  local f = assert(io.open(%r, 'w'))\n"
+                    "  f:write(r.state, ' ', table.concat(graph.nodes, ','), ' ',\n"
+                    "          #graph.topics['/chatter'].subscribers)\n"
+                    "  f:close()\nend}\n" % seen)
+        r = self.run_cmd("deploy", "-f", rf, "--hooks", hooks)
         self.assertEqual(r.code, 0, r)
         self.assertIn("ROS graph holds after", r.output)
+        with open(seen) as f:
+            state, nodes, subs = f.read().split(" ")
+        self.assertEqual(state, "ready")
+        self.assertTrue({"/talker", "/listener", "/server"} <= set(nodes.split(",")), nodes)
+        self.assertEqual(subs, "1")
 
     def test_missing_node_and_topic_without_subscribers_real_rosmaster_fail_with_diagnosis(self):
         self.master.node("talker", "talker")
@@ -166,6 +179,51 @@ class RosGraphGateTest(unittest.TestCase):
         self.assertEqual(r.code, 1, r)
         self.assertIn("node /planner is not registered", r.output)
         self.assertNotIn("node /talker is not registered", r.output)
+
+
+    def test_status_ros_text_and_json_real_rosmaster(self):
+        for name, role in (("talker", "talker"), ("listener", "listener"), ("server", "server")):
+            self.master.node(name, role)
+        point_proxy(self.emu, "g9", self.master.uri[len("http://"):])
+        rf = self.rigelfile("g9", COMPLETE)
+        self.assertEqual(self.run_cmd("deploy", "-f", rf).code, 0)
+        r = self.run_cmd("status", "-f", rf, "--ros")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("ROS graph (master ros-master:11311 in namespace g9):", r.stdout)
+        self.assertIn("    /chatter [std_msgs/String]  1 publisher, 1 subscriber", r.stdout)
+        self.assertIn("    /add_two_ints  (/server)", r.stdout)
+        for n in ("/listener", "/server", "/talker"):
+            self.assertIn("\n    %s\n" % n, r.stdout)
+        r = self.run_cmd("status", "-f", rf, "--ros", "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        doc = r.json()
+        g = doc["ros_graph"]["graph"]
+        self.assertEqual(doc["ros_graph"]["problems"], [])
+        chatter = [t for t in g["topics"] if t["name"] == "/chatter"][0]
+        self.assertEqual(chatter, {"name": "/chatter", "type": "std_msgs/String", "publishers": ["/talker"],
+                                   "subscribers": ["/listener"]})
+        # A declared graph that stops holding makes status fail and say what is missing.
+        self.master.nodes[1].stop()
+        self.emu.wait_for(lambda: not any("/listener" in ns for _, ns in self.master.state()[1]), timeout=20,
+                          msg="the listener to unregister")
+        r = self.run_cmd("status", "-f", rf, "--ros")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("the declared ros_graph does not hold: node /listener is not registered", r.stdout)
+        # Without --ros nothing asks the master.
+        before = proxy_requests(self.emu)
+        r = self.run_cmd("status", "-f", rf)
+        self.assertNotIn("ROS graph", r.stdout)
+        self.assertEqual(proxy_requests(self.emu), before)
+
+    def test_status_ros_proxy_forbidden_emulated_rbac_json(self):
+        point_proxy(self.emu, "g10", forbidden=True)
+        rf = self.rigelfile("g10", dict(COMPLETE, on_unavailable="skip"))
+        self.assertEqual(self.run_cmd("deploy", "-f", rf).code, 0)
+        r = self.run_cmd("status", "-f", rf, "--ros", "-o", "json")
+        self.assertEqual(r.code, 1, r)
+        ros = r.json()["ros_graph"]
+        self.assertEqual(ros["reason"], "Forbidden")
+        self.assertIn("services/proxy", ros["error"])
 
 
 if __name__ == "__main__":
