@@ -249,8 +249,8 @@ function M.describe(r, timeout)
     parts[#parts + 1] = (#parts == 0 and "pods are Ready but the ROS graph could not be checked: " or "then ") ..
                         r.error.message
   end
-  parts[#parts + 1] = string.format("(waited %.1fs of ros_graph.timeout %gs)", r.elapsed or 0, timeout or 0)
-  return table.concat(parts, "; ")
+  return table.concat(parts, "; ") ..
+         string.format(" (waited %.1fs of ros_graph.timeout %gs)", r.elapsed or 0, timeout or 0)
 end
 
 -- The graph as a plain document (JSON output): lists, not sets.

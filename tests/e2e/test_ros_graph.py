@@ -226,5 +226,31 @@ class RosGraphGateTest(unittest.TestCase):
         self.assertIn("services/proxy", ros["error"])
 
 
+    def test_examples_declared_graphs_hold_with_their_real_rospy_nodes(self):
+        # The nodes the examples' Dockerfiles run, started here as real rospy nodes with the
+        # same names, topics and services; the examples' Rigelfiles deploy unchanged.
+        from wfharness import ROOT
+        cases = {"pubsub": ("pubsub", [("talker", "talker"), ("listener", "listener")]),
+                 "service": ("ros-service", [("add_two_ints_server", "server")])}
+        for example, (ns, nodes) in cases.items():
+            with self.subTest(example=example):
+                for name, role in nodes:
+                    self.master.node(name, role)
+                point_proxy(self.emu, ns, self.master.uri[len("http://"):])
+                rf = os.path.join(ROOT, "examples", example, "Rigelfile")
+                r = rigelk8s("deploy", "-f", rf, "--kubeconfig", self.emu.kubeconfig, "-o", "json", timeout=120,
+                             env={"REGISTRY": "", "RIGELK8S_ROS_GRAPH": ""})
+                self.assertEqual(r.code, 0, r)
+                self.assertEqual(r.json()["ros_graph"]["state"], "ready", r)
+
+    def test_skip_by_environment_is_a_warning_and_asks_nothing(self):
+        rf = self.rigelfile("g11", COMPLETE)
+        point_proxy(self.emu, "g11", self.master.uri[len("http://"):])
+        r = self.run_cmd("deploy", "-f", rf, env={"RIGELK8S_ROS_GRAPH": "skip"})
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("warning: the ROS graph was not checked (RIGELK8S_ROS_GRAPH=skip)", r.output)
+        self.assertEqual(proxy_requests(self.emu), 0)
+
+
 if __name__ == "__main__":
     unittest.main()

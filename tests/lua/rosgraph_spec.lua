@@ -86,7 +86,7 @@ end)
 describe("rosgraph.describe", function()
   it("leads with what is missing, then the last error and the timeout", function()
     local r = {state = "incomplete", problems = {"node /listener is not registered"}, elapsed = 2.04}
-    assert.equal("pods are Ready but the ROS graph is incomplete: node /listener is not registered; " ..
+    assert.equal("pods are Ready but the ROS graph is incomplete: node /listener is not registered " ..
                  "(waited 2.0s of ros_graph.timeout 2s)", rosgraph.describe(r, 2))
     r.error = {message = "the ROS master ros-master:11311 in namespace ns (through the API server's " ..
                          "service proxy) did not answer: error trying to reach service"}
