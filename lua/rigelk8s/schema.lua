@@ -823,4 +823,16 @@ for _, obj in ipairs{M.orchestration, component} do
   obj.keys[#obj.keys + 1] = "ros_graph"
 end
 
+-- ros2: how ROS 2 pods find each other (lua/rigelk8s/ros2net.lua).
+M.ros2 = S.object({
+  {"rmw", S.enum({"fastdds", "cyclonedds"}, {default = "fastdds",
+                 aliases = {rmw_fastrtps_cpp = "fastdds", rmw_cyclonedds_cpp = "cyclonedds",
+                            fastrtps = "fastdds", cyclone = "cyclonedds"}})},
+  {"shared_memory", S.bool{default = false}},
+  {"super_client", S.bool{default = true}},
+})
+M.orchestration.fields[#M.orchestration.fields + 1] = {"ros2", M.ros2}
+M.orchestration.by_key.ros2 = M.ros2
+M.orchestration.keys[#M.orchestration.keys + 1] = "ros2"
+
 return M
