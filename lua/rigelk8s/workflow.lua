@@ -576,16 +576,15 @@ function M.ros_graph_gate(ctx, result)
     result.ros_graph = {state = "skipped", reason = "RIGELK8S_ROS_GRAPH=skip"}
     return
   end
-  if cfg.ros_version == "ros2" then
-    ctx.out:say("warning: ros_graph is declared, but this version of rigelk8s checks ROS 1 graphs only; " ..
-                "the ROS 2 graph was not checked")
-    result.ros_graph = {state = "not_checked", reason = "ROS 2 graph checks are not implemented"}
-    return
-  end
   local rosgraph = require "rigelk8s.rosgraph"
   local timeout = want.timeout
-  local r = rosgraph.wait(M.connect(ctx), want, {namespace = cfg.namespace, timeout = timeout})
-  local doc = {state = r.state, elapsed_seconds = r.elapsed, checks = r.checks,
+  local r
+  if cfg.ros_version == "ros2" then -- no master to ask: a check Job joins the graph
+    r = require("rigelk8s.ros2graph").wait(M.connect(ctx), cfg, want, {timeout = timeout})
+  else
+    r = rosgraph.wait(M.connect(ctx), want, {namespace = cfg.namespace, timeout = timeout})
+  end
+  local doc = {state = r.state, elapsed_seconds = r.elapsed, checks = r.checks, job = r.job,
                problems = rigelk8s.array(r.problems or {}), message = r.message,
                graph = r.graph and rosgraph.document(r.graph) or rigelk8s.null}
   result.ros_graph = doc

@@ -25,6 +25,7 @@ from .registry import Registry, RType
 from .selectors import parse_field_selector, parse_label_selector, match_fields, match_reqs
 from .store import Store
 from . import ssa
+from . import simlogs
 from . import svcproxy
 from . import tables
 
@@ -320,6 +321,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path == "/_emulator/service-proxy":
                 return svcproxy.admin(self, method, body)
+            if path == "/_emulator/pod-logs":
+                return simlogs.admin(self, method, body)
             if path == "/_emulator/faults" and method == "POST":
                 spec = json.loads(body or b"{}")
                 for s in (spec if isinstance(spec, list) else [spec]):
@@ -791,6 +794,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 msg = 'container "%s" in pod "%s" is waiting to start: %s' % (cname, name, reason)
             raise bad_request(msg)
+        if not previous and ("running" in state or "terminated" in state):
+            lines = simlogs.lines(self.server, ns, cname, lines)
         tail = q.get("tailLines")
         if tail and tail.isdigit():
             lines = lines[-int(tail):] if int(tail) else []
