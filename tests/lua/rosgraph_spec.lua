@@ -122,3 +122,35 @@ describe("rigelk8s.xmlrpc", function()
     assert.equal("XML-RPC fault 2: no", err.message)
   end)
 end)
+
+describe("ros2graph (the ROS 2 check Job)", function()
+  local ros2graph = require "rigelk8s.ros2graph"
+  it("parses the last marker line of the Job's log into the ROS 1 graph shape", function()
+    local g = assert(ros2graph.parse("noise\nRIGELK8S_ROS_GRAPH {\"nodes\":[],\"topics\":[]}\n" ..
+      "[INFO] RIGELK8S_ROS_GRAPH {\"nodes\":[\"/b\",\"/a\"],\"topics\":[{\"name\":\"/t\",\"type\":\"x/msg/Y\"," ..
+      "\"publishers\":[\"/a\"],\"subscribers\":[]}],\"services\":[{\"name\":\"/s\",\"providers\":[\"/b\"]}]}\n"))
+    assert.same({"/a", "/b"}, g.nodes)
+    assert.equal("x/msg/Y", g.topics["/t"].type)
+    assert.same({"/a"}, g.topics["/t"].publishers)
+    assert.same({"/b"}, g.services["/s"].providers)
+    assert.same({"topic /t has 1 publisher and 0 subscribers (wants at least 1 subscriber)"},
+                rosgraph.check(g, {topics = {["/t"] = {publishers = 1, subscribers = 1}}}))
+  end)
+
+  it("says what is wrong with output that is not the graph", function()
+    local g, err = ros2graph.parse("[emulator] started\nready\n")
+    assert.is_nil(g)
+    assert.equal("the check Job printed no RIGELK8S_ROS_GRAPH line", err)
+    g, err = ros2graph.parse("RIGELK8S_ROS_GRAPH {\"nodes\": 3}")
+    assert.is_nil(g)
+    assert.matches("is not the expected JSON", err, 1, true)
+  end)
+
+  it("names its Job within the 63 characters of a label value", function()
+    local cfg = rigelfile.from_config({orchestration = {deployment_name = string.rep("a", 55)}},
+                                      {vars = {distro = "humble"}})
+    local name = ros2graph.job_name(cfg)
+    assert.is_true(#name <= 63, name)
+    assert.matches("^a+%-graph%-check%-%x+$", name)
+  end)
+end)
