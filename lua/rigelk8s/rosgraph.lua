@@ -19,7 +19,7 @@
 -- want (the Rigelfile's ros_graph, normalized by schema.lua): {nodes = {...},
 --         topics = {["/t"] = {publishers = N, subscribers = N}}, services = {...},
 --         timeout = seconds, service = "ros-master", port = 11311,
---         on_unavailable = "fail" | "skip"}. Counts are minimums.
+--         on_unavailable = "job" | "fail" | "skip"}. Counts are minimums.
 --
 -- Errors are rigelk8s.errors values with reason "Forbidden" (the proxy is refused: RBAC),
 -- "MasterUnavailable" (no Service, no endpoints, connection refused, a master that does
@@ -48,8 +48,8 @@ end
 local function permission_hint(ns)
   return string.format("the ROS graph check needs RBAC permission to create services/proxy " ..
     "in namespace %s (a Role rule: apiGroups [\"\"], resources [\"services/proxy\"], " ..
-    "verbs [\"get\", \"create\"]); grant it, or set ros_graph.on_unavailable: skip " ..
-    "to deploy without the check", ns)
+    "verbs [\"get\", \"create\"]); grant it, or set ros_graph.on_unavailable to job " ..
+    "(check from a Job in the cluster, the default) or skip (deploy without the check)", ns)
 end
 M.permission_hint = permission_hint
 

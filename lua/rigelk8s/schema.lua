@@ -808,7 +808,7 @@ M.ros_graph = S.object({
   {"timeout", seconds},
   {"service", S.name{default = "ros-master"}},
   {"port", S.int{min = 1, max = 65535, default = 11311}},
-  {"on_unavailable", S.enum({"fail", "skip"}, {default = "fail"})},
+  {"on_unavailable", S.enum({"job", "fail", "skip"}, {default = "job"})},
 }, {optional = true, check = function(g, path, vx)
   g.timeout = g.timeout or 60
   for name in pairs(g.topics or {}) do

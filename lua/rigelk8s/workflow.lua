@@ -565,7 +565,8 @@ end
 -- The ROS graph gate: after the pods are Ready, wait until the declared graph holds
 -- (rigelk8s.rosgraph). A graph that does not hold turns a ready result into a failed one
 -- whose diagnosis names what is missing, so --atomic rolls back as for any failed rollout.
--- The proxy refused (403) or unreachable fails too, unless ros_graph.on_unavailable: skip.
+-- A refused proxy (403) falls back to a check Job (ros_graph.on_unavailable: job, the
+-- default); `fail` fails at once, `skip` warns and goes on.
 function M.ros_graph_gate(ctx, result)
   local cfg = ctx.cfg or {}
   local want = M.wanted_graph(cfg)
@@ -577,25 +578,33 @@ function M.ros_graph_gate(ctx, result)
     return
   end
   local rosgraph = require "rigelk8s.rosgraph"
+  local graphjob = require "rigelk8s.rosgraph_job"
   local timeout = want.timeout
-  local r
+  local r, proxy_error
   if cfg.ros_version == "ros2" then -- no master to ask: a check Job joins the graph
-    r = require("rigelk8s.ros2graph").wait(M.connect(ctx), cfg, want, {timeout = timeout})
+    r = graphjob.wait(M.connect(ctx), cfg, want, {timeout = timeout})
   else
     r = rosgraph.wait(M.connect(ctx), want, {namespace = cfg.namespace, timeout = timeout})
+    if r.state == "forbidden" and want.on_unavailable == "job" then
+      -- The proxy is refused, but Jobs may be allowed: ask the master from inside the cluster.
+      proxy_error = r.error.message
+      ctx.out:say("warning: %s; checking the ROS graph with a Job instead (ros_graph.on_unavailable: job)",
+                  proxy_error)
+      r = graphjob.wait(M.connect(ctx), cfg, want, {timeout = timeout})
+    end
   end
-  local doc = {state = r.state, elapsed_seconds = r.elapsed, checks = r.checks, job = r.job,
-               problems = rigelk8s.array(r.problems or {}), message = r.message,
-               graph = r.graph and rosgraph.document(r.graph) or rigelk8s.null}
-  result.ros_graph = doc
+  result.ros_graph = {state = r.state, elapsed_seconds = r.elapsed, checks = r.checks, job = r.job,
+                      problems = rigelk8s.array(r.problems or {}), message = r.message,
+                      proxy_error = proxy_error,
+                      graph = r.graph and rosgraph.document(r.graph) or rigelk8s.null}
   M.run_hooks(ctx, "on_ros_graph", r.graph, r)
   if r.state == "ready" then
     local g = r.graph
     local nt, ns = 0, 0
     for _ in pairs(g.topics) do nt = nt + 1 end
     for _ in pairs(g.services) do ns = ns + 1 end
-    ctx.out:say("ROS graph holds after %.1fs: %d nodes, %d topics, %d services (master %s)", r.elapsed,
-                #g.nodes, nt, ns, g.master)
+    ctx.out:say("ROS graph holds after %.1fs: %d nodes, %d topics, %d services (%s)", r.elapsed,
+                #g.nodes, nt, ns, r.job and ("check Job " .. r.job) or ("master " .. g.master))
     return
   end
   if r.state == "interrupted" then
@@ -603,12 +612,13 @@ function M.ros_graph_gate(ctx, result)
     return
   end
   if (r.state == "forbidden" or r.state == "unavailable") and not r.graph and want.on_unavailable == "skip" then
-    doc.state = "skipped"
+    result.ros_graph.state = "skipped"
     ctx.out:say("warning: the ROS graph was not checked (ros_graph.on_unavailable: skip): %s", r.message)
     return
   end
   result.state = "failed"
-  result.diagnosis = r.message
+  result.diagnosis = proxy_error and (r.message .. "\n(the check ran as a Job because " .. proxy_error .. ")")
+                     or r.message
 end
 
 -- Runs on_ready or on_failure for a final result.

@@ -133,7 +133,7 @@ class RosGraphGateTest(unittest.TestCase):
 
     def test_proxy_forbidden_emulated_rbac_says_which_permission_and_skip_is_a_warning(self):
         point_proxy(self.emu, "g6", forbidden=True)
-        rf = self.rigelfile("g6", COMPLETE)
+        rf = self.rigelfile("g6", dict(COMPLETE, on_unavailable="fail"))
         t0 = time.monotonic()
         r = self.run_cmd("deploy", "-f", rf)
         self.assertEqual(r.code, 1, r)
@@ -141,7 +141,8 @@ class RosGraphGateTest(unittest.TestCase):
         self.assertIn("403 Forbidden", r.output)
         self.assertIn('resources ["services/proxy"]', r.output)
         self.assertIn("namespace g6", r.output)
-        self.assertIn("ros_graph.on_unavailable: skip", r.output)
+        self.assertIn("or set ros_graph.on_unavailable to job (check from a Job in the cluster, the default) "
+                      "or skip (deploy without the check)", r.output)
         rf = self.rigelfile("g6", dict(COMPLETE, on_unavailable="skip"))
         r = self.run_cmd("deploy", "-f", rf)
         self.assertEqual(r.code, 0, r)
@@ -250,6 +251,67 @@ class RosGraphGateTest(unittest.TestCase):
         self.assertEqual(r.code, 0, r)
         self.assertIn("warning: the ROS graph was not checked (RIGELK8S_ROS_GRAPH=skip)", r.output)
         self.assertEqual(proxy_requests(self.emu), 0)
+
+
+    def test_proxy_forbidden_falls_back_to_a_check_job_simulated_output(self):
+        # The Job's output is simulated by the emulator (it runs no containers); the ROS 1
+        # script itself is run against the real master in the next test.
+        point_proxy(self.emu, "g12", forbidden=True)
+        graph = {"nodes": ["/listener", "/server", "/talker"],
+                 "topics": [{"name": "/chatter", "type": "std_msgs/String", "publishers": ["/talker"],
+                             "subscribers": ["/listener"]}],
+                 "services": [{"name": "/add_two_ints", "providers": ["/server"]}]}
+        st, _, b = self.emu.admin("pod-logs", {"namespace": "g12", "container": "ros-graph-check",
+                                               "lines": ["RIGELK8S_ROS_GRAPH " + json.dumps(graph)]})
+        self.assertEqual(st, 200, b)
+        rf = self.rigelfile("g12", COMPLETE)
+        r = self.run_cmd("deploy", "-f", rf, "-o", "json", "--progress")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("403 Forbidden", r.stderr)
+        self.assertIn("checking the ROS graph with a Job instead (ros_graph.on_unavailable: job)", r.stderr)
+        doc = r.json()["ros_graph"]
+        self.assertEqual(doc["state"], "ready")
+        self.assertIn("services/proxy", doc["proxy_error"])
+        st, _, job = self.emu.get("/apis/batch/v1/namespaces/g12/jobs/" + doc["job"])
+        self.assertEqual(st, 200, job)
+        c = job["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") or e.get("valueFrom") for e in c["env"]}
+        self.assertEqual(env["ROS_MASTER_URI"], "http://ros-master.g12.svc:11311")
+        self.assertEqual(env["ROS_IP"], {"fieldRef": {"fieldPath": "status.podIP"}})
+        self.assertIn("source /opt/ros/noetic/setup.bash", c["command"][2])
+        self.assertIn("rosgraph.Master", env["RIGELK8S_SCRIPT"])
+        self.assertEqual(job["spec"]["ttlSecondsAfterFinished"], 120)
+
+    def test_check_job_ros1_script_against_the_real_rosmaster(self):
+        # The script the ROS 1 check Job runs, run here by Debian's python3 with rosgraph,
+        # against the real master: complete graph, then a missing listener at the deadline.
+        from rosharness import ROS_PYTHON
+        import subprocess
+        script = rigelk8s("run", "-", stdin='io.write(require("rigelk8s.rosgraph_job").SCRIPT_ROS1)').stdout
+        self.assertIn("rosgraph.Master", script)
+        for name, role in (("talker", "talker"), ("server", "server")):
+            self.master.node(name, role)
+        want = {"nodes": ["/talker", "/listener"], "topics": {"/chatter": {"publishers": 1, "subscribers": 1}},
+                "services": ["/add_two_ints"]}
+
+        def run(timeout):
+            env = dict(self.master.env, RIGELK8S_WANT=json.dumps(want), RIGELK8S_TIMEOUT=str(timeout))
+            p = subprocess.run([ROS_PYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            [line] = [l for l in p.stdout.splitlines() if l.startswith("RIGELK8S_ROS_GRAPH ")]
+            return json.loads(line[len("RIGELK8S_ROS_GRAPH "):])
+
+        t0 = time.monotonic()
+        g = run(1.5)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.4)  # it waited for the listener
+        self.assertNotIn("/listener", g["nodes"])
+        chatter = [t for t in g["topics"] if t["name"] == "/chatter"][0]
+        self.assertEqual(chatter, {"name": "/chatter", "type": "std_msgs/String", "publishers": ["/talker"],
+                                   "subscribers": []})
+        self.assertIn({"name": "/add_two_ints", "providers": ["/server"]}, g["services"])
+        self.master.node("listener", "listener")
+        g = run(30)
+        self.assertIn("/listener", g["nodes"])
 
 
 if __name__ == "__main__":

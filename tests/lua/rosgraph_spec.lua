@@ -123,10 +123,10 @@ describe("rigelk8s.xmlrpc", function()
   end)
 end)
 
-describe("ros2graph (the ROS 2 check Job)", function()
-  local ros2graph = require "rigelk8s.ros2graph"
+describe("rosgraph_job (the check Job)", function()
+  local graphjob = require "rigelk8s.rosgraph_job"
   it("parses the last marker line of the Job's log into the ROS 1 graph shape", function()
-    local g = assert(ros2graph.parse("noise\nRIGELK8S_ROS_GRAPH {\"nodes\":[],\"topics\":[]}\n" ..
+    local g = assert(graphjob.parse("noise\nRIGELK8S_ROS_GRAPH {\"nodes\":[],\"topics\":[]}\n" ..
       "[INFO] RIGELK8S_ROS_GRAPH {\"nodes\":[\"/b\",\"/a\"],\"topics\":[{\"name\":\"/t\",\"type\":\"x/msg/Y\"," ..
       "\"publishers\":[\"/a\"],\"subscribers\":[]}],\"services\":[{\"name\":\"/s\",\"providers\":[\"/b\"]}]}\n"))
     assert.same({"/a", "/b"}, g.nodes)
@@ -138,10 +138,10 @@ describe("ros2graph (the ROS 2 check Job)", function()
   end)
 
   it("says what is wrong with output that is not the graph", function()
-    local g, err = ros2graph.parse("[emulator] started\nready\n")
+    local g, err = graphjob.parse("[emulator] started\nready\n")
     assert.is_nil(g)
     assert.equal("the check Job printed no RIGELK8S_ROS_GRAPH line", err)
-    g, err = ros2graph.parse("RIGELK8S_ROS_GRAPH {\"nodes\": 3}")
+    g, err = graphjob.parse("RIGELK8S_ROS_GRAPH {\"nodes\": 3}")
     assert.is_nil(g)
     assert.matches("is not the expected JSON", err, 1, true)
   end)
@@ -149,7 +149,7 @@ describe("ros2graph (the ROS 2 check Job)", function()
   it("names its Job within the 63 characters of a label value", function()
     local cfg = rigelfile.from_config({orchestration = {deployment_name = string.rep("a", 55)}},
                                       {vars = {distro = "humble"}})
-    local name = ros2graph.job_name(cfg)
+    local name = graphjob.job_name(cfg)
     assert.is_true(#name <= 63, name)
     assert.matches("^a+%-graph%-check%-%x+$", name)
   end)

@@ -1,14 +1,15 @@
--- rigelk8s.ros2graph: the ROS 2 side of the graph gate. ROS 2 has no master to ask, so a
--- short-lived Job runs the application's own image, joins the graph (a discovery-server
--- super client with Fast DDS, a unicast peer with CycloneDDS: the same env as the app),
--- waits until the wanted graph holds or its time is up, and prints the graph as one line
--- of JSON, which rigelk8s reads from the pod's log. The Job removes itself
--- (ttlSecondsAfterFinished).
+-- rigelk8s.rosgraph_job: the graph gate from inside the cluster. ROS 2 has no master to ask,
+-- and a ROS 1 master may sit behind a service proxy the user may not use (403), so a
+-- short-lived Job runs the application's own image with the application's ROS env: it
+-- joins the graph (ROS 2: a discovery-server super client with Fast DDS, a unicast peer
+-- with CycloneDDS; ROS 1: asks the master at ROS_MASTER_URI with rosgraph.Master), waits
+-- until the wanted graph holds or its time is up, and prints the graph as one line of JSON,
+-- which rigelk8s reads from the pod's log. The Job removes itself (ttlSecondsAfterFinished).
 --
---   local ros2graph = require "rigelk8s.ros2graph"
---   local job = ros2graph.job(cfg, want, {name = ..., timeout = ...})   -- the manifest
---   local g, err = ros2graph.parse(log_text)        -- the graph (as rosgraph.graph's) or nil, err
---   local r = ros2graph.wait(client, cfg, want, {timeout})  -- like rosgraph.wait's result
+--   local graphjob = require "rigelk8s.rosgraph_job"
+--   local job = graphjob.job(cfg, want, {name = ..., timeout = ...})   -- the manifest
+--   local g, err = graphjob.parse(log_text)        -- the graph (as rosgraph.graph's) or nil, err
+--   local r = graphjob.wait(client, cfg, want, {timeout})  -- like rosgraph.wait's result
 local errors = require "rigelk8s.errors"
 local sys = require "rigelk8s.sys"
 
@@ -69,6 +70,59 @@ node.destroy_node()
 rclpy.shutdown()
 ]=]
 
+-- The ROS 1 script: the master's own client library (rosgraph.Master), as in the image.
+M.SCRIPT_ROS1 = [=[
+import json, os, time
+import rosgraph
+want = json.loads(os.environ.get("RIGELK8S_WANT") or "{}")
+deadline = time.monotonic() + float(os.environ.get("RIGELK8S_TIMEOUT") or "60")
+master = rosgraph.Master("/rigelk8s_graph_check")
+def graph():
+    pubs, subs, srvs = master.getSystemState()
+    nodes, topics = set(), {}
+    for role, entries in (("publishers", pubs), ("subscribers", subs)):
+        for name, who in entries:
+            topics.setdefault(name, {"name": name, "type": None, "publishers": [], "subscribers": []})[role] = sorted(who)
+            nodes.update(who)
+    services = []
+    for name, who in srvs:
+        services.append({"name": name, "providers": sorted(who)})
+        nodes.update(who)
+    for n in want.get("nodes", []):
+        if n not in nodes:
+            try:
+                master.lookupNode(n)
+                nodes.add(n)
+            except rosgraph.MasterError:
+                pass
+    for name, typ in master.getTopicTypes():
+        if name in topics:
+            topics[name]["type"] = typ
+    return {"nodes": sorted(nodes), "topics": [topics[k] for k in sorted(topics)],
+            "services": sorted(services, key=lambda s: s["name"])}
+def holds(g):
+    have = set(g["nodes"])
+    if any(n not in have for n in want.get("nodes", [])):
+        return False
+    by = {t["name"]: t for t in g["topics"]}
+    for name, w in (want.get("topics") or {}).items():
+        t = by.get(name, {"publishers": [], "subscribers": []})
+        if len(t["publishers"]) < w.get("publishers", 0) or len(t["subscribers"]) < w.get("subscribers", 0):
+            return False
+    svc = set(s["name"] for s in g["services"])
+    return all(s in svc for s in want.get("services", []))
+while True:
+    try:
+        g = graph()
+        if holds(g) or time.monotonic() > deadline:
+            break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+    time.sleep(0.2)
+print("RIGELK8S_ROS_GRAPH " + json.dumps(g, sort_keys=True), flush=True)
+]=]
+
 -- The check Job's name: unique per run, so a new check never meets the last one's Job.
 function M.job_name(cfg)
   local base = cfg.deployment_name:sub(1, 40)
@@ -83,11 +137,12 @@ function M.job(cfg, want, opts)
   local net = require("rigelk8s.ros2net")
   opts = opts or {}
   local name = opts.name or M.job_name(cfg)
+  local ros1 = cfg.ros_version ~= "ros2"
   local env = {}
   for _, e in ipairs(ros.ros_env(cfg)) do
     if e.name ~= "ROS_SUPER_CLIENT" then env[#env + 1] = e end
   end
-  if net.options(cfg).rmw == "fastdds" and cfg.deploy_ros_master then
+  if not ros1 and net.options(cfg).rmw == "fastdds" and cfg.deploy_ros_master then
     -- Only a super client learns about every participant from the discovery server.
     env[#env + 1] = {name = "ROS_SUPER_CLIENT", value = "true"}
   end
@@ -95,8 +150,8 @@ function M.job(cfg, want, opts)
                   topics = want.topics or {}}
   env[#env + 1] = {name = "RIGELK8S_WANT", value = json.encode(wanted)}
   env[#env + 1] = {name = "RIGELK8S_TIMEOUT", value = string.format("%d", math.ceil(opts.timeout or 60))}
-  env[#env + 1] = {name = "RIGELK8S_SCRIPT", value = M.SCRIPT}
-  local pod_net = net.pod(cfg)
+  env[#env + 1] = {name = "RIGELK8S_SCRIPT", value = ros1 and M.SCRIPT_ROS1 or M.SCRIPT}
+  local pod_net = ros1 and {volumes = {}, mounts = {}} or net.pod(cfg)
   local container = {
     name = M.CONTAINER, image = cfg.application_image,
     command = rigelk8s.array{"bash", "-c",
