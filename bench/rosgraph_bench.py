@@ -33,7 +33,7 @@ TARGET_MS = 1000
 
 
 def rigelfile(directory, ns, graph):
-    orch = {"namespace": ns, "application_image": "registry.example.com/robot/app:1.0"}
+    orch = {"namespace": ns, "deploy_ros_master": True, "application_image": "registry.example.com/robot/app:1.0"}
     if graph:
         orch["ros_graph"] = {"nodes": ["/talker", "/listener"],
                              "topics": {"/chatter": {"publishers": 1, "subscribers": 1}}, "timeout": "30s"}

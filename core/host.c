@@ -1,5 +1,6 @@
 #include "host.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -84,10 +85,14 @@ static void prepend_package_path(lua_State *L, const char *dir) {
 
 /* package.preload["rigelk8s.kube"]: dlopens rigelk8s-kube.so (libcurl and the
  * Kubernetes client) on first use, so that commands which never reach a cluster start
- * without loading libcurl. Looked for in $RIGELK8S_LIBDIR, beside the executable, then
- * in ../lib/rigelk8s relative to it. */
+ * without loading libcurl. Looked for in $RIGELK8S_LIBDIR, beside the executable (the
+ * build tree), in ../lib/rigelk8s relative to it (an installed tree, wherever it was
+ * moved or unpacked), then in the directory it was installed to (a lone copied binary). */
+#ifndef RK_PLUGIN_DIR
+#define RK_PLUGIN_DIR "/usr/local/lib/rigelk8s"
+#endif
 static int load_kube_plugin(lua_State *L) {
-  char exe[PATH_MAX], candidates[3][PATH_MAX + 64];
+  char exe[PATH_MAX], candidates[4][PATH_MAX + 64];
   int n = 0;
   const char *libdir = getenv("RIGELK8S_LIBDIR");
   if (libdir && *libdir) snprintf(candidates[n++], sizeof candidates[0], "%s/rigelk8s-kube.so", libdir);
@@ -99,6 +104,7 @@ static int load_kube_plugin(lua_State *L) {
     snprintf(candidates[n++], sizeof candidates[0], "%s/rigelk8s-kube.so", exe);
     snprintf(candidates[n++], sizeof candidates[0], "%s/../lib/rigelk8s/rigelk8s-kube.so", exe);
   }
+  snprintf(candidates[n++], sizeof candidates[0], "%s/rigelk8s-kube.so", RK_PLUGIN_DIR);
   const char *why = "not found";
   /* Debian's libcurl pulls in GnuTLS through librtmp, and GnuTLS initialises itself (and
    * p11-kit) in a constructor: ~0.8 MB of resident memory for a library we never call.
@@ -121,7 +127,114 @@ static int load_kube_plugin(lua_State *L) {
     return 1;
   }
   return luaL_error(L, "cannot load the Kubernetes client plugin rigelk8s-kube.so (%s); it is "
-                       "installed beside the rigelk8s executable, or set RIGELK8S_LIBDIR", why);
+                       "installed beside the rigelk8s executable, in ../lib/rigelk8s relative "
+                       "to it or in " RK_PLUGIN_DIR "; reinstall (make install), or set "
+                       "RIGELK8S_LIBDIR", why);
+}
+
+static int script_path_on_disk(const char *name, char *path, size_t size);
+
+/* scripts.load(name) -> the stock script's chunk (from disk with RIGELK8S_LUA_DIR or
+ * RIGELK8S_SCRIPT_DIR, else the embedded copy), or nil and a message. */
+static int scripts_load(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  char key[256], path[4096];
+  snprintf(key, sizeof key, "scripts/%s.lua", name);
+  if (!rk_host_has_script(name)) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "no stock script '%s'", name);
+    return 2;
+  }
+  int status;
+  if (script_path_on_disk(name, path, sizeof path)) {
+    status = luaL_loadfilex(L, path, "t");
+  } else {
+    const rk_embedded *e = find_embedded(key);
+    snprintf(path, sizeof path, "@%s", e->path);
+    status = luaL_loadbuffer(L, e->source, e->len, path);
+  }
+  if (status != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  return 1;
+}
+
+/* scripts.source(name) -> the text of a stock script, or nil and a message. */
+static int scripts_source(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  char key[256], path[4096];
+  snprintf(key, sizeof key, "scripts/%s.lua", name);
+  if (script_path_on_disk(name, path, sizeof path)) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+      luaL_pushfail(L);
+      lua_pushfstring(L, "%s: %s", path, strerror(errno));
+      return 2;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    size_t got;
+    do {
+      char *p = luaL_prepbuffer(&b);
+      got = fread(p, 1, LUAL_BUFFERSIZE, f);
+      luaL_addsize(&b, got);
+    } while (got == LUAL_BUFFERSIZE);
+    fclose(f);
+    luaL_pushresult(&b);
+    return 1;
+  }
+  const rk_embedded *e = find_embedded(key);
+  if (!e) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "no stock script '%s'", name);
+    return 2;
+  }
+  lua_pushlstring(L, e->source, e->len);
+  return 1;
+}
+
+/* Appends NAME of NAME.lua to the list on top of the stack. */
+static void add_script_name(lua_State *L, const char *file, lua_Integer *n) {
+  size_t len = strlen(file);
+  if (len < 5 || strcmp(file + len - 4, ".lua") != 0) return;
+  lua_pushlstring(L, file, len - 4);
+  lua_rawseti(L, -2, ++*n);
+}
+
+/* scripts.names() -> the names of the stock scripts, sorted: those on disk with
+ * RIGELK8S_SCRIPT_DIR or RIGELK8S_LUA_DIR, else those compiled into the binary. */
+static int scripts_names(lua_State *L) {
+  lua_newtable(L);
+  lua_Integer n = 0;
+  char dir[4096];
+  if (script_path_on_disk("", dir, sizeof dir)) {
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    DIR *d = opendir(dir);
+    if (!d) return luaL_error(L, "%s: %s", dir, strerror(errno));
+    for (struct dirent *ent; (ent = readdir(d)) != NULL;) add_script_name(L, ent->d_name, &n);
+    closedir(d);
+  } else {
+    for (const rk_embedded *e = rk_embedded_files; e->name; e++)
+      if (strncmp(e->name, "scripts/", 8) == 0) add_script_name(L, e->name + 8, &n);
+  }
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "sort");
+  lua_pushvalue(L, -3);
+  lua_call(L, 1, 0);
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* package.preload["rigelk8s.scripts"]: the stock scripts, for help, man page and
+ * completion generation. */
+static int open_scripts(lua_State *L) {
+  static const luaL_Reg fns[] = {{"load", scripts_load}, {"names", scripts_names},
+                                 {"source", scripts_source}, {NULL, NULL}};
+  luaL_newlib(L, fns);
+  return 1;
 }
 
 static int open_state(lua_State *L) {
@@ -135,6 +248,7 @@ static int open_state(lua_State *L) {
       {"rigelk8s.kube", load_kube_plugin},
       {"rigelk8s.rollout_core", luaopen_rigelk8s_rollout_core},
       {"rigelk8s.xmlrpc", luaopen_rigelk8s_xmlrpc},
+      {"rigelk8s.scripts", open_scripts},
       {NULL, NULL},
   };
   for (const luaL_Reg *m = c_modules; m->name; m++) {

@@ -27,6 +27,7 @@
  *
  * Answers go from JSON to Lua tables in C (json.c, then lua_value.c), never through a
  * Lua-side decoder. */
+#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdarg.h>
@@ -1039,5 +1040,7 @@ int luaopen_rigelk8s_kube(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, kube_connect);
     lua_setfield(L, -2, "connect");
+    lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version); /* the linked libcurl */
+    lua_setfield(L, -2, "curl_version");
     return 1;
 }

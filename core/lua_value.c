@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "lua_modules.h"
+#include "version.h"
 
 #ifndef RK_VERSION
 #define RK_VERSION "0.0.0-dev"
@@ -660,6 +661,10 @@ int luaopen_rigelk8s(lua_State *L)
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, RK_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushstring(L, rk_git_commit);
+    lua_setfield(L, -2, "commit");
+    lua_pushliteral(L, LUA_RELEASE); /* Debian's liblua5.4 headers match the linked library */
+    lua_setfield(L, -2, "lua_release");
     return 1;
 }
 

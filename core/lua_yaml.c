@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <yaml.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,5 +369,7 @@ int luaopen_rigelk8s_yaml(lua_State *L)
     lua_getfield(L, -1, "array");
     lua_setfield(L, -3, "array");
     lua_pop(L, 1);
+    lua_pushstring(L, yaml_get_version_string()); /* the linked libyaml */
+    lua_setfield(L, -2, "libyaml_version");
     return 1;
 }

@@ -4,41 +4,37 @@
 #include <string.h>
 
 #include "host.h"
+#include "version.h"
 
 #define RK_EXIT_USAGE 2
 
-static const char usage[] =
-    "usage: rigelk8s COMMAND [ARGS...]\n"
-    "\n"
-    "Deploy ROS applications to Kubernetes. Commands:\n"
-    "  run FILE.lua [ARGS...]  run a Lua script (FILE '-' reads standard input)\n"
-    "  deploy                  render, apply and wait for the Rigelfile's application\n"
-    "  update                  roll out a changed Rigelfile or --image\n"
-    "  distributed             deploy distributed components in dependency order\n"
-    "  status | diff | rollback | delete | render | sequence NAME\n"
-    "\n"
-    "  rigelk8s COMMAND --help  shows a command's flags.\n"
-    "  --version               print the version\n"
-    "  --help                  print this help\n"
-    "\n"
-    "Environment: RIGELK8S_LUA_DIR=lua loads the Lua library from disk instead of the\n"
-    "copy compiled into the binary. Exit codes: 0 success, 1 failure, 2 usage or config\n"
-    "error, 3 cluster unreachable or auth failed, 4 timeout, 130 interrupted.\n";
+/* Runs a stock script (the help and version ones are scripts too: the command table they
+ * print is lua/rigelk8s/cli.lua, shared with the man page and the completions). */
+static int run_script(const char *name, int argc, char **argv) {
+  rk_host *host = rk_host_new();
+  if (!host) {
+    fputs("rigelk8s: out of memory\n", stderr);
+    return 1;
+  }
+  int code = rk_host_run_script(host, name, argc, argv);
+  rk_host_free(host);
+  return code;
+}
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fputs(usage, stderr);
-    return RK_EXIT_USAGE;
+    char *usage_error[] = {"--usage-error"};
+    return run_script("__help", 1, usage_error);
   }
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-    printf("rigelk8s %s\n", RK_VERSION);
+    if (argc > 2 && (strcmp(argv[2], "-v") == 0 || strcmp(argv[2], "--verbose") == 0))
+      return run_script("__version", 0, NULL);
+    printf("rigelk8s %s (commit %s)\n", RK_VERSION, rk_git_commit);
     return 0;
   }
-  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-    fputs(usage, stdout);
-    return 0;
-  }
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
+    return run_script("__help", 0, NULL);
   if (strcmp(cmd, "run") == 0) {
     if (argc < 3) {
       fputs("rigelk8s: run needs a script: rigelk8s run FILE.lua [ARGS...]\n", stderr);

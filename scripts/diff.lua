@@ -15,7 +15,7 @@ return wf.main(function(ctx)
     local json = require "rigelk8s.json"
     local rigelk8s = require "rigelk8s"
     io.stdout:write(json.encode{command = "diff", changed = rigelk8s.array(changed), diff = text,
-                                exit_code = #changed == 0 and 0 or 1}, "\n")
+                                exit_code = #changed == 0 and 0 or 1, rigelk8s_version = rigelk8s.version}, "\n")
   else
     io.stdout:write(text)
     ctx.out:say("%s", #changed == 0 and "no differences"

@@ -29,6 +29,7 @@ end
 local rigelfile = require "rigelk8s.rigelfile"
 local cfg = rigelfile.load{file = opts.file, job = opts.job, config = opts.config,
                            namespace = opts.namespace, default_file = not file_given}
+for _, w in ipairs(cfg.warnings or {}) do io.stderr:write("rigelk8s: ", w, "\n") end
 local objects = require("rigelk8s.ros").objects(cfg)
 if opts.format == "json" then
   local core = require "rigelk8s"

@@ -38,6 +38,7 @@ end
 local function json_error(e)
   local json = require "rigelk8s.json"
   io.stdout:write(json.encode{command = "sequence", state = "error", exit_code = e.exit_code,
+                              rigelk8s_version = require("rigelk8s").version,
                               message = e.message, reason = e.reason or "Error"}, "\n")
 end
 
@@ -76,6 +77,7 @@ local ok, ret = xpcall(function()
   end
   local report = sequence.run(plan, run_opts)
   if opts.branch or run_opts.json then
+    report.rigelk8s_version = require("rigelk8s").version
     io.stdout:write(json.encode(report), "\n")
   else
     io.stderr:write(sequence.summary(report), "\n")

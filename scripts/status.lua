@@ -96,6 +96,7 @@ return wf.main(function(ctx)
   if ctx.json then
     local json = require "rigelk8s.json"
     local doc = {command = "status", ready = all_ready, exit_code = all_ready and 0 or 1,
+                 rigelk8s_version = require("rigelk8s").version,
                  namespace = ctx.cfg.namespace, objects = report}
     if ros then
       doc.ros_graph = ros.graph and {graph = ros.graph, problems = ros.problems}

@@ -187,6 +187,7 @@ function M.run(ctx, targets, argv)
     local json = require "rigelk8s.json"
     local rigelk8s = require "rigelk8s"
     local doc = {command = ctx.command, fleet = true, exit_code = code, targets = rigelk8s.array{},
+                 rigelk8s_version = rigelk8s.version,
                  succeeded = rigelk8s.array(succeeded), skipped = rigelk8s.array(skipped),
                  rolled_back = rigelk8s.array(rolled), failed = rigelk8s.array{}}
     for _, t in ipairs(targets) do

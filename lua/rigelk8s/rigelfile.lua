@@ -39,8 +39,10 @@
 --
 -- Config schema (key: type = default). Strings are coerced like Rigel's pydantic models
 -- do ("5" -> 5, "yes" -> true), so values that come from environment variables work.
---   deploy_ros_master: bool = true        deploy the ROS master (ROS 1) or the Fast DDS
---                                         discovery server (ROS 2)
+--   deploy_ros_master: bool = false       deploy the ROS master (ROS 1) or the Fast DDS
+--                                         discovery server (ROS 2); false as in the seed.
+--                                         A ROS 1 app with no master and no ros_master_uri
+--                                         (nor ROS_MASTER_URI in an overlay) gets a warning
 --   namespace: DNS-1123 label = "default" (a Namespace object is rendered unless "default";
 --                                          `-n NS` overrides it)
 --   deployment_name: DNS-1123 label (<= 55) = "rigel-k8s-application"
@@ -48,8 +50,9 @@
 --                      a BuildX job (plugin rigel.plugins.core.BuildXPlugin) in this
 --                      Rigelfile (the first by name), else ros:<distro>-ros-core
 --   ros_master_image: text = ros:<distro>-ros-core
---   ros_master_uri: text = http://ros-master.<namespace>.svc:11311 (set it to use a master
---                   that rigelk8s does not deploy)
+--   ros_master_uri: text = http://ros-master.<namespace>.svc:11311 when the master is
+--                   deployed, else unset (no ROS_MASTER_URI); set it to use a master that
+--                   rigelk8s does not deploy
 --   distro: ROS distribution = application.distro, else vars.distro, else noetic
 --           (humble when ros_version is ros2)
 --   ros_version: ros1 | ros2 = ros2 when distro is a ROS 2 distro (foxy galactic humble iron
@@ -64,8 +67,10 @@
 --   readiness:
 --     command: text | [args]          exec readiness probe of ros-app; a single word runs as
 --                                     is, anything with spaces or shell syntax via sh -c
---     initial_delay_seconds = 5, period_seconds = 10, timeout_seconds = 1,
---     failure_threshold = 3
+--     initial_delay_seconds = 5, period_seconds = 10, failure_threshold = 3
+--     timeout_seconds: int >= 1 (unset)  the Python plugin's meaning: the deadline of the
+--                     whole readiness wait; --timeout, when given, wins (default 5m)
+--     probe_timeout_seconds = 1          the probe's own timeoutSeconds
 --     init_container: bool = true when command is set (the seed's readiness-init init
 --                     container that creates /tmp/ready on an emptyDir shared at /tmp)
 --   persistent_storage:
@@ -81,7 +86,10 @@
 --   rolling_update:
 --     strategy: Rolling | Recreate = Rolling (RollingUpdate is accepted for Rolling)
 --     max_surge: int >= 0 | "N%" = 1; max_unavailable: int >= 0 | "N%" = 0 (not both 0)
---   distributed:
+--   distributed: (placement as the Python plugin: only enabled + default_to_remote
+--                without force_local_flag puts nodeSelector deploymentType: remote on
+--                the application and on components without a placement; deploy warns,
+--                with the `kubectl label node` command, when no node has the label)
 --     enabled = false, default_to_remote = false, force_local_flag = false
 --     components: see `components`
 --   components: list of (one Deployment each instead of the single application, all
@@ -90,15 +98,36 @@
 --     placement: local | remote | {label: value} (nodeSelector) = from `distributed`,
 --     replicas = 1, env: {NAME: value} | [{name, value}], command: text | [args],
 --     args: [text], after: [component names] (started once those are Ready),
---     resources: {requests: {cpu: 100m}, limits: {...}}
+--     resources: {requests: {cpu: 100m}, limits: {...}},
+--     readiness: as readiness (default: the application's, probe and readiness-init),
+--     volumes: [volume names] = every persistent_storage volume (mounted as for the app)
+--     The entrypoint rule: `command` never replaces the image's ENTRYPOINT; it becomes
+--     the container's args (text: bash -c TEXT; a list: as is; then `args`), so ros:*
+--     images still run it through /ros_entrypoint.sh, which sources /opt/ros. To
+--     replace the ENTRYPOINT, set `command` with additional_k8s_params.
 --   observability:
---     enabled = false (false turns every other switch off)
---     prometheus = false   ServiceMonitor + "<name>-metrics" Service, scrape annotations
+--     enabled = false (true turns prometheus, loki and grafana on, each unless it says
+--                      false; false turns every switch off)
+--     prometheus: bool | {enabled, retention, scrape_interval}   ServiceMonitor +
+--                 "<name>-metrics" Service, scrape annotations
+--     loki: bool | {enabled, retention}   (helm release only; see ros.helm_releases)
+--     grafana: bool | {enabled, default_dashboards = false, admin_user, admin_password}
+--              (admin_password is Secret-like: only in a 0600 helm values file, never
+--              printed or rendered)
 --     ros_metrics = false  scrape annotations and the `metrics` port on ros-app
---     loki = false, node_exporter = false   (helm releases only; see ros.helm_releases)
---     grafana: bool | {enabled = true, default_dashboards = false}
+--     node_exporter = false   (helm release only)
 --     metrics_port: 1..65535 = 9102; metrics_path = /metrics; namespace = monitoring
 --   results: {source_path: absolute path, container = ros-app, destination: text}
+--            `rigelk8s results` copies source_path out of the newest ready pod
+--   image_pull_secrets: [Secret names]   imagePullSecrets of every pod we create
+--   registry_credentials: {from_docker_config: true | PATH}   a Secret
+--            "<deployment_name>-registry" (kubernetes.io/dockerconfigjson) made at deploy
+--            time from ~/.docker/config.json ($DOCKER_CONFIG) or PATH, holding only the
+--            auths entries of our images' registries; render shows the placeholder
+--            {"auths":{}} (it never reads credentials); added to every pod's pull secrets
+-- Names made from these (<deployment_name>-grafana-dashboard, -metrics, -registry, the
+-- hostPath PV <namespace>-<volume>-pv) must fit Kubernetes' 63-character label values:
+-- a longer one is refused (exit 2) naming the field to shorten, never cut silently.
 --   hooks: file.lua | [file.lua, ...]   Lua files registering workflow hooks
 --          (before_apply, after_apply, on_ready, on_failure; see workflow.lua), relative
 --          to the Rigelfile (run by the workflows, not by render)
@@ -406,8 +435,10 @@ function M.finish(raw, info)
     cfg.image_source = image and source or "default"
   end
   cfg.ros_master_image = cfg.ros_master_image or default_image
-  cfg.ros_master_uri = cfg.ros_master_uri or
-                       string.format("http://ros-master.%s.svc:11311", cfg.namespace)
+  cfg.warnings = {}
+  if not cfg.ros_master_uri and cfg.deploy_ros_master then
+    cfg.ros_master_uri = string.format("http://ros-master.%s.svc:11311", cfg.namespace)
+  end
 
   local r = cfg.readiness
   if r and r.init_container == nil then r.init_container = r.command ~= nil end
@@ -449,6 +480,32 @@ function M.finish(raw, info)
         "'%s' is the name of the generated master; choose another name", c.name))
     end
   end
+  local volume_names = {}
+  for _, v in ipairs(storage and storage.volumes or {}) do
+    if v.name then volume_names[#volume_names + 1] = v.name end
+  end
+  for i, c in ipairs(comps) do
+    -- Components get what the application gets: its readiness (unless they have their
+    -- own) and every persistent volume (unless `volumes:` names a subset).
+    if c.readiness and c.readiness.command then
+      if c.readiness.init_container == nil then c.readiness.init_container = true end
+    elseif r and r.command then
+      c.readiness = r
+    end
+    if c.volumes then
+      for j, name in ipairs(c.volumes) do
+        if not contains(volume_names, name) then
+          local hint = schema.closest(name, volume_names)
+          add(problems, string.format("%s[%d].volumes[%d]", comps_prefix, i - 1, j - 1), string.format(
+            "no volume named '%s' in persistent_storage.volumes%s", name,
+            hint and ("; did you mean '" .. hint .. "'?") or (#volume_names > 0 and
+              ("; volumes: " .. table.concat(volume_names, ", ")) or "; add it there first")))
+        end
+      end
+    else
+      c.volumes = volume_names
+    end
+  end
   cfg.components = order_components(comps, comps_prefix, problems)
   if cfg.distributed then cfg.distributed.components = nil end
 
@@ -456,16 +513,106 @@ function M.finish(raw, info)
     member.namespace = member.namespace or cfg.namespace
   end
 
+  -- observability.enabled turns Prometheus, Loki and Grafana on, each unless it says
+  -- enabled: false (the plugin's meaning); off, it turns every switch off.
   local o = cfg.observability
-  if o and not o.enabled then
-    o.prometheus, o.loki, o.node_exporter, o.ros_metrics = false, false, false, false
-    o.grafana.enabled, o.grafana.default_dashboards = false, false
+  if o then
+    for _, k in ipairs{"prometheus", "loki", "grafana"} do
+      if o.enabled then
+        if o[k].enabled == nil then o[k].enabled = true end
+      else
+        o[k].enabled = false
+      end
+    end
+    if not o.enabled then o.node_exporter, o.ros_metrics = false, false end
+    if not o.grafana.enabled then o.grafana.default_dashboards = false end
   end
-  if o and o.grafana and not o.grafana.enabled then o.grafana.default_dashboards = false end
-  cfg.metrics = (o and o.enabled and (o.prometheus or o.ros_metrics)) or false
+  cfg.metrics = (o and o.enabled and (o.prometheus.enabled or o.ros_metrics)) or false
 
+  if #problems == 0 then
+    M.check_generated_names(cfg, prefix, problems)
+    M.master_warning(cfg, prefix, info.where)
+  end
   if #problems > 0 then raise_problems(problems, info.where) end
   return cfg
+end
+
+-- Kubernetes limits names and label values; a name rigelk8s makes from the user's
+-- (deployment_name + "-grafana-dashboard", the hostPath PV's <namespace>-<volume>-pv) must
+-- fit too, or the API server refuses the object. Decided: refuse at render time (exit 2)
+-- naming the Rigelfile field to shorten, never shorten silently.
+local LABEL_MAX = 63
+function M.check_generated_names(cfg, prefix, problems)
+  local o = cfg.observability
+  local function check(name, field, what)
+    if #name > LABEL_MAX then
+      local value = field == "namespace" and cfg.namespace or field == "deployment_name" and cfg.deployment_name
+      local room = value and (#value - (#name - LABEL_MAX)) or nil
+      add(problems, prefix .. "." .. field, string.format(
+        "%s would be named \"%s\" (%d characters), but Kubernetes allows at most %d in a " ..
+        "label value%s", what, name, #name, LABEL_MAX,
+        room and room > 0 and string.format("; shorten %s to %d characters or fewer", field, room)
+        or "; choose shorter names"))
+      return false
+    end
+    return true
+  end
+  local app = cfg.deployment_name
+  if o and o.grafana and o.grafana.enabled and o.grafana.default_dashboards then
+    check(app .. "-grafana-dashboard", "deployment_name", "the Grafana dashboard ConfigMap")
+  end
+  if cfg.registry_credentials then
+    check(app .. "-registry", "deployment_name", "the registry credentials Secret")
+  end
+  if o and o.prometheus and o.prometheus.enabled then
+    if check(app .. "-metrics", "deployment_name", "the metrics Service") and not app:match("^[a-z]") then
+      add(problems, prefix .. ".deployment_name", string.format(
+        "\"%s\" starts with a digit, but the metrics Service \"%s-metrics\" needs a name " ..
+        "that starts with a letter (DNS-1035); rename the deployment, e.g. \"app-%s\"", app, app, app))
+    end
+  end
+  for i, v in ipairs(cfg.persistent_storage and cfg.persistent_storage.volumes or {}) do
+    if v.host_path then
+      local pv = string.format("%s-%s-pv", cfg.namespace, v.name)
+      if #pv > LABEL_MAX then
+        add(problems, string.format("%s.persistent_storage.volumes[%d].name", prefix, i - 1), string.format(
+          "the hostPath PersistentVolume would be named \"%s\" (<namespace>-<name>-pv, %d characters), " ..
+          "but its app label allows at most %d; shorten the volume name to %d characters or fewer " ..
+          "(or the namespace)", pv, #pv, LABEL_MAX, math.max(1, #v.name - (#pv - LABEL_MAX))))
+      end
+    end
+  end
+end
+
+-- A ROS 1 application with neither a master nor a ROS_MASTER_URI cannot find its graph
+-- (deploy_ros_master is false by default, as in the Python plugin): warn, naming the fix.
+local function sets_master_uri(fragment)
+  if type(fragment) ~= "table" then return false end
+  if fragment.name == "ROS_MASTER_URI" then return true end
+  for _, v in pairs(fragment) do
+    if type(v) == "table" and sets_master_uri(v) then return true end
+  end
+  return false
+end
+
+function M.master_warning(cfg, prefix, where)
+  if cfg.ros_version ~= "ros1" or cfg.deploy_ros_master or cfg.ros_master_uri then return end
+  local params = cfg.additional_k8s_params or {}
+  if sets_master_uri(params.application) then return end
+  if #cfg.components > 0 then
+    local all = true
+    for _, c in ipairs(cfg.components) do
+      if not sets_master_uri(c.env or {}) then all = false end
+    end
+    if all then return end
+  end
+  local pos = position(where and where.positions, prefix)
+  local loc = where and where.file or "config"
+  if pos then loc = string.format("%s:%d:%d", loc, pos.line, pos.column) end
+  cfg.warnings[#cfg.warnings + 1] = string.format(
+    "%s: warning: %s: this ROS 1 application gets no ROS master (deploy_ros_master is false, " ..
+    "the default) and no ROS_MASTER_URI, so its nodes look for a master on localhost; set " ..
+    "deploy_ros_master: true, or ros_master_uri: http://HOST:11311 for a master you run", loc, prefix)
 end
 
 -- Whether any string (value or key) in v contains "{{".

@@ -13,8 +13,10 @@
 --   ros.PHASES: the phase names in order.
 --
 -- Names users look for (kept from the Python plugin): Deployment/Service `ros-master`,
--- Deployment and label app=`rigel-k8s-application` (deployment_name), container `ros-app`,
--- init container `readiness-init`, PVC `<volume>-pvc`.
+-- its container `ros-master-container` (an additional_k8s_params.ros_master overlay may
+-- name it `ros-master` too), Deployment and label app=`rigel-k8s-application`
+-- (deployment_name), container `ros-app`, init container `readiness-init`, PVC
+-- `<volume>-pvc`.
 --
 -- Networking: the master Service is headless, so ros-master.<ns>.svc resolves to the pod
 -- IP and ROS's own callbacks (which use IPs) work. Every ROS 1 container gets
@@ -29,16 +31,16 @@
 -- promtail's label sanitising. Selectors use `app` alone, as the Python plugin did, because
 -- a Deployment's selector cannot change after creation.
 --
--- Placement (the seed's `distributed` flags) for the application and for components
--- without an explicit placement:
+-- Placement (the seed's `distributed` flags, exactly as the Python plugin placed pods)
+-- for the application and for components without an explicit placement:
 --   enabled  force_local_flag  default_to_remote   nodeSelector
 --   false    any               any                 none
---   true     true              any                 deploymentType: local
+--   true     true              any                 none
 --   true     false             true                deploymentType: remote
---   true     false             false               deploymentType: local
--- A component's `placement: local|remote` is used as given (force_local_flag with
--- enabled turns remote into local); a map is the nodeSelector as written. The master has
--- no nodeSelector.
+--   true     false             false               none
+-- Our extension, only where the user asks for it: a component's `placement: local|remote`
+-- is the nodeSelector deploymentType: local|remote (force_local_flag with enabled turns
+-- remote into local); a map is the nodeSelector as written. The master has none.
 local merge = require "rigelk8s.merge"
 
 local M = {}
@@ -46,6 +48,7 @@ local M = {}
 M.PHASES = {"namespace", "storage", "master", "application", "observability"}
 M.MASTER_PORT = 11311
 M.DISCOVERY_PORT = 11811
+M.MASTER_CONTAINER = "ros-master-container"
 
 local core_ok, core = pcall(require, "rigelk8s")
 if not core_ok or type(core) ~= "table" then core = {} end
@@ -112,10 +115,11 @@ function M.ros_env(cfg)
     end
     return env
   end
-  return {
-    {name = "ROS_MASTER_URI", value = cfg.ros_master_uri},
-    field_env("ROS_IP", "status.podIP"),
-  }
+  local env = {field_env("ROS_IP", "status.podIP")}
+  -- Without a master and without ros_master_uri, the image's own setting stays
+  -- (rigelfile.lua warns about it).
+  if cfg.ros_master_uri then table.insert(env, 1, {name = "ROS_MASTER_URI", value = cfg.ros_master_uri}) end
+  return env
 end
 
 -- nodeSelector for the application (see the truth table above), or nil.
@@ -126,9 +130,21 @@ function M.placement(cfg, explicit)
     if d.enabled and d.force_local_flag then explicit = "local" end
     return {deploymentType = explicit}
   end
-  if not d.enabled then return nil end
-  if d.force_local_flag then return {deploymentType = "local"} end
-  return {deploymentType = d.default_to_remote and "remote" or "local"}
+  if d.enabled and d.default_to_remote and not d.force_local_flag then
+    return {deploymentType = "remote"}
+  end
+  return nil
+end
+
+-- The Secret made from registry_credentials, and the pull secrets of every pod.
+function M.registry_secret_name(cfg) return cfg.deployment_name .. "-registry" end
+
+local function pull_secrets(cfg)
+  local out = {}
+  for _, name in ipairs(cfg.image_pull_secrets or {}) do out[#out + 1] = {name = name} end
+  if cfg.registry_credentials then out[#out + 1] = {name = M.registry_secret_name(cfg)} end
+  if #out == 0 then return nil end
+  return list(out)
 end
 
 local function strategy(cfg)
@@ -139,6 +155,7 @@ local function strategy(cfg)
 end
 
 local function deployment(cfg, name, component, replicas, pod_spec, pod_meta_extra)
+  pod_spec.imagePullSecrets = pull_secrets(cfg)
   local pl = pod_labels(cfg, name, component)
   local annotations
   if pod_meta_extra then
@@ -165,7 +182,7 @@ local function ros1_master(cfg)
   local setup = string.format("source /opt/ros/%s/setup.bash && exec roscore -p %d",
                               cfg.distro, M.MASTER_PORT)
   local container = {
-    name = "ros-master",
+    name = M.MASTER_CONTAINER,
     image = cfg.ros_master_image,
     command = list{"bash", "-c"},
     args = list{setup},
@@ -256,11 +273,12 @@ local function waits_for_master(cfg)
   return cfg.ros_version == "ros1" and cfg.deploy_ros_master and cfg.master_init_container
 end
 
-local function application(cfg)
-  local r = cfg.readiness or {}
-  local image = cfg.application_image
-  local env = M.ros_env(cfg)
-  local container = {name = "ros-app", image = image, env = list(env)}
+-- What the application and every component get alike: the readiness probe and the seed's
+-- readiness-init init container, the master wait, and the persistent volumes (by name;
+-- nil = all of them). Returns the pod spec around container.
+local function pod_spec(cfg, container, r, volume_names)
+  r = r or {}
+  local image = container.image
   local init, volumes, mounts = {}, {}, {}
   if waits_for_master(cfg) then init[#init + 1] = wait_for_master_container(cfg, image) end
   if r.command then
@@ -268,7 +286,7 @@ local function application(cfg)
       exec = {command = M.command_argv(r.command)},
       initialDelaySeconds = r.initial_delay_seconds,
       periodSeconds = r.period_seconds,
-      timeoutSeconds = r.timeout_seconds,
+      timeoutSeconds = r.probe_timeout_seconds,
       failureThreshold = r.failure_threshold,
     }
   end
@@ -284,9 +302,16 @@ local function application(cfg)
     volumes[#volumes + 1] = {name = "readiness", emptyDir = {}}
     mounts[#mounts + 1] = {name = "readiness", mountPath = "/tmp"}
   end
+  local wanted
+  if volume_names then
+    wanted = {}
+    for _, n in ipairs(volume_names) do wanted[n] = true end
+  end
   for _, v in ipairs((cfg.persistent_storage or {}).volumes or {}) do
-    volumes[#volumes + 1] = {name = v.name, persistentVolumeClaim = {claimName = v.name .. "-pvc"}}
-    mounts[#mounts + 1] = {name = v.name, mountPath = v.mount_path}
+    if not wanted or wanted[v.name] then
+      volumes[#volumes + 1] = {name = v.name, persistentVolumeClaim = {claimName = v.name .. "-pvc"}}
+      mounts[#mounts + 1] = {name = v.name, mountPath = v.mount_path}
+    end
   end
   if cfg.ros_version == "ros2" then -- the Fast DDS profile (see rigelk8s.ros2net)
     local net = require("rigelk8s.ros2net").pod(cfg)
@@ -298,6 +323,12 @@ local function application(cfg)
   local spec = {containers = list{container}}
   if #init > 0 then spec.initContainers = list(init) end
   if #volumes > 0 then spec.volumes = list(volumes) end
+  return spec
+end
+
+local function application(cfg)
+  local container = {name = "ros-app", image = cfg.application_image, env = list(M.ros_env(cfg))}
+  local spec = pod_spec(cfg, container, cfg.readiness, nil)
   spec.nodeSelector = M.placement(cfg, nil)
   local d = deployment(cfg, cfg.deployment_name, "application", cfg.replicas, spec,
                        metrics_extras(cfg))
@@ -311,22 +342,18 @@ local function component_deployment(cfg, c)
   local env = M.ros_env(cfg)
   for _, e in ipairs(c.env or {}) do env[#env + 1] = merge.copy(e) end
   local container = {name = "ros-app", image = image, env = list(env)}
+  -- `command:` keeps the image's ENTRYPOINT: it becomes the container's args, so that
+  -- official ros:* images still run it through /ros_entrypoint.sh (which sources
+  -- /opt/ros). Text runs through bash -c; a list is the argv; `args:` follow it.
+  local argv = {}
   if c.command then
-    if type(c.command) == "table" then container.command = list(merge.copy(c.command))
-    else container.command = list{"sh", "-c", c.command} end
+    if type(c.command) == "table" then argv = merge.copy(c.command)
+    else argv = {"bash", "-c", c.command} end
   end
-  if c.args then container.args = list(merge.copy(c.args)) end
+  for _, a in ipairs(c.args or {}) do argv[#argv + 1] = a end
+  if #argv > 0 then container.args = list(argv) end
   if c.resources then container.resources = merge.copy(c.resources) end
-  if cfg.metrics then container.ports = list{metrics_port(cfg)} end
-  local spec = {containers = list{container}}
-  if cfg.ros_version == "ros2" then -- the Fast DDS profile (see rigelk8s.ros2net)
-    local net = require("rigelk8s.ros2net").pod(cfg)
-    if #net.mounts > 0 then
-      container.volumeMounts = list(net.mounts)
-      spec.volumes = list(net.volumes)
-    end
-  end
-  if waits_for_master(cfg) then spec.initContainers = list{wait_for_master_container(cfg, image)} end
+  local spec = pod_spec(cfg, container, c.readiness, c.volumes)
   spec.nodeSelector = M.placement(cfg, c.placement)
   local d = deployment(cfg, c.name, c.name, c.replicas, spec, metrics_extras(cfg))
   d.metadata.labels["app.kubernetes.io/part-of"] = cfg.deployment_name
@@ -449,7 +476,7 @@ local function observability(cfg)
   local o = cfg.observability
   if not o or not o.enabled then return out end
   local app = cfg.deployment_name
-  if o.prometheus then
+  if o.prometheus.enabled then
     local name = app .. "-metrics"
     local svc_labels = labels(cfg, name, "metrics")
     svc_labels["rigel.io/app"] = app
@@ -499,6 +526,72 @@ local function overlay(object, params)
   return merge.deep(object, params)
 end
 
+-- A ros_master overlay written for an older rigelk8s names the master's container
+-- `ros-master`; it means the same container as `ros-master-container`.
+local function master_overlay(params)
+  local containers = params and type(params.spec) == "table" and type(params.spec.template) == "table" and
+                     type(params.spec.template.spec) == "table" and params.spec.template.spec.containers
+  if type(containers) ~= "table" then return params end
+  local copy = merge.copy(params)
+  for _, c in ipairs(copy.spec.template.spec.containers) do
+    if type(c) == "table" and c.name == "ros-master" then c.name = M.MASTER_CONTAINER end
+  end
+  return copy
+end
+
+-- The registry credentials Secret. Its data is a placeholder here (render never reads
+-- credentials); deploy fills in the real entry (registry.lua) just before applying.
+M.REGISTRY_PLACEHOLDER = '{"auths":{}}'
+local function registry_secret(cfg)
+  return {
+    apiVersion = "v1",
+    kind = "Secret",
+    metadata = meta(cfg, M.registry_secret_name(cfg), "registry-credentials"),
+    type = "kubernetes.io/dockerconfigjson",
+    stringData = {[".dockerconfigjson"] = M.REGISTRY_PLACEHOLDER},
+  }
+end
+
+-------------------------------------------------------------------------------------------
+-- What an API server would refuse
+-------------------------------------------------------------------------------------------
+
+local schema_ok, schema = pcall(require, "rigelk8s.schema")
+
+-- Problems ({object=, message=}) with names and label values of the rendered objects
+-- (the last line of defence: additional_k8s_params can change anything).
+function M.check_objects(objects)
+  local problems = {}
+  if not schema_ok then return problems end
+  for _, o in ipairs(objects) do
+    local md = type(o.metadata) == "table" and o.metadata or {}
+    local ref = string.format("%s/%s", tostring(o.kind), tostring(md.name))
+    local name = type(md.name) == "string" and md.name or ""
+    local label_name = o.kind == "Service" or o.kind == "Namespace"
+    local why = label_name and schema.dns_label_problem(name) or schema.dns_subdomain_problem(name)
+    if not why and o.kind == "Service" and not name:match("^[a-z]") then
+      why = "must start with a letter (a Service name is a DNS-1035 label)"
+    end
+    if why then problems[#problems + 1] = {object = ref, message = "its name " .. why} end
+    local function labels_of(where, l)
+      local keys = {}
+      for k in pairs(type(l) == "table" and l or {}) do keys[#keys + 1] = tostring(k) end
+      table.sort(keys)
+      for _, k in ipairs(keys) do
+        local v = l[k]
+        if type(v) == "string" and #v > 63 then
+          problems[#problems + 1] = {object = ref, message = string.format(
+            "the value of %s.%s is %d characters long; a label value may have at most 63", where, k, #v)}
+        end
+      end
+    end
+    labels_of("metadata.labels", md.labels)
+    local tpl = type(o.spec) == "table" and type(o.spec.template) == "table" and o.spec.template.metadata
+    if type(tpl) == "table" then labels_of("spec.template.metadata.labels", tpl.labels) end
+  end
+  return problems
+end
+
 function M.manifests(cfg)
   local entries = {}
   local function add(phase, object, extra)
@@ -515,13 +608,15 @@ function M.manifests(cfg)
   end
   for _, o in ipairs(storage(cfg)) do add("storage", o) end
 
+  if cfg.registry_credentials then add("storage", registry_secret(cfg)) end
+
   local master_name
   local cyclone = cfg.ros_version == "ros2" and require("rigelk8s.ros2net").options(cfg).rmw == "cyclonedds"
   if cfg.deploy_ros_master and not cyclone then -- CycloneDDS discovers peers without a server
     local d, svc
     if cfg.ros_version == "ros2" then d, svc = ros2_discovery(cfg) else d, svc = ros1_master(cfg) end
     master_name = d.metadata.name
-    add("master", overlay(d, params.ros_master), {wait = true})
+    add("master", overlay(d, master_overlay(params.ros_master)), {wait = true})
     add("master", svc)
   end
   if cfg.ros_version == "ros2" then
@@ -545,6 +640,21 @@ function M.manifests(cfg)
   end
 
   for _, o in ipairs(observability(cfg)) do add("observability", o) end
+
+  local objects = {}
+  for i, e in ipairs(entries) do objects[i] = e.object end
+  local problems = M.check_objects(objects)
+  if #problems > 0 then
+    local lines = {}
+    for _, p in ipairs(problems) do
+      lines[#lines + 1] = string.format("%s: %s: %s", cfg.source and cfg.source.file or "config",
+                                        p.object, p.message)
+    end
+    lines[#lines + 1] = "an API server would refuse these objects; shorten the names in the Rigelfile " ..
+                        "(deployment_name, namespace, volume or component names) or in additional_k8s_params"
+    require("rigelk8s.errors").raise{message = table.concat(lines, "\n"), exit_code = 2,
+                                     reason = "InvalidConfig"}
+  end
   return entries
 end
 
@@ -567,7 +677,14 @@ function M.helm_releases(cfg)
   local grafana = o.grafana and o.grafana.enabled
   local dashboards_sidecar = {dashboards = {enabled = true, label = "grafana_dashboard",
                                             labelValue = "1", searchNamespace = "ALL"}}
-  if o.prometheus then
+  -- The plugin's grafana.admin_password / admin_user: chart values, which deploy hands to
+  -- helm in a 0600 file (never on a command line, never printed).
+  local function grafana_values(v)
+    v.adminPassword = o.grafana.admin_password
+    v.adminUser = o.grafana.admin_user
+    return v
+  end
+  if o.prometheus.enabled then
     out[#out + 1] = {
       name = M.MONITORING_RELEASE,
       chart = "prometheus-community/kube-prometheus-stack",
@@ -577,8 +694,10 @@ function M.helm_releases(cfg)
                (grafana and ", Grafana" or "") .. (o.node_exporter and ", node exporter" or "") .. ")",
       values = {
         prometheus = {prometheusSpec = {serviceMonitorSelectorNilUsesHelmValues = false,
-                                        podMonitorSelectorNilUsesHelmValues = false}},
-        grafana = {enabled = grafana and true or false, sidecar = dashboards_sidecar},
+                                        podMonitorSelectorNilUsesHelmValues = false,
+                                        retention = o.prometheus.retention,
+                                        scrapeInterval = o.prometheus.scrape_interval}},
+        grafana = grafana_values{enabled = grafana and true or false, sidecar = dashboards_sidecar},
         nodeExporter = {enabled = o.node_exporter},
       },
     }
@@ -590,7 +709,7 @@ function M.helm_releases(cfg)
         repo = {name = "grafana", url = "https://grafana.github.io/helm-charts"},
         namespace = o.namespace,
         reason = "observability.grafana",
-        values = {sidecar = dashboards_sidecar},
+        values = grafana_values{sidecar = dashboards_sidecar},
       }
     end
     if o.node_exporter then
@@ -604,14 +723,19 @@ function M.helm_releases(cfg)
       }
     end
   end
-  if o.loki then
+  if o.loki.enabled then
+    local loki = {enabled = true}
+    if o.loki.retention then
+      loki.config = {table_manager = {retention_deletes_enabled = true,
+                                      retention_period = o.loki.retention}}
+    end
     out[#out + 1] = {
       name = "rigelk8s-loki",
       chart = "grafana/loki-stack",
       repo = {name = "grafana", url = "https://grafana.github.io/helm-charts"},
       namespace = o.namespace,
       reason = "observability.loki (Loki and promtail; pods are labelled rigel.io/app)",
-      values = {loki = {enabled = true}, promtail = {enabled = true}, grafana = {enabled = false}},
+      values = {loki = loki, promtail = {enabled = true}, grafana = {enabled = false}},
     }
   end
   return out

@@ -73,8 +73,13 @@ function M.call(client, target, method, params)
       return nil, errors.new{reason = err.reason, code = err.code, exit_code = err.exit_code,
                              message = err.message}
     end
+    local hint = ""
+    if err.code == 404 then
+      hint = string.format("; is the master deployed (deploy_ros_master: true)? Otherwise set " ..
+                           "ros_graph.service and ros_graph.port to the Service in front of it")
+    end
     return nil, errors.new{reason = "MasterUnavailable", code = err.code, exit_code = errors.EXIT.failed,
-      message = string.format("%s did not answer: %s", at, err.message)}
+      message = string.format("%s did not answer: %s%s", at, err.message, hint)}
   end
   local v, derr = xmlrpc.decode_response(answer)
   if v == nil then

@@ -92,6 +92,18 @@ function M.dns_label_problem(s, max)
   return nil
 end
 
+-- DNS-1123 subdomain (most object names): dot-separated labels, <= 253 in all.
+function M.dns_subdomain_problem(s, max)
+  max = max or 253
+  if #s > max then return string.format("is %d characters long; the limit is %d", #s, max) end
+  if s == "" then return "must not be empty" end
+  for part in (s .. "."):gmatch("([^.]*)%.") do
+    local why = M.dns_label_problem(part, 63)
+    if why then return why end
+  end
+  return nil
+end
+
 -- Container image reference ([registry/]path[:tag][@digest]). Returns nil when valid.
 function M.image_problem(s)
   if s == "" then return "is empty" end
@@ -282,7 +294,8 @@ function check.name(v, ty, path, vx)
     vx.problem(path, string.format("expected a name, got %s", show(v)))
     return nil
   end
-  local why = M.dns_label_problem(s, ty.max)
+  local why = ty.subdomain and M.dns_subdomain_problem(s, ty.max) or
+              (not ty.subdomain and M.dns_label_problem(s, ty.max))
   if why then
     vx.problem(path, string.format("%s is not a valid Kubernetes name: it %s", show(s), why))
     return nil
@@ -539,7 +552,7 @@ function check.object(v, ty, path, vx)
         out[key] = check.object({}, fty, child(path, key), vx) -- nested defaults
       elseif fty.kind == "bool_or" then
         local obj = check.object({}, fty.object, child(path, key), vx)
-        obj.enabled = false
+        if not fty.unset then obj.enabled = false end
         out[key] = obj
       elseif fty.default ~= nil then
         local d = fty.default
@@ -601,7 +614,9 @@ local readiness = S.object({
   {"command", S.command{}},
   {"initial_delay_seconds", S.int{min = 0, default = 5}},
   {"period_seconds", S.int{min = 1, default = 10}},
-  {"timeout_seconds", S.int{min = 1, default = 1}},
+  -- The Python plugin's meaning: the deadline of the whole readiness wait (--timeout wins).
+  {"timeout_seconds", S.int{min = 1}},
+  {"probe_timeout_seconds", S.int{min = 1, default = 1}},
   {"failure_threshold", S.int{min = 1, default = 3}},
   {"init_container", S.bool{}},
 }, {example = "readiness: {command: VALUE}"})
@@ -651,6 +666,8 @@ end
 
 local component = S.object({
   {"name", S.name{required = true, max = 63, example = "planner"}},
+  {"readiness", readiness},
+  {"volumes", S.list(S.name{})},
   {"image", S.image{}},
   {"placement", placement},
   {"replicas", S.int{min = 0, default = 1}},
@@ -670,15 +687,31 @@ local distributed = S.object({
   {"components", components},
 })
 
+-- The plugin's dict forms: `prometheus: {enabled: true, ...}`. Left out, a switch is on
+-- when observability.enabled is (rigelfile.finish fills that in: enabled stays nil here).
+local prometheus = S.bool_or(S.object({
+  {"enabled", S.bool{}},
+  {"retention", S.string{nonempty = true}},
+  {"scrape_interval", S.string{nonempty = true}},
+}), {unset = true})
+
+local loki = S.bool_or(S.object({
+  {"enabled", S.bool{}},
+  {"retention", S.string{nonempty = true}},
+}), {unset = true})
+
 local grafana = S.bool_or(S.object({
-  {"enabled", S.bool{default = true}},
+  {"enabled", S.bool{}},
   {"default_dashboards", S.bool{default = false}},
-}))
+  -- Secret-like: never printed; given to helm in a 0600 values file.
+  {"admin_password", S.string{nonempty = true, secret = true}},
+  {"admin_user", S.string{nonempty = true}},
+}), {unset = true})
 
 local observability = S.object({
   {"enabled", S.bool{default = false}},
-  {"prometheus", S.bool{default = false}},
-  {"loki", S.bool{default = false}},
+  {"prometheus", prometheus},
+  {"loki", loki},
   {"grafana", grafana},
   {"node_exporter", S.bool{default = false}},
   {"ros_metrics", S.bool{default = false}},
@@ -725,8 +758,43 @@ local additional = S.object({
   {"ros_master", S.any_map{}},
 })
 
+-- Private registries: a kubernetes.io/dockerconfigjson Secret made from the user's docker
+-- config, holding only the entry of the application image's registry.
+local registry_credentials = {kind = "registry_credentials"}
+function check.registry_credentials(v, ty, path, vx)
+  local src = v
+  if type(v) == "table" and not is_list(v) then
+    for k in pairs(v) do
+      if k ~= "from_docker_config" then
+        vx.problem(child(path, k), string.format("unknown key '%s'; known keys: from_docker_config", tostring(k)),
+                   child(path, k) .. "#key")
+      end
+    end
+    src = v.from_docker_config
+  else
+    vx.problem(path, "expected a map, e.g. registry_credentials: {from_docker_config: true}")
+    return nil
+  end
+  if is_null(src) then
+    vx.problem(path, "missing key 'from_docker_config'; add from_docker_config: true " ..
+               "(~/.docker/config.json) or the path of a docker config file")
+    return nil
+  end
+  if type(src) == "boolean" or (type(src) == "string" and bool_words[src:lower()] ~= nil) then
+    local b = check.bool(src, ty, child(path, "from_docker_config"), vx)
+    if not b then return nil end
+    return {from_docker_config = true}
+  end
+  if type(src) ~= "string" or src == "" then
+    vx.problem(child(path, "from_docker_config"), string.format(
+      "expected true or the path of a docker config file, got %s", show(src)))
+    return nil
+  end
+  return {from_docker_config = src}
+end
+
 M.orchestration = S.object({
-  {"deploy_ros_master", S.bool{default = true}},
+  {"deploy_ros_master", S.bool{default = false}},
   {"namespace", S.name{default = "default"}},
   {"deployment_name", S.name{default = "rigel-k8s-application", max = 55}},
   {"application_image", S.image{}},
@@ -748,6 +816,8 @@ M.orchestration = S.object({
   {"results", results},
   {"hooks", hooks},
   {"fleet", S.list(fleet_member)},
+  {"image_pull_secrets", S.list(S.name{max = 253, subdomain = true}, {example = "[regcred]"})},
+  {"registry_credentials", registry_credentials},
   {"additional_k8s_params", additional},
 })
 -- `distro` accepts every known ROS 1 and ROS 2 distribution.

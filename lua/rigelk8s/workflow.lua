@@ -120,6 +120,9 @@ function M.context(argv, info)
     command = info.command, opts = opts, args = rest, json = opts.output == "json",
     timeout = cli.duration(opts.timeout, "--timeout"), started = sys.now(),
   }
+  for _, a in ipairs(argv or {}) do
+    if a == "--timeout" or a:match("^%-%-timeout=") then ctx.timeout_given = true end
+  end
   -- With -o json, stdout carries one document and stderr stays quiet (errors excepted),
   -- unless --progress asks for the progress lines (the Rigel shim logs them).
   ctx.out = progress.new{quiet = ctx.json and not opts.progress, no_color = opts.no_color, start = ctx.started}
@@ -134,6 +137,14 @@ function M.config(ctx)
   ctx.cfg = rigelfile.load{file = ctx.opts.file, job = ctx.opts.job, config = ctx.opts.config,
                            namespace = ctx.opts.namespace,
                            default_file = ctx.opts.file == "Rigelfile"}
+  -- With -o json the warnings are in the report (finish) and stderr stays quiet.
+  if not ctx.json then
+    for _, w in ipairs(ctx.cfg.warnings or {}) do io.stderr:write("rigelk8s: ", w, "\n") end
+  end
+  -- readiness.timeout_seconds is the deadline of the readiness wait (the Python plugin's
+  -- meaning), unless --timeout is given.
+  local r = ctx.cfg.readiness
+  if r and r.timeout_seconds and not ctx.timeout_given then ctx.timeout = r.timeout_seconds end
   if ctx.cfg.hooks and not ctx.hooks_loaded then
     ctx.hooks_loaded = true
     local dir = (ctx.cfg.source and ctx.cfg.source.file or ""):match("^(.*)/[^/]*$")
@@ -159,12 +170,17 @@ function M.set_image(ctx, image)
   end
 end
 
+local READS_ONLY = {delete = true, status = true, rollback = true}
+
 -- Renders the manifests: ctx.entries is the list of {phase, object, wait, after} in
 -- dependency order (namespace, storage, master, application, observability);
 -- returns the plain list of objects.
 function M.render(ctx)
   local ros = require "rigelk8s.ros"
   ctx.entries = ros.manifests(M.config(ctx))
+  -- registry_credentials: the real docker config entry, read only by commands that may
+  -- apply it (delete/status/rollback must work without the credentials at hand).
+  if not READS_ONLY[ctx.command] then require("rigelk8s.registry").fill(ctx.cfg, ctx.entries) end
   ctx.objects = {}
   for i, e in ipairs(ctx.entries) do ctx.objects[i] = e.object end
   return ctx.objects
@@ -471,8 +487,23 @@ function M.observability_stack(ctx)
                                 q(helm), q(r.name), q(r.chart), q(r.namespace or "default"))
       if ctx.opts.kubeconfig then cmd = cmd .. " --kubeconfig " .. q(ctx.opts.kubeconfig) end
       if ctx.opts.context then cmd = cmd .. " --kube-context " .. q(ctx.opts.context) end
+      -- The chart values (which may hold grafana.admin_password) go in a 0600 file in a
+      -- 0700 directory, never on the command line, and are removed afterwards.
+      local values_dir, values_file
+      if r.values and next(r.values) then
+        values_dir = string.format("%s/rigelk8s-helm-%d-%s", os.getenv("TMPDIR") or "/tmp", sys.getpid(), r.name)
+        local made, merr = sys.mkdir_private(values_dir)
+        values_file = values_dir .. "/values.json"
+        local wrote, werr = made and sys.write_private(values_file, require("rigelk8s.json").encode(r.values))
+        if not wrote then
+          errors.raise{message = "helm release " .. r.name .. ": cannot write its values file: " ..
+                       tostring(merr or werr), exit_code = errors.EXIT.failed}
+        end
+        cmd = cmd .. " --values " .. q(values_file)
+      end
       ctx.out:say("running: %s", cmd)
       local ok = os.execute(cmd .. " >&2")
+      if values_file then os.remove(values_file); os.remove(values_dir) end
       if not ok then
         errors.raise{message = "helm release " .. r.name .. " failed: " .. cmd, exit_code = errors.EXIT.failed}
       end
@@ -669,11 +700,13 @@ function M.finish(ctx, result, extra)
   if ctx.json then
     local json = require "rigelk8s.json"
     local doc = {command = ctx.command, state = result.state, exit_code = code,
+                 rigelk8s_version = rigelk8s.version,
                  elapsed_seconds = sys.now() - ctx.started,
                  namespace = ctx.cfg and ctx.cfg.namespace or rigelk8s.null,
                  diagnosis = result.diagnosis or rigelk8s.null,
                  dry_run = ctx.opts.dry_run and true or false,
-                 objects = rigelk8s.array{}, applied = rigelk8s.null}
+                 objects = rigelk8s.array{}, applied = rigelk8s.null,
+                 warnings = rigelk8s.array(ctx.cfg and ctx.cfg.warnings or {})}
     for _, r in ipairs(result.rows or {}) do
       doc.objects[#doc.objects + 1] = {name = r.object, kind = r.kind, namespace = r.namespace,
                                        state = r.state, message = r.message or "",
@@ -732,7 +765,7 @@ local function json_error(command, e)
   local json = require "rigelk8s.json"
   local rigelk8s = require "rigelk8s"
   local doc = {command = command, state = "error", exit_code = e.exit_code,
-               message = e.message, reason = e.reason or "Error"}
+               message = e.message, reason = e.reason or "Error", rigelk8s_version = rigelk8s.version}
   local a = type(e.applied) == "table" and e.applied
   if a then
     -- A failed apply says exactly what reached the cluster and what did not.
@@ -755,6 +788,10 @@ function M.deploy(ctx)
   local cfg = M.config(ctx)
   M.render(ctx)
   M.connect(ctx)
+  for _, w in ipairs(require("rigelk8s.nodes").placement_warnings(ctx.client, ctx.objects)) do
+    ctx.out:say("%s", w)
+    if cfg.warnings then cfg.warnings[#cfg.warnings + 1] = w end
+  end
   -- The monitoring stack (when helm is there) brings the ServiceMonitor CRD, so it goes
   -- before the objects that need it.
   M.observability_stack(ctx)

@@ -1,6 +1,12 @@
 """The examples: every example Rigelfile renders, deploys to the emulator and becomes
 Ready (and runs its `demo` sequence); deploy_and_update.lua runs to completion; the ROS
-sample applications are complete (nodes, Dockerfile, entry point, readiness probe)."""
+sample applications are complete (nodes, Dockerfile, entry point, readiness probe).
+
+In cluster mode (RIGELK8S_TEST_KUBECONFIG, make test-cluster) the deployments go to that
+cluster, each into a namespace of its own (deploy -n, or a copy of the Rigelfile with its
+namespace replaced), deleted afterwards. A real cluster must be able to pull the example
+images (build and push them, see each example's Dockerfile), so those tests run there only
+with RIGELK8S_TEST_EXAMPLE_IMAGES=1."""
 import ast
 import json
 import os
@@ -12,7 +18,10 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("RK_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
+sys.path.insert(0, HERE)
 from emuharness import Emulator  # noqa: E402
+import failmodes as fm  # noqa: E402
+from wfharness import CLUSTER_MODE, emulator_only, shared_cluster, unique_namespace  # noqa: E402
 
 BIN = os.environ.get("RIGELK8S_BIN") or os.path.join(ROOT, "build", "rigelk8s")
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -72,14 +81,53 @@ class TestRender(unittest.TestCase):
                         self.assertEqual(o["metadata"].get("namespace", namespace), namespace)
 
 
-class TestDeploy(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.emu = Emulator("--nodes", NODES, ready_delay=0.05)
+def skip_unless_example_images():
+    """On a real cluster the example images must have been built and pushed."""
+    if CLUSTER_MODE and fm.real() and os.environ.get("RIGELK8S_TEST_EXAMPLE_IMAGES") != "1":
+        raise unittest.SkipTest("cluster mode: the cluster must pull the example images (build and push them, "
+                                "then set RIGELK8S_TEST_EXAMPLE_IMAGES=1 and REGISTRY)")
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
+
+class ClusterCase(unittest.TestCase):
+    """A test's own emulator, or in cluster mode the cluster under test with a namespace
+    per use, deleted (and waited for) when the test ends."""
+
+    def start(self, *args, ready_delay=0.05):
+        if CLUSTER_MODE:
+            cluster = shared_cluster()
+            skip_unless_example_images()
+            self.namespaces = []
+            self.addCleanup(lambda: self.assertEqual(cluster.delete_namespaces(self.namespaces), [],
+                                                     "namespaces still there after the test"))
+            return cluster
+        emu = Emulator(*args, ready_delay=ready_delay)
+        self.addCleanup(emu.stop)
+        return emu
+
+    def ns(self, name):
+        if not CLUSTER_MODE:
+            return name
+        ns = unique_namespace(name)
+        self.namespaces.append(ns)
+        return ns
+
+    def namespaced_copy(self, name, ns):
+        """examples/NAME with its orchestration namespace set to ns, beside the original (its
+        relative paths keep working); returns the path relative to the repository."""
+        with open(os.path.join(EXAMPLES, name)) as f:
+            text = f.read()
+        text, n = re.subn(r"(?m)^(\s*)(?:# )?namespace: \S+", lambda m: m.group(1) + "namespace: " + ns, text, count=1)
+        self.assertEqual(n, 1, "no namespace line in examples/" + name)
+        path = os.path.join(os.path.dirname(os.path.join("examples", name)), ".rk-e2e-%s.tmp" % ns)
+        with open(os.path.join(ROOT, path), "w") as f:
+            f.write(text)
+        self.addCleanup(os.remove, os.path.join(ROOT, path))
+        return path
+
+
+class TestDeploy(ClusterCase):
+    def setUp(self):
+        self.emu = self.start("--nodes", NODES)
 
     def get(self, path):
         status, _, body = self.emu.get(path)
@@ -92,8 +140,16 @@ class TestDeploy(unittest.TestCase):
     def test_every_example_deploys_and_becomes_ready(self):
         for name in example_rigelfiles():
             with self.subTest(rigelfile=name):
+                if CLUSTER_MODE and name.startswith("distributed/"):
+                    self.skipTest("cluster mode: needs the emulator: --nodes: its placement needs nodes labelled "
+                                  "deploymentType=local and remote")
+                namespace = RIGELFILES[name][0] if name in RIGELFILES else None
+                flags = []
+                if CLUSTER_MODE:
+                    namespace = self.ns(os.path.dirname(name).replace("/", "-") or "example")
+                    flags = ["-n", namespace]
                 p = rk("deploy", "-f", os.path.join("examples", name), "--kubeconfig", self.emu.kubeconfig,
-                       "-o", "json")
+                       "-o", "json", *flags)
                 self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
                 doc = json.loads(p.stdout)
                 self.assertEqual(doc["state"], "ready")
@@ -101,13 +157,14 @@ class TestDeploy(unittest.TestCase):
                 self.assertTrue(ready)
                 if name not in RIGELFILES:
                     continue
-                namespace, deployments = RIGELFILES[name]
+                deployments = RIGELFILES[name][1]
                 self.assertEqual(doc["namespace"], namespace)
                 self.assertEqual(ready, set(deployments))
                 for d in deployments:
                     live = self.get("/apis/apps/v1/namespaces/%s/deployments/%s" % (namespace, d))
                     self.assertEqual(live["status"].get("readyReplicas"), 1, d)
 
+    @emulator_only("--nodes: nodes labelled deploymentType=local and remote")
     def test_distributed_components_run_where_their_placement_says(self):
         p = rk("distributed", "-f", "examples/distributed/Rigelfile", "--kubeconfig", self.emu.kubeconfig,
                "-o", "json")
@@ -126,8 +183,10 @@ class TestDeploy(unittest.TestCase):
         # The seed's `poetry run rigel run sequence demo`, without Rigel.
         for name in ("Rigelfile.example", "pubsub/Rigelfile", "ros2-pubsub/Rigelfile"):
             with self.subTest(rigelfile=name):
-                p = rk("sequence", "demo", "-f", os.path.join("examples", name), "--kubeconfig",
-                       self.emu.kubeconfig, "-o", "json")
+                path = os.path.join("examples", name)
+                if CLUSTER_MODE:  # a sequence has no -n: a copy with its own namespace
+                    path = self.namespaced_copy(name, self.ns(os.path.dirname(name) or "example"))
+                p = rk("sequence", "demo", "-f", path, "--kubeconfig", self.emu.kubeconfig, "-o", "json")
                 self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
                 doc = json.loads(p.stdout)
                 self.assertEqual(doc["state"], "succeeded")
@@ -140,7 +199,7 @@ class TestDeploy(unittest.TestCase):
         self.assertIn("job build (plugin rigel.plugins.core.BuildXPlugin)", p.stderr)
 
 
-class TestDeployAndUpdate(unittest.TestCase):
+class TestDeployAndUpdate(ClusterCase):
     SCRIPT = os.path.join("examples", "deploy_and_update.lua")
 
     def test_help(self):
@@ -150,23 +209,21 @@ class TestDeployAndUpdate(unittest.TestCase):
         self.assertIn("--broken-image IMAGE", p.stdout)
 
     def test_runs_to_completion(self):
-        emu = Emulator(ready_delay=0.05)
-        try:
-            p = rk("run", self.SCRIPT, "-f", "examples/Rigelfile.example", "-n", "dau", "--kubeconfig",
-                   emu.kubeconfig, "--image", "reg/app:v2", "--broken-image", "reg/app:crashloop")
-            self.assertEqual(p.returncode, 0, p.stderr)
-            err = p.stderr
-            for text in ("== deploy rigel-k8s-application to namespace dau", "== rolling update to reg/app:v2",
-                         "deployment rigel-k8s-application: revision 1 -> 2", "== status",
-                         "== update to reg/app:crashloop (expected to fail)", "CrashLoopBackOff",
-                         "rolling back deployment rigel-k8s-application to revision 2",
-                         "the failed update was rolled back"):
-                self.assertIn(text, err)
-            status, _, live = emu.get("/apis/apps/v1/namespaces/dau/deployments/rigel-k8s-application")
-            self.assertEqual(live["spec"]["template"]["spec"]["containers"][0]["image"], "reg/app:v2")
-            self.assertEqual(live["status"]["readyReplicas"], 1)
-        finally:
-            emu.stop()
+        emu = self.start()
+        ns, good, broken = self.ns("dau"), fm.good("reg/app:v2"), fm.image("crashloop")
+        p = rk("run", self.SCRIPT, "-f", "examples/Rigelfile.example", "-n", ns, "--kubeconfig",
+               emu.kubeconfig, "--image", good, "--broken-image", broken)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        err = p.stderr
+        for text in ("== deploy rigel-k8s-application to namespace " + ns, "== rolling update to " + good,
+                     "deployment rigel-k8s-application: revision 1 -> 2", "== status",
+                     "== update to %s (expected to fail)" % broken, "CrashLoopBackOff",
+                     "rolling back deployment rigel-k8s-application to revision 2",
+                     "the failed update was rolled back"):
+            self.assertIn(text, err)
+        status, _, live = emu.get("/apis/apps/v1/namespaces/%s/deployments/rigel-k8s-application" % ns)
+        self.assertEqual(live["spec"]["template"]["spec"]["containers"][0]["image"], good)
+        self.assertEqual(live["status"]["readyReplicas"], 1)
 
     def test_unreachable_cluster(self):
         emu = Emulator()

@@ -14,6 +14,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("RK_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
 from emuharness import Emulator  # noqa: E402
+sys.path.insert(0, HERE)
+from wfharness import emulator_only  # noqa: E402
 
 BIN = os.environ.get("RIGELK8S_BIN") or os.path.join(ROOT, "build", "rigelk8s")
 N = 10
@@ -38,6 +40,7 @@ def run(args, cwd, timeout=120):
     return p.returncode, p.stdout, p.stderr
 
 
+@emulator_only("a fleet of ten clusters (ten emulators), one of them down on purpose")
 class FleetTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -1,7 +1,12 @@
 """`rigelk8s sequence` end to end against the Kubernetes API emulator: sequential,
 concurrent and parallel/matrix stages, entry `with` merging, rigelk8s.lua jobs, foreign
 jobs (refused, delegated to a stand-in `rigel`, skipped) and the errors that stop a
-sequence before anything runs."""
+sequence before anything runs.
+
+In cluster mode (RIGELK8S_TEST_KUBECONFIG, make test-cluster) every test runs against that
+cluster with its namespaces prefixed by a name of its own (T()), deleted after the test.
+The Rigelfile's images are the emulator's names (reg/app:1, a crash loop by name), so on a
+real cluster these tests are skipped."""
 import json
 import os
 import shutil
@@ -15,6 +20,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("RK_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
 from emuharness import Emulator  # noqa: E402
+sys.path.insert(0, HERE)
+import failmodes as fm  # noqa: E402
+from wfharness import CLUSTER_MODE, RUN_ID, _NAMESPACES, shared_cluster  # noqa: E402
 
 BIN = os.environ.get("RIGELK8S_BIN") or os.path.join(ROOT, "build", "rigelk8s")
 NODES = "robot-1:deploymentType=local;cloud-1:deploymentType=remote"
@@ -172,19 +180,31 @@ exit "${RIGEL_EXIT:-0}"
 
 
 class SequenceCase(unittest.TestCase):
+    prefix = ""
+
     @classmethod
     def setUpClass(cls):
-        cls.emu = Emulator("--nodes", NODES, ready_delay=0.05)
+        if CLUSTER_MODE:
+            cls.emu = shared_cluster()
+            if fm.real():
+                raise unittest.SkipTest("cluster mode: needs the emulator: the sequence Rigelfile's images are the "
+                                        "emulator's names (reg/app:1; a crash loop by the name reg/seq-crashloop:1)")
+        else:
+            cls.emu = Emulator("--nodes", NODES, ready_delay=0.05)
         cls.dir = tempfile.mkdtemp(prefix="rk-sequence-")
         cls.rigelfile = os.path.join(cls.dir, "Rigelfile")
+        cls.write_files()
+
+    @classmethod
+    def write_files(cls):
         with open(cls.rigelfile, "w") as f:
-            f.write(RIGELFILE)
+            f.write(cls.T(RIGELFILE))
         with open(os.path.join(cls.dir, "probe.lua"), "w") as f:
-            f.write(PROBE)
+            f.write(cls.T(PROBE))
         with open(os.path.join(cls.dir, "hooks.lua"), "w") as f:
             f.write(HOOKS)
         cls.bin_dir = os.path.join(cls.dir, "bin")
-        os.mkdir(cls.bin_dir)
+        os.makedirs(cls.bin_dir, exist_ok=True)
         rigel = os.path.join(cls.bin_dir, "rigel")
         with open(rigel, "w") as f:
             f.write(FAKE_RIGEL)
@@ -192,10 +212,28 @@ class SequenceCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.emu.stop()
+        if not CLUSTER_MODE:
+            cls.emu.stop()
         shutil.rmtree(cls.dir, ignore_errors=True)
 
+    @classmethod
+    def T(cls, text):
+        """The test's names for namespaces seq-*: themselves on the test's own emulator, with
+        the test's own prefix in cluster mode."""
+        return text.replace("seq-", cls.prefix + "seq-")
+
+    def delete_namespaces(self):
+        st, _, body = self.emu.get("/api/v1/namespaces")
+        self.assertEqual(st, 200, body)
+        mine = [n["metadata"]["name"] for n in body["items"] if n["metadata"]["name"].startswith(self.prefix)]
+        self.assertEqual(self.emu.delete_namespaces(mine), [], "namespaces still there after the test")
+
     def setUp(self):
+        if CLUSTER_MODE:
+            _NAMESPACES[0] += 1
+            type(self).prefix = "rk%s%d-" % (RUN_ID, _NAMESPACES[0])
+            self.write_files()
+            self.addCleanup(self.delete_namespaces)
         self.probe_log = os.path.join(self.dir, "probe-%s.jsonl" % self._testMethodName)
         self.rigel_log = os.path.join(self.dir, "rigel-%s.log" % self._testMethodName)
 
@@ -246,21 +284,21 @@ class TestStages(SequenceCase):
         # Stage 1: the entry's with replaced deployment_name, the job's namespace stayed.
         job = doc["stages"][0]["jobs"][0]
         self.assertEqual((job["name"], job["runner"], job["state"]), ("deploy_base", "rigelk8s deploy", "succeeded"))
-        self.assertEqual(job["result"]["namespace"], "seq-base")
-        live = self.deployment("seq-base", "base-override")
+        self.assertEqual(job["result"]["namespace"], self.T("seq-base"))
+        live = self.deployment(self.T("seq-base"), "base-override")
         self.assertIsNotNone(live)
         self.assertEqual(live["status"]["readyReplicas"], 1)
-        self.assertIsNone(self.deployment("seq-base", "base"))
+        self.assertIsNone(self.deployment(self.T("seq-base"), "base"))
 
         # Stage 2: the dependency was deployed while the job ran, then cleaned up.
         dep, probe = doc["stages"][1]["jobs"]
         self.assertEqual((dep["name"], dep["role"], probe["name"], probe["role"]),
                          ("simulation", "dependency", "probe", "job"))
         self.assertEqual(dep["cleanup"]["deleted"], ["Deployment/simulation"])
-        self.emu.wait_for(lambda: self.deployment("seq-sim", "simulation") is None, msg="simulation deleted")
+        self.emu.wait_for(lambda: self.deployment(self.T("seq-sim"), "simulation") is None, msg="simulation deleted")
         [seen] = self.probes()
         self.assertTrue(seen["simulation_running"], "the dependency was not running during the job")
-        self.assertEqual(seen["last_deploy"], "seq-sim")
+        self.assertEqual(seen["last_deploy"], self.T("seq-sim"))
         self.assertEqual(seen["config"], {"label": "reg/app:1"})
         self.assertEqual(seen["config_file"], {"label": "reg/app:1"})
         self.assertTrue(seen["probe_flag"])
@@ -271,8 +309,8 @@ class TestStages(SequenceCase):
         # Stage 3: one branch per matrix combination, {{ data.k }} rendered in each.
         branches = doc["stages"][2]["branches"]
         self.assertEqual([b["label"] for b in branches],
-                         ["ns=seq-matrix-a image=reg/app:2", "ns=seq-matrix-b image=reg/app:2"])
-        for b, ns in zip(branches, ["seq-matrix-a", "seq-matrix-b"]):
+                         [self.T("ns=seq-matrix-a image=reg/app:2"), self.T("ns=seq-matrix-b image=reg/app:2")])
+        for b, ns in zip(branches, [self.T("seq-matrix-a"), self.T("seq-matrix-b")]):
             self.assertEqual(b["state"], "succeeded")
             self.assertEqual(b["values"], {"ns": ns, "image": "reg/app:2"})
             [job] = b["stages"][0]["jobs"]
@@ -288,10 +326,10 @@ class TestStages(SequenceCase):
         self.assertEqual(p.stdout, "probe output on stdout\n")
         err = p.stderr
         for text in ("stage 1/3: jobs deploy_base", "stage 2/3: jobs probe, dependencies simulation",
-                     "stage 3/3: parallel: 1 stage, matrix ns x image", "[ns=seq-matrix-b image=reg/app:2] ",
+                     "stage 3/3: parallel: 1 stage, matrix ns x image", self.T("[ns=seq-matrix-b image=reg/app:2] "),
                      "simulation: cleanup: 1 deleted", "summary:", "sequence full succeeded"):
             self.assertIn(text, err)
-        self.assertRegex(err, r"✓ stage 3\.1 +\[ns=seq-matrix-a image=reg/app:2\] deploy_ns +succeeded")
+        self.assertRegex(err, self.T(r"✓ stage 3\.1 +\[ns=seq-matrix-a image=reg/app:2\] deploy_ns +succeeded"))
 
     def test_a_failed_branch_fails_the_stage_after_every_branch_ran(self):
         p, doc = self.run_json("half_broken")
@@ -302,9 +340,9 @@ class TestStages(SequenceCase):
         self.assertIn("CrashLoopBackOff", branches[1]["stages"][0]["jobs"][0]["message"])
         self.assertEqual(doc["stages"][1]["state"], "not_run")
         self.assertEqual(doc["stages"][1]["jobs"][0]["state"], "not_run")
-        self.assertIsNone(self.deployment("seq-lone", "lone"), "a stage after the failed one ran")
-        self.assertIn("[ns=seq-crashloop]", doc["failed_job"])
-        self.assertIsNotNone(self.deployment("seq-ok", "app"))
+        self.assertIsNone(self.deployment(self.T("seq-lone"), "lone"), "a stage after the failed one ran")
+        self.assertIn(self.T("[ns=seq-crashloop]"), doc["failed_job"])
+        self.assertIsNotNone(self.deployment(self.T("seq-ok"), "app"))
 
     def test_lua_jobs_in_branches_keep_their_output_apart_from_the_report(self):
         p = self.run_rk("probe_each")
@@ -335,14 +373,14 @@ class TestForeignRefused(SequenceCase):
                       "and `rigel` is not on PATH:", p.stderr)
         self.assertIn("Rigelfile:6:3: job build (plugin rigel.plugins.core.BuildXPlugin)", p.stderr)
         self.assertIn("--skip-foreign", p.stderr)
-        self.assertIsNone(self.deployment("seq-lone", "lone"))
+        self.assertIsNone(self.deployment(self.T("seq-lone"), "lone"))
 
     def test_refusal_as_json(self):
         p, doc = self.run_json("release")
         self.assertEqual(p.returncode, 2)
         self.assertEqual((doc["state"], doc["exit_code"], doc["reason"]), ("error", 2, "ForeignJobs"))
         self.assertIn("job build", doc["message"])
-        self.assertIsNone(self.deployment("seq-lone", "lone"))
+        self.assertIsNone(self.deployment(self.T("seq-lone"), "lone"))
 
 
 class TestForeignJobs(SequenceCase):
@@ -373,7 +411,7 @@ class TestForeignJobs(SequenceCase):
         self.assertEqual(self.rigel_calls(), [])
         build, lone = doc["stages"][0]["jobs"]
         self.assertEqual((build["state"], lone["state"]), ("skipped", "succeeded"))
-        self.assertIsNotNone(self.deployment("seq-lone", "lone"))
+        self.assertIsNotNone(self.deployment(self.T("seq-lone"), "lone"))
 
     def test_a_file_not_named_rigelfile_cannot_be_delegated(self):
         other = os.path.join(self.dir, "Other.Rigelfile")

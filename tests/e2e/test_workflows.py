@@ -3,6 +3,10 @@ rollback, diff), hooks, custom scripts and the command line, against the Kuberne
 emulator. Every test starts its own emulator (two nodes: robot-1 deploymentType=local,
 cloud-1 deploymentType=remote; pods Ready 0.2 s after scheduling) and stops it.
 
+In cluster mode (RIGELK8S_TEST_KUBECONFIG, make test-cluster) the same tests run against
+that cluster, each in namespaces of its own; images and failure modes come from
+failmodes.py, and tests that need emulator knobs are skipped with the reason.
+
 Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_workflows   (from tests/e2e)"""
 import json
 import os
@@ -12,8 +16,10 @@ import signal
 import time
 import unittest
 
-from wfharness import (BIN, GOOD_IMAGE, NODES, ROOT, Background, Cluster, DeploymentEvents, Emulator, image,
-                       orchestration, revision, rigelk8s, rigelk8s_tty, tmpdir, write_rigelfile)
+import failmodes as fm
+from wfharness import (BIN, CLUSTER_MODE, NODES, ROOT, Background, Cluster, DeploymentEvents, Emulator,
+                       emulator_only, image, orchestration, revision, rigelk8s, rigelk8s_tty, shared_cluster,
+                       tmpdir, unique_namespace, write_rigelfile)
 
 READY_DELAY = 0.2
 
@@ -24,17 +30,43 @@ class WorkflowTest(unittest.TestCase):
     def setUp(self):
         if not os.access(BIN, os.X_OK):
             self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", self.nodes, ready_delay=READY_DELAY)
-        self.addCleanup(self.emu.stop)
-        self.k = Cluster(self.emu)
+        self.namespaces = {}
+        if CLUSTER_MODE:
+            self.emu = shared_cluster()
+            self.addCleanup(self.delete_namespaces)
+        else:
+            self.emu = Emulator("--nodes", self.nodes, ready_delay=READY_DELAY)
+            self.addCleanup(self.emu.stop)
+        self.k = Cluster(self.emu, self.ns)
         self.dir = tmpdir()
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.kc = self.emu.kubeconfig
 
     # -- helpers --------------------------------------------------------------------------
 
+    def ns(self, name):
+        """The namespace this test calls `name`: itself on a test's own emulator, a unique
+        name in cluster mode (deleted when the test ends)."""
+        if not CLUSTER_MODE:
+            return name
+        if name not in self.namespaces:
+            self.namespaces[name] = unique_namespace(name)
+        return self.namespaces[name]
+
+    def delete_namespaces(self):
+        left = self.emu.delete_namespaces(list(self.namespaces.values()))
+        self.assertEqual(left, [], "namespaces still there after the test")
+
+    def orch(self, ns, **over):
+        return fm.orchestration_overrides(orchestration(self.ns(ns), **over))
+
     def rigelfile(self, ns, name="Rigelfile", **over):
-        return write_rigelfile(self.dir, orchestration(ns, **over), name=name)
+        return write_rigelfile(self.dir, self.orch(ns, **over), name=name)
+
+    def timeout(self, seconds):
+        """A --timeout value (and time bounds): as written on the emulator, scaled on a
+        real cluster."""
+        return "%gs" % fm.within(seconds)
 
     def run_ok(self, command, rf, *args, **kw):
         r = rigelk8s(command, "-f", rf, "--kubeconfig", self.kc, *args, **kw)
@@ -49,6 +81,12 @@ class WorkflowTest(unittest.TestCase):
     def deployment(self, ns, name="rigel-k8s-application"):
         return self.k.get("Deployment", ns, name)
 
+    def wait_master_available(self, ns):
+        """Until the master is available on the server (the report then says ready: the
+        tests that interrupt a wait rely on it; a real cluster's master takes longer)."""
+        self.emu.wait_for(lambda: (self.deployment(ns, "ros-master") or {}).get("status", {}).get("availableReplicas"),
+                          timeout=20, msg="the master to be available")
+
     def replicasets(self, ns, app="rigel-k8s-application"):
         return sorted((rs for rs in self.k.get("ReplicaSet", ns) if rs["metadata"]["labels"].get("app") == app),
                       key=lambda rs: revision(rs))
@@ -57,7 +95,7 @@ class WorkflowTest(unittest.TestCase):
 class DeployTest(WorkflowTest):
     def test_deploy_applies_in_dependency_order_without_waiting_and_reports(self):
         rf = self.rigelfile("app1")
-        r = self.run_ok("deploy", rf, "-v", "--timeout", "30s")
+        r = self.run_ok("deploy", rf, "-v", "--timeout", self.timeout(30))
         # -v logs every request: the applies (PATCH) go namespace, storage, master, application.
         order = []
         for line in r.stderr.splitlines():
@@ -72,7 +110,7 @@ class DeployTest(WorkflowTest):
                 kinds.append("master")
             elif "/deployments/rigel-k8s-application" in line:
                 kinds.append("application")
-            elif re.search(r"/api/v1/namespaces/app1\?", line):
+            elif re.search(r"/api/v1/namespaces/%s\?" % self.ns("app1"), line):
                 kinds.append("namespace")
         self.assertEqual(sorted(kinds, key=["namespace", "storage", "master", "application"].index), kinds, order)
         self.assertEqual(set(kinds), {"namespace", "storage", "master", "application"}, order)
@@ -91,7 +129,7 @@ class DeployTest(WorkflowTest):
         # The master never becomes Ready; without wait_for_master the application is
         # applied at once and rolls out anyway, and the run times out on the master.
         rf = self.rigelfile("nogate", ros_master_image="ros:never-ready", persistent_storage=None)
-        r = self.run_code(4, "deploy", rf, "--timeout", "2s")
+        r = self.run_code(4, "deploy", rf, "--timeout", self.timeout(2))
         app = self.deployment("nogate")
         self.assertIsNotNone(app)
         self.assertEqual(app["status"].get("availableReplicas"), 1)
@@ -99,18 +137,18 @@ class DeployTest(WorkflowTest):
 
     def test_wait_for_master_gates_the_application_on_a_ready_master(self):
         rf = self.rigelfile("gate", wait_for_master=True, persistent_storage=None)
-        events = DeploymentEvents(self.emu, "gate")
+        events = DeploymentEvents(self.emu, self.ns("gate"))
         self.addCleanup(events.close)
-        self.run_ok("deploy", rf, "--timeout", "30s")
+        self.run_ok("deploy", rf, "--timeout", self.timeout(30))
         self.emu.wait_for(lambda: events.created_after_available("rigel-k8s-application", "ros-master") is not None,
                           msg="the watch to see the application")
         self.assertTrue(events.created_after_available("rigel-k8s-application", "ros-master"),
                         "the application was created before the master was available")
         # Without the gate, the application is created while the master is still starting.
         rf = self.rigelfile("nogate2", persistent_storage=None)
-        events = DeploymentEvents(self.emu, "nogate2")
+        events = DeploymentEvents(self.emu, self.ns("nogate2"))
         self.addCleanup(events.close)
-        self.run_ok("deploy", rf, "--timeout", "30s")
+        self.run_ok("deploy", rf, "--timeout", self.timeout(30))
         self.emu.wait_for(lambda: events.created_after_available("rigel-k8s-application", "ros-master") is not None,
                           msg="the watch to see the application")
         self.assertFalse(events.created_after_available("rigel-k8s-application", "ros-master"))
@@ -118,7 +156,7 @@ class DeployTest(WorkflowTest):
     def test_wait_for_master_with_a_master_that_never_gets_ready_never_applies_the_application(self):
         rf = self.rigelfile("gate2", wait_for_master=True, ros_master_image="ros:never-ready",
                             persistent_storage=None)
-        r = self.run_code(4, "deploy", rf, "--timeout", "2s")
+        r = self.run_code(4, "deploy", rf, "--timeout", self.timeout(2))
         self.assertIsNone(self.deployment("gate2"))
         self.assertIn("the application was not applied", r.stderr)
         self.assertIsNotNone(self.deployment("gate2", "ros-master"))
@@ -143,28 +181,29 @@ class DeployTest(WorkflowTest):
         self.assertIn("nothing rolled out", r.stderr)
 
     def test_master_problems_are_reported_first(self):
-        rf = self.rigelfile("both", ros_master_image="ros:imagepull-fail", application_image="app:imagepull-fail",
+        rf = self.rigelfile("both", ros_master_image="ros:imagepull-fail", application_image=fm.EMULATOR["imagepull"],
                             persistent_storage=None)
-        r = self.run_code(1, "deploy", rf, "--timeout", "30s")
+        r = self.run_code(1, "deploy", rf, "--timeout", self.timeout(30))
         diag = r.stderr[r.stderr.index("deploy failed"):]
         self.assertIn("Deployment ros-master", diag)
         first_master = diag.index("ros-master")
         self.assertLess(first_master, diag.index("rigel-k8s-application"), diag)
-        self.assertLess(r.elapsed, 10)
+        self.assertLess(r.elapsed, fm.within(10))
 
     def test_dry_run_changes_nothing(self):
         rf = self.rigelfile("dry")
-        writes = self.k.state()
+        writes = None if CLUSTER_MODE else self.k.state()  # the emulator's global write count
         r = self.run_ok("deploy", rf, "--dry-run", "--timeout", "5s")
         self.assertIsNone(self.k.get("Namespace", None, "dry"))
         self.assertIn("dry run", r.stderr)
         self.assertIn("PersistentVolumeClaim/data-volume-pvc created (dry run", r.stderr)
-        after = self.k.state()
-        self.assertEqual(after.get("resourceVersion"), writes.get("resourceVersion"), (writes, after))
+        if writes is not None:
+            after = self.k.state()
+            self.assertEqual(after.get("resourceVersion"), writes.get("resourceVersion"), (writes, after))
         # On a live application, an update --dry-run names what would change and changes nothing.
         self.run_ok("deploy", rf)
         live = self.deployment("dry")
-        r = self.run_ok("update", rf, "--image", "app:2.0", "--dry-run")
+        r = self.run_ok("update", rf, "--image", fm.good("app:2.0"), "--dry-run")
         self.assertIn("Deployment/rigel-k8s-application configured (dry run)", r.stderr)
         self.assertIn("Deployment/ros-master unchanged (dry run)", r.stderr)
         self.assertEqual(self.deployment("dry")["metadata"]["resourceVersion"], live["metadata"]["resourceVersion"])
@@ -174,8 +213,8 @@ class FailureTest(WorkflowTest):
     def test_crashloop_update_is_diagnosed_long_before_the_deadline_and_left_as_is(self):
         rf = self.rigelfile("crash")
         self.run_ok("deploy", rf)
-        r = self.run_code(1, "update", rf, "--image", "app:crashloop", "--timeout", "60s")
-        self.assertLess(r.elapsed, 10, r)
+        r = self.run_code(1, "update", rf, "--image", fm.image("crashloop"), "--timeout", self.timeout(60))
+        self.assertLess(r.elapsed, fm.within(10), r)
         self.assertIn("update failed", r.stderr)
         self.assertIn("CrashLoopBackOff", r.stderr)
         self.assertIn("container ros-app", r.stderr)
@@ -190,20 +229,20 @@ class FailureTest(WorkflowTest):
         self.assertTrue(all(e.startswith("Warning BackOff") for e in events), events)
         self.assertIn("the cluster is left as it is", r.stderr)
         d = self.deployment("crash")
-        self.assertEqual(image(d), "app:crashloop")
+        self.assertEqual(image(d), fm.image("crashloop"))
         self.assertEqual(revision(d), 2)
 
     def test_atomic_update_rolls_back_to_the_previous_revision(self):
         rf = self.rigelfile("atomic")
         self.run_ok("deploy", rf)
         rs_v1 = self.replicasets("atomic")[0]["metadata"]["name"]
-        r = self.run_code(1, "update", rf, "--image", "app:crashloop", "--atomic", "--timeout", "60s")
-        self.assertLess(r.elapsed, 10, r)
+        r = self.run_code(1, "update", rf, "--image", fm.image("crashloop"), "--atomic", "--timeout", self.timeout(60))
+        self.assertLess(r.elapsed, fm.within(10), r)
         self.assertRegex(r.stderr, r"update failed after [\d.]+s:\n\s+Deployment rigel-k8s-application: .*CrashLoopBackOff")
         self.assertRegex(r.stderr, r"update failed, so --atomic rolled deployment rigel-k8s-application back to "
-                                   r"revision 1 \(%s; now revision 3\): Ready again" % re.escape(GOOD_IMAGE))
+                                   r"revision 1 \(%s; now revision 3\): Ready again" % re.escape(fm.image("good")))
         d = self.deployment("atomic")
-        self.assertEqual(image(d), GOOD_IMAGE)
+        self.assertEqual(image(d), fm.image("good"))
         self.assertEqual(revision(d), 3)  # kubectl's undo: revision 1's ReplicaSet comes back as 3
         self.assertEqual(d["status"].get("availableReplicas"), 1)
         current = [rs for rs in self.replicasets("atomic") if revision(rs) == 3]
@@ -212,7 +251,7 @@ class FailureTest(WorkflowTest):
     def test_atomic_update_json_reports_both(self):
         rf = self.rigelfile("atomicjson")
         self.run_ok("deploy", rf)
-        r = self.run_code(1, "update", rf, "--image", "app:crashloop", "--atomic", "-o", "json")
+        r = self.run_code(1, "update", rf, "--image", fm.image("crashloop"), "--atomic", "-o", "json")
         doc = r.json()
         self.assertEqual(doc["state"], "failed")
         self.assertEqual(doc["exit_code"], 1)
@@ -221,42 +260,46 @@ class FailureTest(WorkflowTest):
         self.assertEqual(doc["rollback"]["state"], "ready")
         self.assertEqual(doc["rollback"]["deployments"][0],
                          {"deployment": "rigel-k8s-application", "to_revision": 1, "revision": 3,
-                          "images": GOOD_IMAGE})
+                          "images": fm.image("good")})
         self.assertEqual(r.stderr, "")
 
     def test_imagepull_failure(self):
-        rf = self.rigelfile("pull", application_image="registry.example.com/app:imagepull-fail")
-        r = self.run_code(1, "deploy", rf, "--timeout", "60s")
-        self.assertLess(r.elapsed, 10)
+        rf = self.rigelfile("pull", application_image=fm.EMULATOR["imagepull"])
+        r = self.run_code(1, "deploy", rf, "--timeout", self.timeout(60))
+        self.assertLess(r.elapsed, fm.within(10))
         self.assertRegex(r.stderr, r"(ErrImagePull|ImagePullBackOff)")
-        self.assertIn('image "registry.example.com/app:imagepull-fail"', r.stderr)
+        self.assertIn('image "%s"' % fm.image("imagepull"), r.stderr)
         self.assertIn("Warning Failed", r.stderr)
 
     def test_unschedulable_node_selector_shows_the_schedulers_message(self):
         rf = self.rigelfile("sched", persistent_storage=None, additional_k8s_params={
-            "application": {"spec": {"template": {"spec": {"nodeSelector": {"gpu": "true"}}}}}})
-        r = self.run_code(1, "deploy", rf, "--timeout", "60s")
-        self.assertLess(r.elapsed, 10)
+            "application": {"spec": {"template": {"spec": {"nodeSelector": fm.UNSCHEDULABLE}}}}})
+        r = self.run_code(1, "deploy", rf, "--timeout", self.timeout(60))
+        self.assertLess(r.elapsed, fm.within(10))
         self.assertIn("Unschedulable", r.stderr)
-        self.assertIn("0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.", r.stderr)
+        if CLUSTER_MODE:  # however many nodes the cluster has
+            self.assertRegex(r.stderr, r"0/(\d+) nodes are available: .*\b\1 node\(s\) didn't match Pod's node "
+                                       r"affinity/selector")
+        else:
+            self.assertIn("0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.", r.stderr)
         self.assertIn("Warning FailedScheduling", r.stderr)
 
     def test_pvc_with_an_unknown_storage_class(self):
         rf = self.rigelfile("nosc", persistent_storage={"volumes": [
             {"name": "maps", "size": "1Gi", "storage_class": "no-such-class"}]})
-        r = self.run_code(1, "deploy", rf, "--timeout", "60s")
-        self.assertLess(r.elapsed, 10)
+        r = self.run_code(1, "deploy", rf, "--timeout", self.timeout(60))
+        self.assertLess(r.elapsed, fm.within(10))
         self.assertIn("PersistentVolumeClaim maps-pvc", r.stderr)
         self.assertIn('ProvisioningFailed: storageclass.storage.k8s.io "no-such-class" not found', r.stderr)
         self.assertIn('create StorageClass "no-such-class"', r.stderr)
 
     def test_timeout_exits_4_with_a_per_object_summary(self):
         rf = self.rigelfile("slow", application_image="app:never-ready")
-        r = self.run_code(4, "deploy", rf, "--timeout", "2s")
-        self.assertGreaterEqual(r.elapsed, 2)
-        self.assertLess(r.elapsed, 6)
+        r = self.run_code(4, "deploy", rf, "--timeout", self.timeout(2))
+        self.assertGreaterEqual(r.elapsed, fm.within(2))
+        self.assertLess(r.elapsed, fm.within(2) + 4)
         self.assertIn("deploy timed out after", r.stderr)
-        self.assertIn("(--timeout 2s)", r.stderr)
+        self.assertIn("(--timeout %s)" % self.timeout(2), r.stderr)
         self.assertRegex(r.stderr, r"pod rigel-k8s-application-\S+: running, not ready \(containers not ready: ros-app\)")
         self.assertRegex(r.stderr, r"Deployment/ros-master\s+ready")
         self.assertRegex(r.stderr, r"PersistentVolumeClaim/data-volume-pvc\s+ready")
@@ -264,8 +307,9 @@ class FailureTest(WorkflowTest):
 
     def test_sigint_during_a_wait_stops_cleanly_and_prints_the_state(self):
         rf = self.rigelfile("intr", application_image="app:never-ready")
-        bg = Background("deploy", "-f", rf, "--kubeconfig", self.kc, "--timeout", "60s")
-        bg.wait_for_line("[progressing] Deployment/rigel-k8s-application")
+        bg = Background("deploy", "-f", rf, "--kubeconfig", self.kc, "--timeout", self.timeout(60))
+        bg.wait_for_line("[progressing] Deployment/rigel-k8s-application", timeout=fm.within(20))
+        self.wait_master_available("intr")
         time.sleep(0.3)
         t0 = time.monotonic()
         bg.signal(signal.SIGINT)
@@ -280,9 +324,10 @@ class FailureTest(WorkflowTest):
 
     def test_sigint_with_json_output_prints_the_document(self):
         rf = self.rigelfile("intrjson", application_image="app:never-ready", persistent_storage=None)
-        bg = Background("deploy", "-f", rf, "--kubeconfig", self.kc, "--timeout", "60s", "-o", "json")
+        bg = Background("deploy", "-f", rf, "--kubeconfig", self.kc, "--timeout", self.timeout(60), "-o", "json")
         self.emu.wait_for(lambda: (self.deployment("intrjson") or {}).get("status", {}).get("replicas"),
                           msg="the application's pods")
+        self.wait_master_available("intrjson")
         time.sleep(0.3)
         bg.signal(signal.SIGINT)
         r = bg.finish()
@@ -298,14 +343,14 @@ class UpdateTest(WorkflowTest):
     def test_update_with_a_good_image_follows_the_rolling_update(self):
         rf = self.rigelfile("upd")
         self.run_ok("deploy", rf)
-        r = self.run_ok("update", rf, "--image", "registry.example.com/robot/app:2.0", "-o", "json")
+        r = self.run_ok("update", rf, "--image", fm.good("registry.example.com/robot/app:2.0"), "-o", "json")
         doc = r.json()
         self.assertEqual(doc["state"], "ready")
         self.assertEqual(doc["applied"]["configured"], ["Deployment/rigel-k8s-application"])
         app = [o for o in doc["objects"] if o["name"] == "rigel-k8s-application"][0]
         self.assertEqual(app["revision"], 2)
         d = self.deployment("upd")
-        self.assertEqual(image(d), "registry.example.com/robot/app:2.0")
+        self.assertEqual(image(d), fm.good("registry.example.com/robot/app:2.0"))
         self.assertEqual(revision(d), 2)
         self.assertEqual(d["status"]["updatedReplicas"], 1)
         self.assertEqual(d["status"]["availableReplicas"], 1)
@@ -326,24 +371,25 @@ class UpdateTest(WorkflowTest):
     def test_rollback_to_a_named_revision(self):
         rf = self.rigelfile("rb", persistent_storage=None)
         self.run_ok("deploy", rf)
-        self.run_ok("update", rf, "--image", "app:2.0")
-        self.run_ok("update", rf, "--image", "app:3.0")
+        self.run_ok("update", rf, "--image", fm.good("app:2.0", 0))
+        self.run_ok("update", rf, "--image", fm.good("app:3.0", 1))
         r = self.run_ok("rollback", rf, "--history")
-        self.assertRegex(r.stdout, r"1\s+%s" % re.escape(GOOD_IMAGE))
-        self.assertRegex(r.stdout, r"3\s+app:3.0\s+<none>\s+\(current\)")
+        self.assertRegex(r.stdout, r"1\s+%s" % re.escape(fm.image("good")))
+        self.assertRegex(r.stdout, r"3\s+%s\s+<none>\s+\(current\)" % re.escape(fm.good("app:3.0", 1)))
         r = self.run_ok("rollback", rf, "--to-revision", "1")
         self.assertIn("deployment rigel-k8s-application: rolled back to revision 1", r.stderr)
         d = self.deployment("rb")
-        self.assertEqual(image(d), GOOD_IMAGE)
+        self.assertEqual(image(d), fm.image("good"))
         self.assertEqual(revision(d), 4)
         self.assertEqual(d["status"]["availableReplicas"], 1)
         # The previous revision (no --to-revision) is 3 now.
         self.run_ok("rollback", rf)
-        self.assertEqual(image(self.deployment("rb")), "app:3.0")
+        self.assertEqual(image(self.deployment("rb")), fm.good("app:3.0", 1))
         r = self.run_code(2, "rollback", rf, "--to-revision", "42")
         self.assertIn("unable to find specified revision 42", r.stderr)
 
 
+@emulator_only("--nodes: two labelled nodes, robot-1 (deploymentType=local) and cloud-1 (remote)")
 class DistributedTest(WorkflowTest):
     def distributed_rigelfile(self, ns, **extra):
         components = [
@@ -357,7 +403,7 @@ class DistributedTest(WorkflowTest):
 
     def test_components_in_dependency_order_on_their_nodes(self):
         rf = self.distributed_rigelfile("dist")
-        self.events = DeploymentEvents(self.emu, "dist")
+        self.events = DeploymentEvents(self.emu, self.ns("dist"))
         self.addCleanup(self.events.close)
         r = self.run_ok("distributed", rf, "--timeout", "30s")
         self.assertLess(r.stderr.index("wave: drivers"), r.stderr.index("wave: planner, mapper"))
@@ -397,11 +443,12 @@ class InspectTest(WorkflowTest):
         rf = self.rigelfile("stat")
         self.run_ok("deploy", rf)
         r = self.run_ok("status", rf)
-        self.assertRegex(r.stdout, r"Deployment\s+rigel-k8s-application\s+ready\s+revision 1, %s" % re.escape(GOOD_IMAGE))
+        self.assertRegex(r.stdout, r"Deployment\s+rigel-k8s-application\s+ready\s+revision 1, %s" % re.escape(fm.image("good")))
         self.assertRegex(r.stdout, r"PersistentVolumeClaim\s+data-volume-pvc\s+ready")
-        self.assertRegex(r.stdout, r"pod rigel-k8s-application-\S+\s+node=(robot-1|cloud-1)\s+ready\s+Running\s+restarts=0\s+revision 1")
-        self.run_code(1, "update", rf, "--image", "app:crashloop")
-        time.sleep(0.8)  # let the crashing container restart once more
+        node = r"\S+" if CLUSTER_MODE else "(robot-1|cloud-1)"
+        self.assertRegex(r.stdout, r"pod rigel-k8s-application-\S+\s+node=%s\s+ready\s+Running\s+restarts=0\s+revision 1" % node)
+        self.run_code(1, "update", rf, "--image", fm.image("crashloop"))
+        time.sleep(fm.within(0.8))  # let the crashing container restart once more
         r = self.run_code(1, "status", rf, "-o", "json")
         doc = r.json()
         app = [o for o in doc["objects"] if o["name"] == "rigel-k8s-application"][0]
@@ -411,7 +458,9 @@ class InspectTest(WorkflowTest):
         self.assertEqual(len(crashing), 1)
         self.assertGreaterEqual(crashing[0]["restarts"], 1)
         self.assertEqual(crashing[0]["reason"], "CrashLoopBackOff")
-        self.assertIn(crashing[0]["node"], ("robot-1", "cloud-1"))
+        if not CLUSTER_MODE:
+            self.assertIn(crashing[0]["node"], ("robot-1", "cloud-1"))
+        self.assertTrue(crashing[0]["node"])
         old = [p for p in app["pods"] if p["revision"] == 1]
         self.assertEqual([p["state"] for p in old], ["ready"])
 
@@ -441,16 +490,16 @@ class InspectTest(WorkflowTest):
         r = self.run_ok("diff", rf)
         self.assertEqual(r.stdout, "")
         self.assertIn("no differences", r.stderr)
-        rf = self.rigelfile("dif", application_image="registry.example.com/robot/app:2.0")
+        rf = self.rigelfile("dif", application_image=fm.good("registry.example.com/robot/app:2.0"))
         r = self.run_code(1, "diff", rf)
         self.assertIn("--- live/Deployment/rigel-k8s-application", r.stdout)
-        self.assertIn("-        image: %s" % GOOD_IMAGE, r.stdout)
-        self.assertIn("+        image: registry.example.com/robot/app:2.0", r.stdout)
+        self.assertIn("-        image: %s" % fm.image("good"), r.stdout)
+        self.assertIn("+        image: %s" % fm.good("registry.example.com/robot/app:2.0"), r.stdout)
         self.assertNotIn("managedFields", r.stdout)
         self.assertNotIn("ros-master", r.stdout.split("--- live/Deployment/rigel-k8s-application")[0])
         self.assertIn("1 object would change: Deployment/rigel-k8s-application", r.stderr)
         # Nothing was changed by the diff.
-        self.assertEqual(image(self.deployment("dif")), GOOD_IMAGE)
+        self.assertEqual(image(self.deployment("dif")), fm.image("good"))
 
     def test_diff_masks_secret_data(self):
         rf = self.rigelfile("sec", persistent_storage=None)
@@ -529,7 +578,7 @@ return {
             "cli after_apply created=4", "rf after_apply created=4",
             "cli on_ready ready", "rf on_ready ready"])
         open(self.hook_log, "w").close()
-        r = rigelk8s("update", "-f", rf, "--kubeconfig", self.kc, "--image", "app:crashloop",
+        r = rigelk8s("update", "-f", rf, "--kubeconfig", self.kc, "--image", fm.image("crashloop"),
                      env={"HOOK_LOG": self.hook_log})
         self.assertEqual(r.code, 1, r)
         self.assertEqual(self.log()[-1], "rf on_failure failed")
@@ -564,6 +613,7 @@ return {
         self.assertEqual(self.k.get("ConfigMap", "custom", "rigel-k8s-application-site")["data"]["SITE"], "lab")
 
 
+@emulator_only("installs a cluster-wide CustomResourceDefinition (ServiceMonitor), and needs a cluster without it")
 class ObservabilityTest(WorkflowTest):
     def test_service_monitor_is_skipped_without_its_crd_and_applied_with_it(self):
         rf = self.rigelfile("obs", persistent_storage=None,
@@ -615,6 +665,7 @@ class CommandLineTest(WorkflowTest):
         self.assertEqual(r.code, 2, r)
         self.assertEqual(json.loads(r.stdout)["exit_code"], 2)
 
+    @emulator_only("the emulator's users: a wrong token and its read-only context emulator-viewer")
     def test_exit_code_3_names_the_server_and_context(self):
         rf = self.rigelfile("down")
         dead = os.path.join(self.dir, "dead-kubeconfig")
@@ -643,23 +694,25 @@ class CommandLineTest(WorkflowTest):
         self.assertEqual(r.stderr, "")
         self.assertEqual(r.stdout.count("\n"), 1)
         doc = json.loads(r.stdout)
-        self.assertEqual((doc["command"], doc["state"], doc["exit_code"], doc["namespace"]), ("deploy", "ready", 0, "js"))
+        js = self.ns("js")
+        self.assertEqual((doc["command"], doc["state"], doc["exit_code"], doc["namespace"]), ("deploy", "ready", 0, js))
         self.assertEqual(sorted(doc["applied"]["created"]), sorted([
-            "Namespace/js", "PersistentVolumeClaim/data-volume-pvc", "Deployment/ros-master", "Service/ros-master",
+            "Namespace/" + js, "PersistentVolumeClaim/data-volume-pvc", "Deployment/ros-master", "Service/ros-master",
             "Deployment/rigel-k8s-application"]))
         self.assertEqual([(o["kind"], o["name"], o["state"]) for o in doc["objects"]], [
             ("Deployment", "ros-master", "ready"), ("PersistentVolumeClaim", "data-volume-pvc", "ready"),
             ("Deployment", "rigel-k8s-application", "ready")])
-        r = self.run_code(4, "update", rf, "--image", "app:never-ready", "--timeout", "1s", "--output=json")
+        r = self.run_code(4, "update", rf, "--image", fm.image("never-ready"), "--timeout", self.timeout(1),
+                          "--output=json")
         doc = json.loads(r.stdout)
         self.assertEqual((doc["state"], doc["exit_code"]), ("timeout", 4))
         self.assertIn("not ready", doc["diagnosis"])
-        r = self.run_code(1, "update", rf, "--image", "app:crashloop", "-o", "json")
+        r = self.run_code(1, "update", rf, "--image", fm.image("crashloop"), "-o", "json")
         self.assertEqual(json.loads(r.stdout)["state"], "failed")
 
     def test_job_flag_picks_one_of_several_orchestration_jobs(self):
         doc = {"vars": {"distro": "noetic"}, "jobs": {
-            name: {"plugin": "rigelk8s", "with": {"orchestration": orchestration(ns, persistent_storage=None)}}
+            name: {"plugin": "rigelk8s", "with": {"orchestration": self.orch(ns, persistent_storage=None)}}
             for name, ns in (("robot", "job-robot"), ("cloud", "job-cloud"))}}
         rf = os.path.join(self.dir, "Two.Rigelfile")
         with open(rf, "w") as f:
@@ -674,7 +727,7 @@ class CommandLineTest(WorkflowTest):
 
     def test_namespace_flag_overrides_the_rigelfile(self):
         rf = self.rigelfile("fromfile", persistent_storage=None)
-        self.run_ok("deploy", rf, "-n", "fromflag")
+        self.run_ok("deploy", rf, "-n", self.ns("fromflag"))
         self.assertIsNotNone(self.deployment("fromflag"))
         self.assertIsNone(self.k.get("Namespace", None, "fromfile"))
 
@@ -688,13 +741,13 @@ class CommandLineTest(WorkflowTest):
         self.assertIn("\x1b[32m", r.stderr)
         self.assertNotRegex(r.stderr, r"\d\d:\d\d:\d\d \[")
         for env, flag in (({"NO_COLOR": "1"}, []), ({}, ["--no-color"])):
-            rf2 = self.rigelfile("tty", persistent_storage=None, application_image="app:%d" % len(flag))
+            rf2 = self.rigelfile("tty", persistent_storage=None, application_image=fm.good("app:%d" % len(flag), len(flag)))
             r = rigelk8s_tty("update", "-f", rf2, "--kubeconfig", self.kc, *flag, env=env)
             self.assertEqual(r.code, 0, r)
             self.assertNotIn("\x1b[32m", r.stderr)
             self.assertIn("\x1b[2A", r.stderr)
         # Without a terminal: timestamped lines with kubectl's messages, no escapes.
-        r = self.run_ok("update", rf, "--image", "app:9")
+        r = self.run_ok("update", rf, "--image", fm.good("app:9", 2))
         self.assertNotIn("\x1b", r.stderr)
         self.assertRegex(r.stderr, r"(?m)^\d\d:\d\d:\d\d \[ready\]\s+Deployment/rigel-k8s-application: "
                                    r"deployment \"rigel-k8s-application\" successfully rolled out$")

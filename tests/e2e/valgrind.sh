@@ -8,8 +8,9 @@
 #
 #   tests/e2e/valgrind.sh [BIN]      (make valgrind; also a ctest test, ~15 s)
 #
-# Skips (exit 0 with SKIP) when valgrind is missing, unless RK_VALGRIND_REQUIRED=1 (which
-# make valgrind sets), and for sanitizer builds, which valgrind cannot run.
+# Skips (exit 77, which ctest counts as skipped) when valgrind is missing, unless
+# RK_VALGRIND_REQUIRED=1 (which make valgrind sets) or CI=true: then a missing valgrind
+# fails the run. Sanitizer builds skip too: valgrind cannot run them, and ASan checks them.
 set -uo pipefail
 
 src=${RK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -19,13 +20,17 @@ rigelfile=$src/tests/golden/rigelfiles/seed-minimal.Rigelfile
 emulator=$src/tests/kube-emulator/kube-emulator
 
 if ! command -v valgrind >/dev/null; then
-  if [ "${RK_VALGRIND_REQUIRED:-}" = 1 ]; then echo "FAIL: valgrind is not installed"; exit 1; fi
-  echo "SKIP: valgrind is not installed (apt-get install valgrind, or make valgrind)"
-  exit 0
+  if [ "${RK_VALGRIND_REQUIRED:-}" = 1 ] || [ "${CI:-}" = true ]; then
+    echo "FAIL: valgrind is not installed, so the memcheck did not run (CI=true or RK_VALGRIND_REQUIRED=1"
+    echo "      make a missing memcheck a failure). Fix: make deps (as root), or apt-get install valgrind"
+    exit 1
+  fi
+  echo "SKIP: valgrind is not installed (make deps as root, or apt-get install valgrind)"
+  exit 77
 fi
 if ldd "$bin" 2>/dev/null | grep -qE 'lib(asan|ubsan|tsan)'; then
-  echo "SKIP: $bin is a sanitizer build; valgrind runs on the plain build"
-  exit 0
+  echo "SKIP: $bin is a sanitizer build; valgrind runs on the plain build (make valgrind)"
+  exit 77
 fi
 
 tmp=$(mktemp -d)

@@ -1,12 +1,25 @@
 """Helpers for the end-to-end workflow tests: Rigelfiles, running rigelk8s (plainly, under
-a pseudo-terminal, or in the background), and reading the emulator's objects.
+a pseudo-terminal, or in the background), and reading the cluster's objects.
 
-RIGELK8S_BIN is the binary (set by ctest); RK_SOURCE_DIR the repository root. The
-emulator harness (tests/emulator/emuharness.py) starts and stops the emulator."""
+RIGELK8S_BIN is the binary (set by ctest); RK_SOURCE_DIR the repository root.
+
+Two modes:
+- default: every test starts its own emulator (tests/emulator/emuharness.py starts and
+  stops it), with the knobs it needs (nodes, timing, fault injection);
+- cluster mode, when RIGELK8S_TEST_KUBECONFIG is set (make test-cluster sets it from
+  KUBECONFIG): every test runs against that cluster (context RIGELK8S_TEST_CONTEXT, else
+  the kubeconfig's current one), in namespaces of its own (ns("app1") gives a unique
+  name), deleted at the end of the test and waited for. Tests that need emulator-only
+  knobs skip themselves (emulator_only). Failure modes come from failmodes.py."""
+import base64
+import http.client
 import json
+import ssl
+import uuid
 import os
 import pty
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,15 +33,246 @@ BIN = os.environ.get("RIGELK8S_BIN") or os.path.join(ROOT, "build", "rigelk8s")
 sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
 
 from emuharness import Emulator  # noqa: E402,F401
+import failmodes  # noqa: E402
 
 NODES = "robot-1:deploymentType=local;cloud-1:deploymentType=remote"
-GOOD_IMAGE = "registry.example.com/robot/app:1.0"
+GOOD_IMAGE = failmodes.EMULATOR["good"]
+
+CLUSTER_KUBECONFIG = os.environ.get("RIGELK8S_TEST_KUBECONFIG") or None
+CLUSTER_CONTEXT = os.environ.get("RIGELK8S_TEST_CONTEXT") or None
+CLUSTER_MODE = CLUSTER_KUBECONFIG is not None
+
+
+def emulator_only(reason):
+    """Skips a test (or class) in cluster mode, saying which emulator knob it needs."""
+    import unittest
+    return unittest.skipIf(CLUSTER_MODE, "cluster mode: needs the emulator: " + reason)
+
+
+class RealCluster:
+    """A cluster given by a kubeconfig, with the small part of Emulator's interface the
+    tests use (get/request/ok/wait_for, kubeconfig). Credentials: bearer token (or token
+    file), client certificate, basic auth; CA data or file, or insecure-skip-tls-verify.
+    Exec and auth-provider plugins are not supported: use a token or certificate context
+    (or `kubectl proxy` and a kubeconfig pointing at it)."""
+
+    def __init__(self, kubeconfig, context=None):
+        from emuharness import yamlmini
+        self.tmp = tempfile.mkdtemp(prefix="rk-cluster-")
+        with open(kubeconfig) as f:
+            text = f.read()
+        try:
+            cfg = json.loads(text)
+        except ValueError:
+            cfg = yamlmini.load(text)
+        base = os.path.dirname(os.path.abspath(kubeconfig))
+        ctx_name = context or cfg.get("current-context")
+        if not ctx_name:
+            raise RuntimeError("%s has no current-context; set RIGELK8S_TEST_CONTEXT" % kubeconfig)
+
+        def find(section, name):
+            for item in cfg.get(section) or []:
+                if item.get("name") == name:
+                    return item
+            raise RuntimeError("%s: no %s named %r (RIGELK8S_TEST_CONTEXT)" % (kubeconfig, section[:-1], name))
+
+        ctx = find("contexts", ctx_name)
+        cluster = dict(find("clusters", ctx["context"]["cluster"])["cluster"])
+        user = dict(find("users", ctx["context"]["user"])["user"] or {})
+        if "exec" in user or "auth-provider" in user:
+            raise RuntimeError("context %r authenticates through an exec/auth-provider plugin, which the test "
+                               "harness does not run; use a token or client-certificate context" % ctx_name)
+
+        def inline(d, key):  # file paths become *-data, so the copy stands alone
+            if key in d:
+                path = d.pop(key)
+                with open(path if os.path.isabs(path) else os.path.join(base, path), "rb") as f:
+                    d[key + "-data"] = base64.b64encode(f.read()).decode()
+        inline(cluster, "certificate-authority")
+        inline(user, "client-certificate")
+        inline(user, "client-key")
+        if "tokenFile" in user:
+            with open(user.pop("tokenFile")) as f:
+                user["token"] = f.read().strip()
+        self.context = ctx_name
+        self.namespace_default = ctx["context"].get("namespace")
+        # One kubeconfig with only this context, for rigelk8s (JSON is YAML).
+        self.kubeconfig = os.path.join(self.tmp, "kubeconfig")
+        with open(self.kubeconfig, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "Config", "current-context": ctx_name,
+                       "clusters": [{"name": ctx["context"]["cluster"], "cluster": cluster}],
+                       "users": [{"name": ctx["context"]["user"], "user": user}],
+                       "contexts": [{"name": ctx_name, "context": {"cluster": ctx["context"]["cluster"],
+                                                                   "user": ctx["context"]["user"]}}]}, f)
+        self.server = cluster["server"].rstrip("/")
+        u = urllib_parse(self.server)
+        self.tls = u.scheme == "https"
+        self.host, self.port = u.hostname, u.port or (443 if self.tls else 80)
+        self.prefix = u.path.rstrip("/")
+        self.headers = {}
+        if user.get("token"):
+            self.headers["Authorization"] = "Bearer " + user["token"]
+        elif user.get("username"):
+            self.headers["Authorization"] = "Basic " + base64.b64encode(
+                ("%s:%s" % (user["username"], user.get("password", ""))).encode()).decode()
+        self.ssl_ctx = None
+        if self.tls:
+            ctx_ssl = ssl.create_default_context()
+            if cluster.get("insecure-skip-tls-verify"):
+                ctx_ssl.check_hostname = False
+                ctx_ssl.verify_mode = ssl.CERT_NONE
+            elif cluster.get("certificate-authority-data"):
+                ctx_ssl.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+            if user.get("client-certificate-data"):
+                crt, key = os.path.join(self.tmp, "client.crt"), os.path.join(self.tmp, "client.key")
+                with open(crt, "wb") as f:
+                    f.write(base64.b64decode(user["client-certificate-data"]))
+                with open(key, "wb") as f:
+                    f.write(base64.b64decode(user["client-key-data"]))
+                ctx_ssl.load_cert_chain(crt, key)
+            self.ssl_ctx = ctx_ssl
+        self._local = threading.local()
+        st, _, version = self.get("/version")
+        if st != 200:
+            raise RuntimeError("cannot read /version of %s (context %r): HTTP %s %s" % (self.server, ctx_name, st, version))
+        self.version = version
+        # The kube-emulator runs no containers: its kubelet acts on image names, so the
+        # emulator column of the failure-mode table applies even in cluster mode.
+        self.is_emulator = version.get("emulator") == "kube-emulator"
+
+    def _conn(self, timeout=60):
+        if self.tls:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ssl_ctx)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, ctype=None, token=None, headers=None):
+        hdrs = dict(self.headers, **(headers or {}))
+        hdrs["Accept"] = "application/json"
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            hdrs["Content-Type"] = ctype or "application/json"
+        for attempt in range(2):
+            c = getattr(self._local, "conn", None) or self._conn()
+            self._local.conn = c
+            try:
+                c.request(method, self.prefix + path, body=data, headers=hdrs)
+                r = c.getresponse()
+                raw = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self._local.conn = None
+                c.close()
+                if attempt:
+                    raise
+        parsed = raw
+        if (r.getheader("Content-Type") or "").startswith("application/json") and raw:
+            parsed = json.loads(raw)
+        return r.status, r, parsed
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def ok(self, method, path, body=None, **kw):
+        if method == "PATCH" and "ctype" not in kw:
+            kw["ctype"] = "application/merge-patch+json"
+        st, _, b = self.request(method, path, body, **kw)
+        if st >= 300:
+            raise AssertionError("%s %s -> %d %s" % (method, path, st, b))
+        return b
+
+    def watch(self, path, timeout=60):
+        return _WatchLines(self, path, timeout)
+
+    def wait_for(self, fn, timeout=10, interval=0.05, msg="condition"):
+        end = time.time() + failmodes.within(timeout)
+        last = None
+        while time.time() < end:
+            last = fn()
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError("timed out waiting for %s (last=%r)" % (msg, last))
+
+    def delete_namespaces(self, names, timeout=300):
+        """Deletes the namespaces and waits until they are gone (a real cluster finalizes
+        them: pods terminate, then the namespace goes)."""
+        for ns in names:
+            self.request("DELETE", "/api/v1/namespaces/" + ns)
+        end = time.time() + timeout
+        left = list(names)
+        while left and time.time() < end:
+            left = [ns for ns in left if self.get("/api/v1/namespaces/" + ns)[0] != 404]
+            if left:
+                time.sleep(0.2)
+        return left
+
+    def stop(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class _WatchLines:
+    """A watch over the cluster's credentials: one JSON event per line (http.client
+    undoes the chunking)."""
+
+    def __init__(self, cluster, path, timeout):
+        self.conn = cluster._conn(timeout)
+        hdrs = dict(cluster.headers, Accept="application/json")
+        self.conn.request("GET", cluster.prefix + path, headers=hdrs)
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+
+    def next(self):
+        try:
+            line = self.resp.readline()
+        except (http.client.HTTPException, OSError, AttributeError, ValueError):
+            return None  # closed under us (close() from another thread)
+        if not line:
+            return None
+        return json.loads(line)
+
+    def close(self):
+        try:
+            self.conn.sock and self.conn.sock.shutdown(2)
+        except OSError:
+            pass
+        self.conn.close()
+
+
+def urllib_parse(url):
+    from urllib.parse import urlparse
+    return urlparse(url)
+
+
+_CLUSTER = None
+
+
+def shared_cluster():
+    """The cluster under test in cluster mode (opened once per process), else None."""
+    global _CLUSTER
+    if not CLUSTER_MODE:
+        return None
+    if _CLUSTER is None:
+        _CLUSTER = RealCluster(CLUSTER_KUBECONFIG, CLUSTER_CONTEXT)
+        failmodes.set_target("emulator" if _CLUSTER.is_emulator else "real")
+    return _CLUSTER
+
+
+RUN_ID = uuid.uuid4().hex[:6]
+_NAMESPACES = [0]
+
+
+def unique_namespace(name):
+    """A namespace no other test uses: rk<run id><n>-<name>, at most 63 characters."""
+    _NAMESPACES[0] += 1
+    return ("rk%s%d-%s" % (RUN_ID, _NAMESPACES[0], name))[:63].rstrip("-")
 
 
 def orchestration(namespace, **over):
     """The seed README's full example (storage, rolling update, readiness) in namespace."""
     o = {
         "namespace": namespace,
+        "deploy_ros_master": True,  # the seed's example sets it (the default is false)
         "application_image": GOOD_IMAGE,
         "readiness": {"command": "/usr/local/bin/readiness_probe.sh"},
         "persistent_storage": {"volumes": [{"name": "data-volume", "size": "1Gi",
@@ -182,11 +426,16 @@ class Cluster:
         "ServiceMonitor": "/apis/monitoring.coreos.com/v1/namespaces/%s/servicemonitors",
     }
 
-    def __init__(self, emu):
+    def __init__(self, emu, ns=lambda name: name):
         self.emu = emu
+        self.ns = ns  # the test's namespace names -> the cluster's (unique in cluster mode)
 
     def get(self, kind, ns, name=None):
         """The object (or the list's items without name); None when it is not there."""
+        if kind == "Namespace" and name:
+            name = self.ns(name)
+        elif ns:
+            ns = self.ns(ns)
         if kind == "Namespace":
             path = "/api/v1/namespaces" + ("/" + name if name else "")
         else:
@@ -206,7 +455,7 @@ class Cluster:
         return body
 
     def delete_namespace(self, ns):
-        self.emu.request("DELETE", "/api/v1/namespaces/" + ns)
+        self.emu.request("DELETE", "/api/v1/namespaces/" + self.ns(ns))
 
 
 class DeploymentEvents:
@@ -216,7 +465,11 @@ class DeploymentEvents:
     def __init__(self, emu, ns):
         import emuharness
         self.events = []
-        self.ws = emuharness.WatchStream(emu, "/apis/apps/v1/namespaces/%s/deployments?watch=1" % ns, timeout=60)
+        path = "/apis/apps/v1/namespaces/%s/deployments?watch=1" % ns
+        if isinstance(emu, RealCluster):
+            self.ws = emu.watch(path, timeout=60)
+        else:
+            self.ws = emuharness.WatchStream(emu, path, timeout=60)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 

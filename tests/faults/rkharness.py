@@ -27,7 +27,7 @@ GOOD_IMAGE = "registry.example.com/robot/app:1.0"
 
 def orchestration(namespace, **over):
     """A ROS 1 application with a master, storage and a readiness probe in namespace."""
-    o = {"namespace": namespace, "application_image": GOOD_IMAGE,
+    o = {"namespace": namespace, "deploy_ros_master": True, "application_image": GOOD_IMAGE,
          "readiness": {"command": "/usr/local/bin/readiness_probe.sh"},
          "persistent_storage": {"volumes": [{"name": "data", "size": "1Gi"}]}}
     o.update(over)

@@ -4,6 +4,12 @@ local rigelfile = require "rigelk8s.rigelfile"
 local ros = require "rigelk8s.ros"
 
 local function cfg_of(orch, opts) return rigelfile.from_config({orchestration = orch or {}}, opts) end
+-- deploy_ros_master is false by default (the seed's table): tests of the master ask for it.
+local function master_cfg(orch, opts)
+  orch = orch or {}
+  orch.deploy_ros_master = true
+  return cfg_of(orch, opts)
+end
 
 local function find(objects, kind, name)
   for _, o in ipairs(objects) do
@@ -48,12 +54,12 @@ local function all_ports(objects)
 end
 
 describe("ROS 1 master", function()
-  local objects = ros.objects(cfg_of{})
+  local objects = ros.objects(master_cfg{})
   local master = find(objects, "Deployment", "ros-master")
   local svc = find(objects, "Service", "ros-master")
 
   it("runs roscore with the distro's setup sourced", function()
-    local c = container(master, "ros-master")
+    local c = container(master, "ros-master-container")
     assert.equal("ros:noetic-ros-core", c.image)
     assert.same({"bash", "-c"}, c.command)
     assert.same({"source /opt/ros/noetic/setup.bash && exec roscore -p 11311"}, c.args)
@@ -61,7 +67,7 @@ describe("ROS 1 master", function()
   end)
 
   it("probes TCP 11311 for readiness and liveness", function()
-    local c = container(master, "ros-master")
+    local c = container(master, "ros-master-container")
     assert.same({port = 11311}, c.readinessProbe.tcpSocket)
     assert.same({port = 11311}, c.livenessProbe.tcpSocket)
   end)
@@ -95,7 +101,7 @@ end)
 
 describe("application", function()
   it("gets ROS_MASTER_URI and ROS_IP from the downward API", function()
-    local app = find(ros.objects(cfg_of{namespace = "robots"}), "Deployment", "rigel-k8s-application")
+    local app = find(ros.objects(master_cfg{namespace = "robots"}), "Deployment", "rigel-k8s-application")
     local env = env_map(container(app, "ros-app"))
     assert.equal("http://ros-master.robots.svc:11311", env.ROS_MASTER_URI)
     assert.same({fieldRef = {fieldPath = "status.podIP"}}, env.ROS_IP)
@@ -117,7 +123,7 @@ describe("application", function()
   end)
 
   it("adds the seed's readiness-init init container sharing /tmp", function()
-    local app = find(ros.objects(cfg_of{readiness = {command = "/probe.sh"}, master_init_container = true}),
+    local app = find(ros.objects(master_cfg{readiness = {command = "/probe.sh"}, master_init_container = true}),
                      "Deployment", "rigel-k8s-application")
     local spec = app.spec.template.spec
     assert.same({"wait-for-master", "readiness-init"}, names(spec.initContainers))
@@ -147,7 +153,7 @@ describe("application", function()
   end)
 
   it("applies the seed README's env-var example: appended to ros-app's env", function()
-    local cfg = cfg_of{additional_k8s_params = {application = {spec = {template = {spec = {containers = {
+    local cfg = master_cfg{additional_k8s_params = {application = {spec = {template = {spec = {containers = {
       {name = "ros-app", env = {{name = "ROS_DOMAIN_ID", value = "42"},
                                 {name = "CUSTOM_CONFIG", value = "production"}}}}}}}}}}
     local app = find(ros.objects(cfg), "Deployment", "rigel-k8s-application")
@@ -168,7 +174,7 @@ describe("application", function()
   end)
 
   it("merges additional_k8s_params.ros_master into the master", function()
-    local cfg = cfg_of{additional_k8s_params = {ros_master = {spec = {template = {spec = {
+    local cfg = master_cfg{additional_k8s_params = {ros_master = {spec = {template = {spec = {
       tolerations = {{key = "robot", operator = "Exists"}}}}}}}}
     local master = find(ros.objects(cfg), "Deployment", "ros-master")
     assert.same({{key = "robot", operator = "Exists"}}, master.spec.template.spec.tolerations)
@@ -208,12 +214,14 @@ describe("placement", function()
     local cfg = cfg_of{distributed = distributed}
     return ros.placement(cfg, placement)
   end
-  -- The truth table documented in ros.lua.
-  it("follows enabled / force_local_flag / default_to_remote", function()
+  -- The truth table documented in ros.lua: the Python plugin placed pods only when
+  -- default_to_remote was set and force_local_flag was not.
+  it("follows enabled / force_local_flag / default_to_remote as the plugin did", function()
     assert.is_nil(selector{enabled = false, default_to_remote = true})
-    assert.same({deploymentType = "local"}, selector{enabled = true, force_local_flag = true, default_to_remote = true})
+    assert.is_nil(selector{enabled = true, force_local_flag = true, default_to_remote = true})
     assert.same({deploymentType = "remote"}, selector{enabled = true, default_to_remote = true})
-    assert.same({deploymentType = "local"}, selector{enabled = true})
+    assert.is_nil(selector{enabled = true})
+    assert.is_nil(selector{enabled = true, force_local_flag = true})
   end)
 
   it("uses a component's explicit placement", function()
@@ -224,7 +232,7 @@ describe("placement", function()
 end)
 
 describe("components", function()
-  local cfg = cfg_of{distributed = {enabled = true, default_to_remote = true, components = {
+  local cfg = master_cfg{distributed = {enabled = true, default_to_remote = true, components = {
     {name = "planner", placement = "local", after = {"driver"}, env = {MODE = "fast"}},
     {name = "driver", image = "reg/driver:1", command = "roslaunch driver driver.launch"},
   }}}
@@ -247,7 +255,9 @@ describe("components", function()
     local driver = find(objs, "Deployment", "driver")
     local planner = find(objs, "Deployment", "planner")
     assert.equal("reg/driver:1", container(driver, "ros-app").image)
-    assert.same({"sh", "-c", "roslaunch driver driver.launch"}, container(driver, "ros-app").command)
+    -- command keeps the image's ENTRYPOINT (/ros_entrypoint.sh in ros:* images): args.
+    assert.is_nil(container(driver, "ros-app").command)
+    assert.same({"bash", "-c", "roslaunch driver driver.launch"}, container(driver, "ros-app").args)
     assert.same({deploymentType = "remote"}, driver.spec.template.spec.nodeSelector)
     assert.same({deploymentType = "local"}, planner.spec.template.spec.nodeSelector)
     local env = env_map(container(planner, "ros-app"))
@@ -258,7 +268,7 @@ describe("components", function()
 end)
 
 describe("ROS 2", function()
-  local cfg = cfg_of({ros_domain_id = 7, namespace = "r2"}, {vars = {distro = "humble"}})
+  local cfg = master_cfg({ros_domain_id = 7, namespace = "r2"}, {vars = {distro = "humble"}})
   local objs = ros.objects(cfg)
 
   it("runs a Fast DDS discovery server behind a ClusterIP UDP service (stable across restarts)", function()
@@ -324,7 +334,7 @@ end)
 
 describe("every generated port", function()
   it("names its protocol", function()
-    local cfg = cfg_of{observability = {enabled = true, prometheus = true}}
+    local cfg = master_cfg{observability = {enabled = true, prometheus = true}}
     local ports = all_ports(ros.objects(cfg))
     assert.is_true(#ports >= 4)
     for _, p in ipairs(ports) do
@@ -335,8 +345,8 @@ end)
 
 describe("phases", function()
   it("orders namespace, storage, master, application, observability", function()
-    local cfg = cfg_of{namespace = "robots", persistent_storage = {volumes = {{name = "d", size = "1Gi"}}},
-                       observability = {enabled = true, prometheus = true}}
+    local cfg = master_cfg{namespace = "robots", persistent_storage = {volumes = {{name = "d", size = "1Gi"}}},
+                           observability = {enabled = true, prometheus = true}}
     local rank = {}
     for i, p in ipairs(ros.PHASES) do rank[p] = i end
     local last = 0
@@ -350,6 +360,126 @@ describe("phases", function()
   end)
 end)
 
+describe("the seed's contract", function()
+  it("deploys no master by default, sets no ROS_MASTER_URI, and warns naming the fix", function()
+    local cfg = cfg_of{}
+    assert.is_false(cfg.deploy_ros_master)
+    local objs = ros.objects(cfg)
+    assert.is_nil(find(objs, "Deployment", "ros-master"))
+    local env = env_map(container(find(objs, "Deployment", "rigel-k8s-application"), "ros-app"))
+    assert.is_nil(env.ROS_MASTER_URI)
+    assert.equal(1, #cfg.warnings)
+    assert.matches("set deploy_ros_master: true, or ros_master_uri:", cfg.warnings[1], 1, true)
+  end)
+
+  it("does not warn when ROS_MASTER_URI comes from ros_master_uri or an overlay, nor for ROS 2", function()
+    local cfg = cfg_of{ros_master_uri = "http://m.lab:11311"}
+    assert.same({}, cfg.warnings)
+    local env = env_map(container(find(ros.objects(cfg), "Deployment", "rigel-k8s-application"), "ros-app"))
+    assert.equal("http://m.lab:11311", env.ROS_MASTER_URI)
+    assert.same({}, cfg_of{additional_k8s_params = {application = {spec = {template = {spec = {containers = {
+      {name = "ros-app", env = {{name = "ROS_MASTER_URI", value = "http://x:11311"}}}}}}}}}}.warnings)
+    assert.same({}, cfg_of({}, {vars = {distro = "humble"}}).warnings)
+  end)
+
+  it("names the master container ros-master-container; an overlay may use either name", function()
+    for _, name in ipairs{"ros-master", "ros-master-container"} do
+      local cfg = master_cfg{additional_k8s_params = {ros_master = {spec = {template = {spec = {containers = {
+        {name = name, resources = {limits = {cpu = "1"}}}}}}}}}}
+      local master = find(ros.objects(cfg), "Deployment", "ros-master")
+      assert.equal(1, #master.spec.template.spec.containers)
+      local c = container(master, "ros-master-container")
+      assert.equal("ros:noetic-ros-core", c.image)
+      assert.same({limits = {cpu = "1"}}, c.resources)
+    end
+  end)
+
+  it("turns Prometheus, Loki and Grafana on with observability.enabled, each unless switched off", function()
+    local o = cfg_of{observability = {enabled = true}}.observability
+    assert.is_true(o.prometheus.enabled and o.loki.enabled and o.grafana.enabled)
+    o = cfg_of{observability = {enabled = true, loki = false, prometheus = {enabled = false}}}.observability
+    assert.is_false(o.loki.enabled)
+    assert.is_false(o.prometheus.enabled)
+    assert.is_true(o.grafana.enabled)
+    o = cfg_of{observability = {prometheus = {enabled = true}}}.observability
+    assert.is_false(o.prometheus.enabled) -- observability.enabled is false: all off
+  end)
+
+  it("hands the Grafana admin password to helm values only, never to a manifest", function()
+    local cfg = master_cfg{observability = {enabled = true, grafana = {admin_password = "pw-123",
+                                                                       default_dashboards = true}}}
+    local yaml = require("rigelk8s.yaml").dump_all(ros.objects(cfg))
+    assert.is_nil(yaml:find("pw-123", 1, true))
+    local found
+    for _, r in ipairs(ros.helm_releases(cfg)) do
+      if r.values.grafana and r.values.grafana.adminPassword then found = r.values.grafana.adminPassword end
+    end
+    assert.equal("pw-123", found)
+  end)
+
+  it("keeps readiness.timeout_seconds for the wait and probe_timeout_seconds for the probe", function()
+    local cfg = cfg_of{readiness = {command = "/p.sh", timeout_seconds = 90, probe_timeout_seconds = 4}}
+    assert.equal(90, cfg.readiness.timeout_seconds)
+    local c = container(find(ros.objects(cfg), "Deployment", "rigel-k8s-application"), "ros-app")
+    assert.equal(4, c.readinessProbe.timeoutSeconds)
+  end)
+
+  it("puts image_pull_secrets and the registry Secret on every pod", function()
+    local cfg = master_cfg{image_pull_secrets = {"a", "b"}, registry_credentials = {from_docker_config = true},
+                           components = {{name = "c1"}}}
+    local objs = ros.objects(cfg)
+    local secret = find(objs, "Secret", "rigel-k8s-application-registry")
+    assert.equal("kubernetes.io/dockerconfigjson", secret.type)
+    assert.equal(ros.REGISTRY_PLACEHOLDER, secret.stringData[".dockerconfigjson"])
+    for _, name in ipairs{"ros-master", "c1"} do
+      assert.same({"a", "b", "rigel-k8s-application-registry"},
+                  names(find(objs, "Deployment", name).spec.template.spec.imagePullSecrets))
+    end
+  end)
+end)
+
+describe("components get what the application gets", function()
+  local cfg = master_cfg{readiness = {command = "/probe.sh"},
+                         persistent_storage = {volumes = {{name = "logs", size = "1Gi"}, {name = "maps", size = "1Gi"}}},
+                         components = {{name = "a", command = {"roslaunch", "x", "y.launch"}, args = {"v:=1"}},
+                                       {name = "b", volumes = {"maps"}, readiness = {command = "/b.sh",
+                                                                                    init_container = false}}}}
+  local objs = ros.objects(cfg)
+  local a, b = find(objs, "Deployment", "a"), find(objs, "Deployment", "b")
+
+  it("readiness probe and init container, unless the component has its own", function()
+    assert.same({"/probe.sh"}, container(a, "ros-app").readinessProbe.exec.command)
+    assert.same({"readiness-init"}, names(a.spec.template.spec.initContainers))
+    assert.same({"/b.sh"}, container(b, "ros-app").readinessProbe.exec.command)
+    assert.is_nil(b.spec.template.spec.initContainers)
+  end)
+
+  it("every persistent volume mounted, or those named under volumes:", function()
+    assert.same({"readiness", "logs", "maps"}, names(container(a, "ros-app").volumeMounts))
+    assert.same({"maps"}, names(container(b, "ros-app").volumeMounts))
+    assert.same({"maps"}, names(b.spec.template.spec.volumes))
+  end)
+
+  it("command becomes args, so the image's ENTRYPOINT stays", function()
+    local c = container(a, "ros-app")
+    assert.is_nil(c.command)
+    assert.same({"roslaunch", "x", "y.launch", "v:=1"}, c.args)
+    assert.equal("http://ros-master.default.svc:11311", env_map(c).ROS_MASTER_URI)
+  end)
+end)
+
+describe("names an API server would refuse", function()
+  it("are found in the rendered objects, whatever made them", function()
+    local problems = ros.check_objects{
+      {kind = "Service", metadata = {name = "9lives"}},
+      {kind = "ConfigMap", metadata = {name = "ok.name", labels = {app = string.rep("x", 64)}}},
+      {kind = "Deployment", metadata = {name = "Bad_Name"}},
+    }
+    assert.equal(3, #problems)
+    assert.matches("start with a letter", problems[1].message, 1, true)
+    assert.matches("metadata.labels.app is 64 characters", problems[2].message, 1, true)
+    assert.equal("Deployment/Bad_Name", problems[3].object)
+
 describe("ROS 2 networking (rigelk8s.ros2net)", function()
   local function env_of(objs, name)
     local d = find(objs, "Deployment", name)
@@ -357,7 +487,7 @@ describe("ROS 2 networking (rigelk8s.ros2net)", function()
   end
 
   it("turns shared memory off with a Fast DDS profile before Jazzy, mounted in every pod", function()
-    local cfg = cfg_of({namespace = "r2", components = {{name = "a"}, {name = "b"}}}, {vars = {distro = "humble"}})
+    local cfg = master_cfg({namespace = "r2", components = {{name = "a"}, {name = "b"}}}, {vars = {distro = "humble"}})
     local objs = ros.objects(cfg)
     local cm = find(objs, "ConfigMap", "rigel-k8s-application-fastdds-profile")
     assert.matches("<useBuiltinTransports>false</useBuiltinTransports>", cm.data["profile.xml"], 1, true)
@@ -376,7 +506,7 @@ describe("ROS 2 networking (rigelk8s.ros2net)", function()
   end)
 
   it("uses FASTDDS_BUILTIN_TRANSPORTS from Jazzy on, and no profile", function()
-    local objs = ros.objects(cfg_of({namespace = "r2"}, {vars = {distro = "jazzy"}}))
+    local objs = ros.objects(master_cfg({namespace = "r2"}, {vars = {distro = "jazzy"}}))
     local env, d = env_of(objs, "rigel-k8s-application")
     assert.equal("UDPv4", env.FASTDDS_BUILTIN_TRANSPORTS)
     assert.is_nil(env.FASTRTPS_DEFAULT_PROFILES_FILE)
@@ -386,7 +516,7 @@ describe("ROS 2 networking (rigelk8s.ros2net)", function()
 
   it("leaves shared memory on when asked (single-pod setups)", function()
     for _, distro in ipairs{"humble", "jazzy"} do
-      local objs = ros.objects(cfg_of({ros2 = {shared_memory = true}}, {vars = {distro = distro}}))
+      local objs = ros.objects(master_cfg({ros2 = {shared_memory = true}}, {vars = {distro = distro}}))
       local env = env_of(objs, "rigel-k8s-application")
       assert.is_nil(env.FASTDDS_BUILTIN_TRANSPORTS)
       assert.is_nil(env.FASTRTPS_DEFAULT_PROFILES_FILE)
@@ -395,7 +525,7 @@ describe("ROS 2 networking (rigelk8s.ros2net)", function()
   end)
 
   it("gives CycloneDDS a unicast peer list through a headless Service, multicast off, no server", function()
-    local cfg = cfg_of({namespace = "cy", ros_domain_id = 4, ros2 = {rmw = "cyclonedds"},
+    local cfg = master_cfg({namespace = "cy", ros_domain_id = 4, ros2 = {rmw = "cyclonedds"},
                         components = {{name = "a"}}}, {vars = {distro = "humble"}})
     local objs = ros.objects(cfg)
     assert.is_nil(find(objs, "Deployment", "ros-discovery-server"))

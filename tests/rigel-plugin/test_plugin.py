@@ -81,7 +81,7 @@ class TestLifecycle(ShimCase):
     def test_start_deploys_and_process_records_the_report_in_shared_data(self):
         shared = {}
         plugin = OrchestrationPlugin(
-            {"orchestration": {"namespace": "shim-a", "deployment_name": "app-a",
+            {"orchestration": {"namespace": "shim-a", "deployment_name": "app-a", "deploy_ros_master": True,
                                "application_image": "reg/app:1"}},
             {"distro": "noetic"}, application(), {}, shared)
         self.lifecycle(plugin)
@@ -97,7 +97,7 @@ class TestLifecycle(ShimCase):
         self.assertEqual(live["status"].get("readyReplicas"), 1)
 
     def test_stop_without_cleanup_leaves_the_deployment(self):
-        plugin = OrchestrationPlugin({"namespace": "shim-b", "deployment_name": "app-b"},
+        plugin = OrchestrationPlugin({"namespace": "shim-b", "deployment_name": "app-b", "deploy_ros_master": True},
                                      {}, application(), {}, {})
         self.lifecycle(plugin)
         self.assertIsNotNone(self.deployment("shim-b", "app-b"))
@@ -105,7 +105,8 @@ class TestLifecycle(ShimCase):
 
     def test_cleanup_true_deletes_on_stop(self):
         shared = {}
-        plugin = OrchestrationPlugin({"orchestration": {"namespace": "shim-c", "deployment_name": "app-c"},
+        plugin = OrchestrationPlugin({"orchestration": {"namespace": "shim-c", "deployment_name": "app-c",
+                                                        "deploy_ros_master": True},
                                       "cleanup": True}, {}, application(), {}, shared)
         plugin.setup()
         plugin.start()
@@ -130,7 +131,7 @@ class TestLifecycle(ShimCase):
 
     def test_rigel_application_distro_and_base_image_fill_in(self):
         shared = {}
-        plugin = OrchestrationPlugin({"namespace": "shim-ros2", "deployment_name": "talker"},
+        plugin = OrchestrationPlugin({"namespace": "shim-ros2", "deployment_name": "talker", "deploy_ros_master": True},
                                      {"base_image": "reg/ros2-app:7"}, application("humble"), {}, shared)
         self.lifecycle(plugin)
         names = sorted(o["name"] for o in shared["rigelk8s"]["objects"])

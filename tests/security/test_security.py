@@ -229,7 +229,7 @@ class TestSecretsStaySecret(unittest.TestCase):
         # The failing cases did fail the way they should.
         joined = "\n".join(r.output for r in runs)
         self.assertIn("Unauthorized (the server refused the credentials of user \"u\"", joined)
-        self.assertIn("conflict with", joined)
+        self.assertIn("conflicts with changes another tool made", joined)
         self.assertIn("client-key-data: not valid base64", joined)
         forbidden = self.forbidden()
         for r in runs:

@@ -9,8 +9,11 @@ orchestration config. Rigel renders the job's `with` (its `{{ vars.x }}` and
     start    deploy and wait until Ready; every progress line of rigelk8s is logged to
              Rigel's log as it comes
     process  record the JSON report in Rigel's shared data (see SHARED DATA)
-    stop     nothing, unless the job's with has `cleanup: true`: then
-             `rigelk8s delete --config -` removes what start deployed (storage is kept)
+    stop     with results.source_path set: `rigelk8s results` copies it out of the newest
+             ready pod (kubectl cp) into results.destination (else ./results), recorded
+             as shared data `rigelk8s_results`; then, if the job's with has
+             `cleanup: true`, `rigelk8s delete --config -` removes what start deployed
+             (storage is kept)
 
 LuaPlugin (`plugin: "rigelk8s.lua"` or `"rigelk8s_rigel.LuaPlugin"`) runs a Lua job the way
 `rigelk8s sequence` does: `with.script` (relative to the Rigelfile's directory, which is
@@ -339,8 +342,29 @@ class OrchestrationPlugin(PluginBase):
                  {"deployment_name": fields.get("deployment_name", "rigel-k8s-application")})
 
     def stop(self):
+        if self.result is not None:
+            self._copy_results()
         if self.cleanup and self.result is not None:
             self._shared["rigelk8s_cleanup"] = self._call("delete")
+
+    def _copy_results(self):
+        """As the Python plugin's stop() did: results.source_path is copied out of the
+        newest ready pod (`rigelk8s results`, kubectl cp) before anything is cleaned up."""
+        fields = self.config.get("orchestration") if isinstance(self.config.get("orchestration"), dict) \
+            else self.config
+        results = fields.get("results") if isinstance(fields, dict) else None
+        if not isinstance(results, dict) or not results.get("source_path"):
+            return
+        argv = [self.binary, "results", "--json", "--config", "-"] + shlex.split(os.environ.get("RIGELK8S_ARGS", ""))
+        proc = subprocess.run(argv, input=json.dumps(self.config), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        if proc.stderr:
+            sys.stderr.write(proc.stderr)
+        if proc.returncode != 0:
+            diagnosis = proc.stderr.strip() or "no diagnosis (exit code %d)" % proc.returncode
+            raise RigelK8sError("rigelk8s results failed (exit code %d): %s" % (proc.returncode, diagnosis),
+                                code=proc.returncode, diagnosis=diagnosis)
+        self._shared["rigelk8s_results"] = json.loads(proc.stdout)
 
     def run(self):
         """Older Rigel versions call setup/run/stop."""

@@ -24,6 +24,7 @@ from .controllers import Controllers
 from .registry import Registry, RType
 from .selectors import parse_field_selector, parse_label_selector, match_fields, match_reqs
 from .store import Store
+from . import podexec
 from . import ssa
 from . import simlogs
 from . import svcproxy
@@ -341,6 +342,8 @@ class Handler(BaseHTTPRequestHandler):
                 timeout = float(q.get("timeout", "10"))
                 ok = srv.settle(timeout)
                 return self.send_obj(200 if ok else 504, {"settled": ok, "resourceVersion": str(srv.store.rv)})
+            if path == "/_emulator/exec-files":
+                return self.send_obj(*podexec.admin(method, body))
             raise ApiError(404, "NotFound", "unknown emulator admin endpoint %s %s" % (method, path))
         except ValueError as e:
             raise bad_request("invalid JSON: %s" % e)
@@ -386,6 +389,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, body_)
         if parts[0] == "apis" and len(parts) >= 4 and parts[1] == "authorization.k8s.io":
             return self.access_review(parts, body)
+        if podexec.EXEC_PATH.match(path):  # kubectl cp (the pod side is simulated; podexec.py)
+            try:
+                return podexec.serve(self, method, path)
+            except podexec.ExecError as e:
+                raise ApiError(e.code, e.reason, e.message)
         info = srv.parse_resource_path(parts)
         if info is None:
             raise self.not_found_path()

@@ -1,0 +1,21 @@
+# `make uninstall`: removes every file listed in MANIFEST (written by the last
+# `cmake --install`, without DESTDIR) under DESTDIR, then lib/rigelk8s if left empty.
+if(NOT EXISTS "${MANIFEST}")
+  message(FATAL_ERROR "${MANIFEST}: no install manifest; nothing was installed from this "
+                      "build directory (run make install first, with the same BUILD)")
+endif()
+file(STRINGS "${MANIFEST}" files)
+foreach(f ${files})
+  set(f "${DESTDIR}${f}")
+  if(EXISTS "${f}" OR IS_SYMLINK "${f}")
+    message(STATUS "Removing ${f}")
+    file(REMOVE "${f}")
+  endif()
+  if(f MATCHES "/lib/rigelk8s/[^/]+$")
+    get_filename_component(dir "${f}" DIRECTORY)
+    file(GLOB left "${dir}/*")
+    if(IS_DIRECTORY "${dir}" AND NOT left)
+      file(REMOVE_RECURSE "${dir}")
+    endif()
+  endif()
+endforeach()
