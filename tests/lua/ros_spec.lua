@@ -479,6 +479,8 @@ describe("names an API server would refuse", function()
     assert.matches("start with a letter", problems[1].message, 1, true)
     assert.matches("metadata.labels.app is 64 characters", problems[2].message, 1, true)
     assert.equal("Deployment/Bad_Name", problems[3].object)
+  end)
+end)
 
 describe("ROS 2 networking (rigelk8s.ros2net)", function()
   local function env_of(objs, name)
