@@ -2,22 +2,35 @@
 -- their revision and images; their pods with node, readiness, phase and restarts.
 -- Exit 0 when everything exists and is ready, 1 otherwise (3: cluster unreachable).
 -- --ros adds the live ROS graph (nodes, topics with publisher and subscriber counts,
--- services) from the ROS 1 master through the service proxy; a declared ros_graph that
--- does not hold, or a master that cannot be asked, makes the exit code 1.
+-- services) from the ROS 1 master through the service proxy, or for ROS 2 from a check
+-- Job (rigelk8s.rosgraph_job) that watches the graph for a few seconds; a declared
+-- ros_graph that does not hold, or a graph that cannot be read, makes the exit code 1.
 local wf = require "rigelk8s.workflow"
 local core = require "rigelk8s.rollout_core"
 local errors = require "rigelk8s.errors"
 
 local info = {command = "status", usage = "rigelk8s status [-f Rigelfile] [flags]",
               description = "Show the objects of the Rigelfile, their readiness, revisions and pods.",
-              flags = {{"ros", nil, "--ros", help = "also show the live ROS graph (ROS 1 master)"}}}
+              flags = {{"ros", nil, "--ros", help = "also show the live ROS graph"}}}
 
 -- The live graph for --ros: {graph, problems} or {error}; ok is false when it is unusable.
+-- ROS 2 has no master: a check Job watches the graph for ROS2_SETTLE seconds (or until the
+-- declared graph holds, whichever is later) and reports it.
+local ROS2_SETTLE = 3
+
 local function ros_graph_report(ctx, client, rigelk8s)
   local rosgraph = require "rigelk8s.rosgraph"
   local want = wf.wanted_graph(ctx.cfg) or {}
-  local g, err = rosgraph.graph(client, {namespace = ctx.cfg.namespace, service = want.service,
-                                         port = want.port, nodes = want.nodes, types = true})
+  local g, err
+  if ctx.cfg.ros_version == "ros2" then
+    local r = require("rigelk8s.rosgraph_job").wait(client, ctx.cfg, want,
+      {timeout = want.timeout or 30, settle = ROS2_SETTLE})
+    g = r.graph
+    if not g then err = r.error or {message = r.message, reason = r.state} end
+  else
+    g, err = rosgraph.graph(client, {namespace = ctx.cfg.namespace, service = want.service,
+                                     port = want.port, nodes = want.nodes, types = true})
+  end
   if not g then
     if err.exit_code == errors.EXIT.unreachable then error(err, 0) end
     return {error = err.message, reason = err.reason}, false
@@ -86,11 +99,7 @@ return wf.main(function(ctx)
   end
   local ros, ros_ok
   if ctx.opts.ros then
-    if ctx.cfg.ros_version == "ros2" then
-      ros, ros_ok = {error = "status --ros reads the ROS 1 master; this Rigelfile is ROS 2", reason = "Unsupported"}, false
-    else
-      ros, ros_ok = ros_graph_report(ctx, client, rigelk8s)
-    end
+    ros, ros_ok = ros_graph_report(ctx, client, rigelk8s)
     all_ready = all_ready and ros_ok
   end
   if ctx.json then

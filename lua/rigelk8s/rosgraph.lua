@@ -276,7 +276,8 @@ end
 
 -- The graph for people: nodes, topics with publisher and subscriber counts, services.
 function M.text(g)
-  local lines = {string.format("ROS graph (master %s in namespace %s):", g.master, g.namespace)}
+  local from = g.master:match("^check Job") and g.master or ("master " .. g.master)
+  local lines = {string.format("ROS graph (%s in namespace %s):", from, g.namespace)}
   lines[#lines + 1] = string.format("  nodes (%d):", #g.nodes)
   for _, n in ipairs(g.nodes) do lines[#lines + 1] = "    " .. n end
   local names = sorted_keys(g.topics)

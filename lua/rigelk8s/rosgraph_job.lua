@@ -28,6 +28,7 @@ from rclpy.node import Node
 ME = "rigelk8s_graph_check"
 want = json.loads(os.environ.get("RIGELK8S_WANT") or "{}")
 deadline = time.monotonic() + float(os.environ.get("RIGELK8S_TIMEOUT") or "60")
+settled = time.monotonic() + float(os.environ.get("RIGELK8S_SETTLE") or "0")
 rclpy.init()
 node = Node(ME)
 def full(ns, n):
@@ -63,7 +64,7 @@ def holds(g):
 while True:
     rclpy.spin_once(node, timeout_sec=0.2)
     g = graph()
-    if holds(g) or time.monotonic() > deadline:
+    if (holds(g) and time.monotonic() >= settled) or time.monotonic() > deadline:
         break
 print("RIGELK8S_ROS_GRAPH " + json.dumps(g, sort_keys=True), flush=True)
 node.destroy_node()
@@ -76,6 +77,7 @@ import json, os, time
 import rosgraph
 want = json.loads(os.environ.get("RIGELK8S_WANT") or "{}")
 deadline = time.monotonic() + float(os.environ.get("RIGELK8S_TIMEOUT") or "60")
+settled = time.monotonic() + float(os.environ.get("RIGELK8S_SETTLE") or "0")
 master = rosgraph.Master("/rigelk8s_graph_check")
 def graph():
     pubs, subs, srvs = master.getSystemState()
@@ -114,7 +116,7 @@ def holds(g):
 while True:
     try:
         g = graph()
-        if holds(g) or time.monotonic() > deadline:
+        if (holds(g) and time.monotonic() >= settled) or time.monotonic() > deadline:
             break
     except OSError:
         if time.monotonic() > deadline:
@@ -129,7 +131,9 @@ function M.job_name(cfg)
   return string.format("%s-graph-check-%x", base, math.floor(sys.wall() * 1000) % 0x10000000)
 end
 
--- The Job manifest. opts: name, timeout (seconds the Job waits for the graph).
+-- The Job manifest. opts: name, timeout (seconds the Job waits for the graph), settle
+-- (seconds it watches before its first verdict: discovery takes a moment; 0 for the gate,
+-- which knows what to wait for).
 function M.job(cfg, want, opts)
   local rigelk8s = require "rigelk8s"
   local json = require "rigelk8s.json"
@@ -150,6 +154,9 @@ function M.job(cfg, want, opts)
                   topics = want.topics or {}}
   env[#env + 1] = {name = "RIGELK8S_WANT", value = json.encode(wanted)}
   env[#env + 1] = {name = "RIGELK8S_TIMEOUT", value = string.format("%d", math.ceil(opts.timeout or 60))}
+  if opts.settle then
+    env[#env + 1] = {name = "RIGELK8S_SETTLE", value = string.format("%g", opts.settle)}
+  end
   env[#env + 1] = {name = "RIGELK8S_SCRIPT", value = ros1 and M.SCRIPT_ROS1 or M.SCRIPT}
   local pod_net = ros1 and {volumes = {}, mounts = {}} or net.pod(cfg)
   local container = {
@@ -214,6 +221,7 @@ local function log_of(client, ns, job_name)
   return text
 end
 
+-- opts: timeout, settle (see job()).
 -- wait(client, cfg, want, opts) -> {state = "ready"|"incomplete"|"unavailable"|"interrupted",
 -- graph, problems, error, elapsed, job}: runs the check Job and reads its verdict.
 function M.wait(client, cfg, want, opts)
@@ -222,7 +230,7 @@ function M.wait(client, cfg, want, opts)
   local rollout = require "rigelk8s.rollout"
   local t0 = sys.now()
   local timeout = opts.timeout or want.timeout or 60
-  local job = M.job(cfg, want, {timeout = timeout})
+  local job = M.job(cfg, want, {timeout = timeout, settle = opts.settle})
   local r = {job = job.metadata.name, checks = 1}
   local function finish(state, message)
     r.state = state

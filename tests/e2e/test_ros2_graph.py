@@ -111,5 +111,25 @@ class Ros2GraphTest(unittest.TestCase):
         self.assertNotIn("ROS_DISCOVERY_SERVER", env)
 
 
+    def test_status_ros_reads_the_graph_from_a_check_job_simulated_output(self):
+        rf = self.rigelfile("r2e")
+        self.simulate_output("r2e", ["RIGELK8S_ROS_GRAPH " + json.dumps(GRAPH)])
+        self.assertEqual(self.deploy(rf).code, 0)
+        r = rigelk8s("status", "-f", rf, "--kubeconfig", self.emu.kubeconfig, "--ros", timeout=120)
+        self.assertEqual(r.code, 0, r)
+        self.assertRegex(r.stdout, r"ROS graph \(check Job rigel-k8s-application-graph-check-[0-9a-f]+ in namespace r2e\):")
+        self.assertIn("    /chatter [std_msgs/msg/String]  1 publisher, 1 subscriber", r.stdout)
+        r = rigelk8s("status", "-f", rf, "--kubeconfig", self.emu.kubeconfig, "--ros", "-o", "json", timeout=120)
+        self.assertEqual(r.code, 0, r)
+        ros = r.json()["ros_graph"]
+        self.assertEqual(ros["problems"], [])
+        self.assertEqual(ros["graph"]["nodes"], ["/listener", "/talker"])
+        # status asks the Job to watch a few seconds before it answers (discovery settles).
+        st, _, jobs = self.emu.get("/apis/batch/v1/namespaces/r2e/jobs")
+        settle = [e.get("value") for j in jobs["items"] for e in j["spec"]["template"]["spec"]["containers"][0]["env"]
+                  if e["name"] == "RIGELK8S_SETTLE"]
+        self.assertEqual(settle, ["3", "3"])
+
+
 if __name__ == "__main__":
     unittest.main()
