@@ -507,7 +507,10 @@ class TestWatch(EmuCase):
         w.close()
 
     def test_bookmarks(self):
-        w = WatchStream(self.emu, NS + "/secrets?watch=true&allowWatchBookmarks=true&resourceVersion=1")
+        # (from the list's resourceVersion: resourceVersion=1 predates the server and gets
+        # 410 Expired, as kube-apiserver answers in transcript 07)
+        rv = self.emu.ok("GET", NS + "/secrets")["metadata"]["resourceVersion"]
+        w = WatchStream(self.emu, NS + "/secrets?watch=true&allowWatchBookmarks=true&resourceVersion=" + rv)
         while True:
             ev = w.next()
             if ev["type"] == "BOOKMARK":
@@ -664,6 +667,31 @@ class TestServerSideApply(EmuCase):
         q = "?fieldManager=%s" % manager + ("&force=true" if force else "") + ("&dryRun=All" if dry else "")
         return self.emu.patch(APPS + "/deployments/%s%s" % (name, q), body, ctype=APPLY)
 
+    def test_update_by_same_manager_name_conflicts_with_its_apply(self):
+        """An Update (patch) and an Apply under one manager name are two owners (transcript 04)."""
+        d = deployment("ssa-upd", image="example/app:v1")
+        self.assertEqual(self.apply("ssa-upd", d, "rigelk8s")[0], 201)
+        undo = {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "example/app:v2"}]}}}}
+        st, _, b = self.emu.patch(APPS + "/deployments/ssa-upd?fieldManager=rigelk8s", undo,
+                                  ctype="application/strategic-merge-patch+json")
+        self.assertEqual(st, 200, b)
+        entries = [(m["manager"], m["operation"]) for m in b["metadata"]["managedFields"]]
+        self.assertIn(("rigelk8s", "Apply"), entries)
+        self.assertIn(("rigelk8s", "Update"), entries)
+        upd = [m for m in b["metadata"]["managedFields"] if m["operation"] == "Update" and m["manager"] == "rigelk8s"][0]
+        self.assertEqual(upd["fieldsV1"], {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+            'k:{"name":"main"}': {"f:image": {}}}}}}})
+        d3 = deployment("ssa-upd", image="example/app:v3")
+        err = self.assertStatus(self.apply("ssa-upd", d3, "rigelk8s"), 409, "Conflict")
+        self.assertEqual(err["message"], 'Apply failed with 1 conflict: conflict with "rigelk8s" using apps/v1: '
+                                         '.spec.template.spec.containers[name="main"].image')
+        self.assertEqual(err["details"]["causes"], [{"reason": "FieldManagerConflict",
+                                                     "message": 'conflict with "rigelk8s" using apps/v1',
+                                                     "field": '.spec.template.spec.containers[name="main"].image'}])
+        st, _, b = self.apply("ssa-upd", d3, "rigelk8s", force=True)
+        self.assertEqual(st, 200, b)
+        self.assertNotIn(("rigelk8s", "Update"), [(m["manager"], m["operation"]) for m in b["metadata"]["managedFields"]])
+
     def test_create_conflict_force_noop(self):
         d = deployment("ssa1", replicas=2)
         st, _, b = self.apply("ssa1", d, "alpha")
@@ -688,9 +716,10 @@ class TestServerSideApply(EmuCase):
         d2 = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ssa1"}, "spec": {"replicas": 5}}
         err = self.assertStatus(self.apply("ssa1", d2, "gamma"), 409, "Conflict")
         causes = err["details"]["causes"]
-        self.assertIn({"type": "FieldManagerConflict", "message": 'conflict with "alpha": .spec.replicas',
+        # cause shape as kube-apiserver writes it (transcript 03): reason, manager, field
+        self.assertIn({"reason": "FieldManagerConflict", "message": 'conflict with "alpha"',
                        "field": ".spec.replicas"}, causes)
-        self.assertIn({"type": "FieldManagerConflict", "message": 'conflict with "beta": .spec.replicas',
+        self.assertIn({"reason": "FieldManagerConflict", "message": 'conflict with "beta"',
                        "field": ".spec.replicas"}, causes)
         self.assertTrue(err["message"].startswith("Apply failed with 2 conflicts"))
         # force moves ownership
@@ -734,8 +763,10 @@ class TestServerSideApply(EmuCase):
         st, _, b = self.emu.patch(NS + "/configmaps/ssa-yaml?fieldManager=y", yaml_body, ctype=APPLY)
         self.assertEqual(st, 201, b)
         self.assertEqual(b["data"]["key"], "line1\nline2\n")
-        b = self.assertStatus(self.emu.patch(NS + "/configmaps/ssa-yaml", yaml_body, ctype=APPLY), 400, "BadRequest")
+        # 422 Invalid PatchOptions, as kube-apiserver answers (transcript 09)
+        b = self.assertStatus(self.emu.patch(NS + "/configmaps/ssa-yaml", yaml_body, ctype=APPLY), 422, "Invalid")
         self.assertIn("fieldManager", b["message"])
+        self.assertEqual(b["details"]["causes"][0]["field"], "fieldManager")
 
     def test_apply_dry_run(self):
         st, _, b = self.apply("ssa5", deployment("ssa5"), "dry", dry=True)
@@ -935,11 +966,26 @@ class TestGarbageCollection(EmuCase):
                   and not pods_of(self.emu, "app%3Dgc1"), msg="cascade")
 
     def test_foreground(self):
+        # as kube-apiserver does (transcript 11): the owner is returned with the
+        # foregroundDeletion finalizer and stays until its dependents are gone
         self.make("gc2")
-        self.emu.ok("DELETE", APPS + "/deployments/gc2", {"kind": "DeleteOptions", "apiVersion": "v1",
-                                                         "propagationPolicy": "Foreground"})
+        b = self.emu.ok("DELETE", APPS + "/deployments/gc2", {"kind": "DeleteOptions", "apiVersion": "v1",
+                                                             "propagationPolicy": "Foreground"})
+        self.assertEqual(b["kind"], "Deployment")
+        self.assertEqual(b["metadata"]["finalizers"], ["foregroundDeletion"])
+        self.assertIn("deletionTimestamp", b["metadata"])
+        seen = []
+
+        def gone():
+            # the Deployment first: once it reads 404, its ReplicaSet must already be gone
+            dep = self.emu.get(APPS + "/deployments/gc2")[0]
+            rs = self.emu.ok("GET", APPS + "/replicasets?labelSelector=app%3Dgc2")["items"]
+            seen.append((bool(rs), dep))
+            return dep == 404
+        self.wait(gone, msg="foreground deletion")
         self.assertEqual(self.emu.ok("GET", APPS + "/replicasets?labelSelector=app%3Dgc2")["items"], [])
         self.assertEqual(pods_of(self.emu, "app%3Dgc2"), [])
+        self.assertNotIn((True, 404), seen, "the Deployment went before its ReplicaSet")
 
     def test_orphan(self):
         self.make("gc3")
@@ -1292,7 +1338,10 @@ def create_servicemonitor_crd(emu):
 class TestCRD(EmuCase):
     def test_servicemonitor(self):
         SM = "/apis/monitoring.coreos.com/v1/namespaces/default/servicemonitors"
-        self.assertStatus(self.emu.get(SM), 404)
+        # a group nobody serves: the plain-text 404 of kube-apiserver's mux (transcript 09)
+        st, r, b = self.emu.get(SM)
+        self.assertEqual((st, b), (404, b"404 page not found\n"))
+        self.assertTrue(r.getheader("Content-Type").startswith("text/plain"))
         crd = create_servicemonitor_crd(self.emu)
         c = self.wait(lambda: cond(self.getj("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd["metadata"]["name"]), "Established"))
         self.assertEqual(c["status"], "True")
@@ -1314,7 +1363,7 @@ class TestCRD(EmuCase):
         doc = self.emu.ok("GET", self.emu.ok("GET", "/openapi/v3")["paths"]["apis/monitoring.coreos.com/v1"]["serverRelativeURL"])
         self.assertTrue(any("servicemonitors" in p for p in doc["paths"]))
         self.emu.ok("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/servicemonitors.monitoring.coreos.com")
-        self.assertStatus(self.emu.get(SM), 404)
+        self.assertEqual(self.emu.get(SM)[0], 404)
 
     def test_crd_validation(self):
         crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",

@@ -1,5 +1,6 @@
 """The write pipeline: create / update / patch / apply / delete, shared by HTTP and controllers."""
 import json
+import time
 
 from . import objects, ssa
 from .common import (ApiError, already_exists, bad_request, conflict, deepcopy, get_path, invalid,
@@ -19,6 +20,22 @@ PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
     "application/apply-patch+cbor": "apply-cbor",
 }
+
+
+_QSUFFIX = {"": 1, "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18,
+            "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60, "m": 0.001}
+
+
+def quantity(q):
+    """A resource quantity ("1Gi", "500M", "2") as a number (0 when unparsable)."""
+    import re as _re
+    m = _re.match(r"^([0-9.]+)([a-zA-Z]*)$", str(q).strip())
+    if not m or m.group(2) not in _QSUFFIX:
+        return 0
+    try:
+        return float(m.group(1)) * _QSUFFIX[m.group(2)]
+    except ValueError:
+        return 0
 
 
 def _strip_meta_for_gen(obj):
@@ -81,7 +98,7 @@ class Api:
                 self.used_ips.add(ip)
                 return ip
 
-    def namespace_check(self, rt, ns, creating=True):
+    def namespace_check(self, rt, ns, creating=True, name=""):
         if not rt.namespaced:
             return
         nsobj = self.store.get(("", "namespaces"), None, ns)
@@ -91,7 +108,7 @@ class Api:
         if creating and nsobj["metadata"].get("deletionTimestamp"):
             raise ApiError(403, "Forbidden",
                            "%s \"%s\" is forbidden: unable to create new content in namespace %s because it is being terminated"
-                           % (rt.plural, "", ns), {"name": "", "kind": rt.plural,
+                           % (rt.plural, name, ns), {"name": name, "kind": rt.plural,
                                                    "causes": [{"reason": "NamespaceTerminating", "message": "namespace %s is being terminated" % ns, "field": "metadata.namespace"}]})
 
     def check_type(self, rt, obj, require=True):
@@ -147,7 +164,7 @@ class Api:
                 errs = objects.validate_name(rt.kind, md.get("name"), md.get("generateName"))
                 if errs:
                     raise invalid(rt, md.get("name") or md.get("generateName") or "", errs)
-                self.namespace_check(rt, ns)
+                self.namespace_check(rt, ns, name=md.get("name") or "")
             name = md["name"]
             if self.store.get(rt.key, ns, name) is not None:
                 raise already_exists(rt, name)
@@ -163,9 +180,14 @@ class Api:
                     raise invalid(rt, name, errs)
                 if rt.kind == "CustomResourceDefinition":
                     self._crd_check(obj)
+            if rt.kind == "PersistentVolumeClaim" and not internal:
+                # StorageObjectInUseProtection admission (transcript 10)
+                fins = md.setdefault("finalizers", [])
+                if "kubernetes.io/pvc-protection" not in fins:
+                    fins.append("kubernetes.io/pvc-protection")
             if managed_fields is not None:
                 md["managedFields"] = managed_fields
-            elif manager and not internal:
+            elif manager:
                 md.pop("managedFields", None)
                 ssa.record_update(None, obj, manager, rt.api_version, rt.kind)
             if dry_run:
@@ -308,8 +330,26 @@ class Api:
                     spec["volumeName"] = ospec["volumeName"]
         return new
 
+    def _pvc_resize_admission(self, rt, old, new):
+        """PersistentVolumeClaimResize admission: a bound claim may grow only when its
+        StorageClass exists and sets allowVolumeExpansion (transcript 10)."""
+        if rt.kind != "PersistentVolumeClaim" or not get_path(old, "spec", "volumeName"):
+            return
+        was = get_path(old, "spec", "resources", "requests", "storage")
+        now = get_path(new, "spec", "resources", "requests", "storage")
+        if now is None or was is None or quantity(now) <= quantity(was):
+            return
+        sc = self.store.get(("storage.k8s.io", "storageclasses"), None, get_path(old, "spec", "storageClassName") or "")
+        if sc is None or not sc.get("allowVolumeExpansion"):
+            name = old["metadata"]["name"]
+            raise ApiError(403, "Forbidden", '%s "%s" is forbidden: only dynamically provisioned pvc can be resized and '
+                           "the storageclass that provisions the pvc must support resize" % (rt.plural, name),
+                           {"name": name, "kind": rt.plural})
+
     def _commit_update(self, rt, old, new, subresource, manager, dry_run, internal, managed_fields):
         name = old["metadata"]["name"]
+        if not internal and subresource is None:
+            self._pvc_resize_admission(rt, old, new)
         objects.apply_defaults(rt.kind, new)
         if not internal and subresource is None:
             errs = objects.validate(rt.kind, new, old)
@@ -382,10 +422,8 @@ class Api:
               validation=None, warnings=None):
         ptype = PATCH_TYPES.get(ctype)
         if ptype is None or ptype == "apply-cbor":
-            raise ApiError(415, "UnsupportedMediaType",
-                           "the body of the request was in an unknown format - accepted media types include: "
-                           "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
-                           + ("" if rt.crd else ", application/strategic-merge-patch+json"))
+            # the route's Consumes check (go-restful) answers before the patch handler
+            raise ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
         if ptype == "strategic" and rt.crd:
             raise ApiError(415, "UnsupportedMediaType",
                            "the body of the request was in an unknown format - accepted media types include: "
@@ -394,8 +432,9 @@ class Api:
             return self.apply(rt, ns, name, raw, subresource, manager, dry_run, force, validation, warnings)
         try:
             body = json.loads(raw or b"null")
-        except ValueError as e:
-            raise bad_request("error decoding patch: %s" % e)
+        except ValueError:
+            # kube-apiserver 1.19 answers a patch body that is not JSON with a 500 (transcript 09)
+            raise ApiError(500, "", "Invalid JSON Patch")
         with self.store.lock:
             old = self.store.get(rt.key, ns, name)
             if old is None:
@@ -447,11 +486,20 @@ class Api:
     def apply(self, rt, ns, name, raw, subresource=None, manager=None, dry_run=False, force=False,
               validation=None, warnings=None):
         if not manager:
-            raise bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set: "
-                              "fieldManager: Required value: is required for apply patch")
+            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                           'is required for apply patch',
+                           {"group": "meta.k8s.io", "kind": "PatchOptions",
+                            "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch",
+                                        "field": "fieldManager"}]})
         body = self.parse_apply_body(raw)
         if not isinstance(body, dict):
             raise bad_request("error decoding YAML: the body is not an object")
+        missing = ssa.missing_protocol(body, rt.kind)
+        if missing:
+            # kube-apiserver 1.19 cannot build the typed patch: ports are keyed by
+            # (port, protocol) and it does not default the key first (transcript 09)
+            raise ApiError(500, "", "failed to create typed patch object: %s: element %d: associative list with "
+                           'keys has an element that omits key field "protocol"' % missing)
         self.check_type(rt, body, require=True)
         md = body.get("metadata") or {}
         if md.get("managedFields"):
@@ -502,7 +550,8 @@ class Api:
             self.used_ips.discard(ip)
         return final
 
-    def delete(self, rt, ns, name, propagation=None, dry_run=False, preconditions=None, internal=False):
+    def delete(self, rt, ns, name, propagation=None, dry_run=False, preconditions=None, internal=False,
+               grace=None):
         with self.store.lock:
             old = self.store.get(rt.key, ns, name)
             if old is None:
@@ -537,6 +586,20 @@ class Api:
                     if not c["metadata"]["ownerReferences"]:
                         del c["metadata"]["ownerReferences"]
                     self.store.put(crt.key, c)
+            elif propagation == "Foreground" and self.store.children_of(uid) and not internal:
+                # like kube-apiserver: the object stays, with the foregroundDeletion finalizer,
+                # until the garbage collector has deleted its dependents (controllers.sync_gc)
+                if md.get("deletionTimestamp"):
+                    return old
+                new = deepcopy(old)
+                nmd = new["metadata"]
+                nmd["deletionTimestamp"] = now_ts()
+                nmd["deletionGracePeriodSeconds"] = 0
+                nmd["finalizers"] = list(nmd.get("finalizers") or []) + ["foregroundDeletion"]
+                if rt.generation or rt.crd:
+                    nmd["generation"] = nmd.get("generation", 1) + 1
+                stored, _ = self.store.put(rt.key, new)
+                return stored
             elif propagation == "Foreground":
                 for child in self.store.children_of(uid):
                     crt = self.rt_for_obj(child)
@@ -547,6 +610,19 @@ class Api:
                                     internal=True)
                     except ApiError:
                         pass
+            if rt.kind == "Pod" and not internal and grace is None:
+                grace = get_path(old, "spec", "terminationGracePeriodSeconds")
+                grace = 30 if grace is None else grace
+            if rt.kind == "Pod" and grace and get_path(old, "spec", "nodeName") and \
+                    get_path(old, "status", "phase") not in ("Succeeded", "Failed"):
+                # graceful: the pod stays Terminating until its kubelet has stopped it
+                if md.get("deletionTimestamp"):
+                    return old
+                new = deepcopy(old)
+                new["metadata"]["deletionTimestamp"] = now_ts(time.time() + grace)
+                new["metadata"]["deletionGracePeriodSeconds"] = grace
+                stored, _ = self.store.put(rt.key, new)
+                return stored
             if md.get("finalizers"):
                 if md.get("deletionTimestamp"):
                     return old

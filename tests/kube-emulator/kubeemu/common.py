@@ -88,9 +88,14 @@ class ApiError(Exception):
 
     def status(self):
         st = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-              "message": self.message, "reason": self.reason}
-        if self.details:
-            st["details"] = self.details
+              "message": self.message}
+        if self.reason:
+            st["reason"] = self.reason
+        if self.details is not None:
+            # Go's omitempty: an empty group (the core group) is not serialised
+            d = {k: v for k, v in self.details.items() if not (k == "group" and not v)}
+            if d or self.details == {}:
+                st["details"] = d
         st["code"] = self.code
         return st
 
@@ -120,6 +125,8 @@ def bad_request(msg):
 
 def go_value(v):
     """Render a value roughly the way Go's %#v / %v does in field errors."""
+    if type(v).__name__ == "GoRepr":
+        return str(v)
     if isinstance(v, str):
         return json.dumps(v)
     if isinstance(v, bool):

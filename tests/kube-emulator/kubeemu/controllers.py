@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 
+from . import ssa
 from .common import ApiError, deepcopy, get_path, hash_obj, now_ts, parse_ts, rand_suffix
 from .selectors import match_reqs
 
@@ -180,6 +181,9 @@ def tolerates(pod_spec, node):
     return True
 
 
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+
+
 class Controllers:
     def __init__(self, api, opts):
         self.api = api
@@ -188,6 +192,17 @@ class Controllers:
         self.opts = opts
         self.ready_delay = float(opts.ready_delay)
         self.crash_backoff = float(getattr(opts, "crash_backoff", 0.5))
+        # how long the deployment controller takes to notice a spec change (a real
+        # kube-controller-manager is not instant: observedGeneration < generation and the old
+        # revision annotation are visible for a moment, transcripts 05/06)
+        self.controller_delay = float(getattr(opts, "controller_delay", 0.0) or 0.0)
+        self.controller_delay_new = float(getattr(opts, "controller_delay_new", 0.0) or 0.0)
+        # how long a terminating namespace stays before it is gone (1.19 rig: ~5 s)
+        self.ns_finalize_delay = float(getattr(opts, "namespace_finalize_delay", 0.0) or 0.0)
+        # how long a kubelet takes to stop a gracefully deleted pod
+        self.pod_stop_delay = float(getattr(opts, "pod_stop_delay", 0.1) or 0.0)
+        self.seen_at = {}
+        self.deferred = set()
         self.cv = threading.Condition()
         self.pending = collections.OrderedDict()
         self.timers = []
@@ -219,7 +234,9 @@ class Controllers:
     def idle(self):
         with self.cv:
             due = self.timers and self.timers[0][0] <= time.time()
-            return not self.pending and not self.busy and not due
+            # work held back by --controller-delay (not_before) is not idleness
+            deferred = any(k in self.deferred for _, _, k in self.timers)
+            return not self.pending and not self.busy and not due and not deferred
 
     def run(self):
         while True:
@@ -265,6 +282,10 @@ class Controllers:
                     self.enqueue(("svc", ns, svc["metadata"]["name"]))
             if typ == "DELETED":
                 self.kstate.pop(md.get("uid"), None)
+                for v in get_path(obj, "spec", "volumes") or []:
+                    claim = get_path(v, "persistentVolumeClaim", "claimName")
+                    if claim:
+                        self.enqueue(("pvc", ns, claim))
         elif rkey == DEP:
             self.enqueue(("deploy", ns, name))
         elif rkey == RS:
@@ -294,6 +315,58 @@ class Controllers:
             self.enqueue(("ns", None, name))
         if typ == "DELETED" and md.get("uid") in self.store.children:
             self.enqueue(("gc", None, md["uid"]))
+        if typ != "DELETED" and md.get("deletionTimestamp") and "foregroundDeletion" in (md.get("finalizers") or []):
+            self.enqueue(("fgdel", ns, md["uid"]))
+
+    def not_before(self, tag, delay, key):
+        """True while `tag` was first seen less than `delay` s ago; schedules key for then."""
+        if delay <= 0:
+            return False
+        now = time.time()
+        t0 = self.seen_at.setdefault(tag, now)
+        if len(self.seen_at) > 10000:
+            self.seen_at.clear()
+            self.seen_at[tag] = t0
+        if now - t0 < delay:
+            with self.cv:
+                self.deferred.add(key)
+            self.schedule(delay - (now - t0), key)
+            return True
+        with self.cv:
+            self.deferred.discard(key)
+        return False
+
+    def sync_fgdel(self, ns, uid):
+        """Foreground deletion: delete the dependents, then drop the foregroundDeletion finalizer."""
+        ref = self.store.by_uid.get(uid)
+        if ref is None:
+            return
+        obj = self.store.get(ref[0], ref[1], ref[2])
+        if obj is None or "foregroundDeletion" not in (obj["metadata"].get("finalizers") or []):
+            return
+        children = self.store.children_of(uid)
+        for child in children:
+            rt = self.api.rt_for_obj(child)
+            if rt is None or child["metadata"].get("deletionTimestamp"):
+                continue
+            try:
+                self.api.delete(rt, child["metadata"].get("namespace"), child["metadata"]["name"], "Foreground",
+                                internal=True)
+            except ApiError:
+                pass
+        if self.store.children_of(uid):
+            self.schedule(0.05, ("fgdel", ns, uid))
+            return
+        rt = self.api.rt_for_obj(obj)
+        new = deepcopy(obj)
+        fins = [f for f in new["metadata"].get("finalizers") or [] if f != "foregroundDeletion"]
+        if fins:
+            new["metadata"]["finalizers"] = fins
+            self.save(rt.key, new)
+        else:
+            new["metadata"].pop("finalizers", None)
+            self.save(rt.key, new)
+            self.api._remove(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
 
     def dispatch(self, key):
         kind, ns, name = key
@@ -302,6 +375,17 @@ class Controllers:
 
     # ---------------------------------------------------------------- helpers
     def save(self, rkey, obj):
+        # controllers' writes are Update operations owned like on a real cluster: the
+        # kubelet owns the pod status it writes, kube-controller-manager the rest
+        md = obj.get("metadata") or {}
+        old = self.store.get(rkey, md.get("namespace"), md.get("name"))
+        rt = self.rt.get(rkey) or self.api.rt_for_obj(obj)
+        if old is not None and old is not obj and rt is not None:
+            try:
+                ssa.record_update(old, obj, "kubelet" if rkey == POD else "kube-controller-manager",
+                                  rt.api_version, rt.kind, whole=True)
+            except Exception:
+                pass
         self.store.put(rkey, obj)
         return obj
 
@@ -315,7 +399,8 @@ class Controllers:
 
     def create(self, rkey, obj):
         md = obj["metadata"]
-        return self.api.create(self.rt[rkey], md.get("namespace"), obj, internal=True)
+        return self.api.create(self.rt[rkey], md.get("namespace"), obj, internal=True,
+                               manager="kube-controller-manager")
 
     def delete(self, rkey, ns, name):
         rt = self.rt.get(rkey) or self.reg.storage(*rkey)
@@ -394,6 +479,13 @@ class Controllers:
         d = self.store.get(DEP, ns, name)
         if d is None or d["metadata"].get("deletionTimestamp"):
             return
+        gen = d["metadata"].get("generation", 1)
+        # (only spec changes of an existing Deployment wait: on creation there is no old
+        # ReplicaSet a client could mistake for the new one, and deploys stay fast)
+        delay = self.controller_delay if gen > 1 else self.controller_delay_new
+        if gen != get_path(d, "status", "observedGeneration") and \
+                self.not_before(("deploy", d["metadata"]["uid"], gen), delay, ("deploy", ns, name)):
+            return
         spec = d["spec"]
         replicas = spec.get("replicas", 1)
         strategy = get_path(spec, "strategy", "type") or "RollingUpdate"
@@ -447,7 +539,8 @@ class Controllers:
                   "updatedReplicas": st(new_rs, "replicas") if new_rs else 0,
                   "readyReplicas": sum(st(r, "readyReplicas") for r in all_rs),
                   "availableReplicas": sum(st(r, "availableReplicas") for r in all_rs)}
-        status["unavailableReplicas"] = max(replicas - status["availableReplicas"], 0)
+        total_spec = sum(get_path(r, "spec", "replicas") or 0 for r in all_rs)
+        status["unavailableReplicas"] = max(total_spec - status["availableReplicas"], 0)
         for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"):
             if not status[k]:
                 del status[k]
@@ -512,8 +605,14 @@ class Controllers:
                 d2 = dict(d)
                 d2["metadata"] = dict(d["metadata"])
                 d2["metadata"]["annotations"] = dict(ann, **{REV: r})
+        if d2 is not d and d.get("status") != status:
+            # like the real controller: the revision annotation is written first (when it
+            # finds/creates the new ReplicaSet), the status in a second write, so a reader
+            # can see the new revision while observedGeneration still lags (transcripts 05/06)
+            d2 = self.save(DEP, deepcopy(d2))
         if d2 is not d or d.get("status") != status:
             new = dict(d2)
+            new["metadata"] = dict(d2["metadata"])
             new["status"] = status
             self.save(DEP, new)
 
@@ -945,6 +1044,14 @@ class Controllers:
 
     def sync_pod(self, ns, name):
         pod = self.store.get(POD, ns, name)
+        if pod is not None and pod["metadata"].get("deletionTimestamp") and \
+                pod["metadata"].get("deletionGracePeriodSeconds"):
+            # gracefully deleted: the kubelet stops the containers, then removes the pod
+            if self.not_before(("podstop", pod["metadata"]["uid"]), self.pod_stop_delay, ("pod", ns, name)):
+                return
+            if not pod["metadata"].get("finalizers"):
+                self.api._remove(self.rt[POD], ns, name)
+            return
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             return
         if get_path(pod, "status", "phase") in ("Succeeded", "Failed"):
@@ -1312,7 +1419,9 @@ class Controllers:
             subsets.append(s)
         labels = dict(svc["metadata"].get("labels") or {})
         if ep is None:
-            obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns}}
+            obj = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {
+                "name": name, "namespace": ns,
+                "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": now_ts()}}}
             if labels:
                 obj["metadata"]["labels"] = labels
             if subsets:
@@ -1331,6 +1440,15 @@ class Controllers:
             self.save(EP, new)
 
     # -------------------------------------------------------------------- pvcs
+    def claim_in_use(self, ns, claim):
+        for p in self.store.objs(POD, ns):
+            if get_path(p, "status", "phase") in ("Succeeded", "Failed"):
+                continue
+            for v in get_path(p, "spec", "volumes") or []:
+                if get_path(v, "persistentVolumeClaim", "claimName") == claim:
+                    return True
+        return False
+
     def sync_pvc_all(self, ns, name):
         for p in self.store.objs(PVC):
             if get_path(p, "status", "phase") != "Bound":
@@ -1338,6 +1456,20 @@ class Controllers:
 
     def sync_pvc(self, ns, name):
         pvc = self.store.get(PVC, ns, name)
+        if pvc is not None and pvc["metadata"].get("deletionTimestamp"):
+            # pvc-protection controller: the finalizer goes once no pod uses the claim
+            fins = pvc["metadata"].get("finalizers") or []
+            if PVC_PROTECTION in fins and not self.claim_in_use(ns, name):
+                new = deepcopy(pvc)
+                rest = [f for f in fins if f != PVC_PROTECTION]
+                if rest:
+                    new["metadata"]["finalizers"] = rest
+                    self.save(PVC, new)
+                else:
+                    new["metadata"].pop("finalizers", None)
+                    self.save(PVC, new)
+                    self.api._remove(self.rt[PVC], ns, name)
+            return
         if pvc is None or get_path(pvc, "status", "phase") == "Bound":
             return
         spec = pvc.get("spec") or {}
@@ -1414,6 +1546,8 @@ class Controllers:
         if nsobj is None:
             return
         if nsobj["metadata"].get("deletionTimestamp"):
+            if self.not_before(("nsdel", nsobj["metadata"]["uid"]), self.ns_finalize_delay, ("ns", None, name)):
+                return
             for rt in list(self.reg.by_key.values()):
                 if not rt.namespaced:
                     continue
@@ -1434,7 +1568,7 @@ class Controllers:
                 self.create(SA, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}})
             except ApiError:
                 pass
-        if self.store.get(CM, name, "kube-root-ca.crt") is None:
+        if not getattr(self.opts, "no_root_ca_configmap", False) and self.store.get(CM, name, "kube-root-ca.crt") is None:
             try:
                 self.create(CM, {"apiVersion": "v1", "kind": "ConfigMap",
                                  "metadata": {"name": "kube-root-ca.crt", "namespace": name,

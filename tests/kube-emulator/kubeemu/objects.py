@@ -27,6 +27,27 @@ DNS1035_KINDS = {"Service"}
 PATH_SEGMENT_KINDS = set()
 
 
+class GoRepr(str):
+    """A value already rendered the Go way (go_value prints it as is)."""
+
+
+def go_label_selector(sel):
+    """v1.LabelSelector as kube-apiserver prints it in a field error (%#v)."""
+    sel = sel if isinstance(sel, dict) else {}
+    ml = sel.get("matchLabels")
+    mls = "map[string]string(nil)" if ml is None else "map[string]string{" + ", ".join(
+        '"%s":"%s"' % (k, v) for k, v in sorted(ml.items())) + "}"
+    me = sel.get("matchExpressions")
+    if not me:
+        mes = "[]v1.LabelSelectorRequirement(nil)"
+    else:
+        mes = "[]v1.LabelSelectorRequirement{" + ", ".join(
+            'v1.LabelSelectorRequirement{Key:"%s", Operator:"%s", Values:[]string{%s}}' % (
+                r.get("key"), r.get("operator"), ", ".join('"%s"' % v for v in r.get("values") or []))
+            for r in me) + "}"
+    return "v1.LabelSelector{MatchLabels:%s, MatchExpressions:%s}" % (mls, mes)
+
+
 def image_pull_policy(image):
     img = image or ""
     tag = ""
@@ -350,7 +371,7 @@ def validate(kind, obj, old=None):
                 errs.append(FieldError("spec.progressDeadlineSeconds", "Invalid", pds,
                                        "must be greater than minReadySeconds"))
         if old is not None and (old.get("spec") or {}).get("selector") != sel:
-            errs.append(FieldError("spec.selector", "Invalid", sel, "field is immutable"))
+            errs.append(FieldError("spec.selector", "Invalid", GoRepr(go_label_selector(sel)), "field is immutable"))
     elif kind == "Job":
         if not isinstance(spec, dict):
             return errs + [FieldError("spec", "Required")]

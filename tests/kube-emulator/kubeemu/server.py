@@ -389,6 +389,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, body_)
         if parts[0] == "apis" and len(parts) >= 4 and parts[1] == "authorization.k8s.io":
             return self.access_review(parts, body)
+        if len(parts) >= 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[3:4] and \
+                parts[4] == "services" and parts[6:7] == ["proxy"]:
+            return self.service_proxy(method, parts[3], parts[5], parts[7:])
         if podexec.EXEC_PATH.match(path):  # kubectl cp (the pod side is simulated; podexec.py)
             try:
                 return podexec.serve(self, method, path)
@@ -396,13 +399,52 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(e.code, e.reason, e.message)
         info = srv.parse_resource_path(parts)
         if info is None:
+            if (parts[0] == "api" and len(parts) >= 2 and not reg.has_gv("", parts[1])) or \
+                    (parts[0] == "apis" and len(parts) >= 3 and not reg.has_gv(parts[1], parts[2])) or \
+                    parts[0] not in ("api", "apis"):
+                return self.unknown_path()
             raise self.not_found_path()
         rt, ns, name, sub, watch_prefix = info
         self.resource(method, rt, ns, name, sub, watch_prefix, q, body)
 
     def not_found_path(self):
-        return ApiError(404, "NotFound", "the server could not find the requested resource",
-                        {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
+        # a known group/version without that resource (kube-apiserver 1.19: details {})
+        return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+    def unknown_path(self):
+        """Paths outside any served group/version: the mux's plain-text 404."""
+        self.send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+
+    def service_proxy(self, method, ns, target, rest):
+        """services/<[scheme:]name[:port]>/proxy: this emulator runs no pods, so it answers
+        the way kube-apiserver does when it cannot reach one (no endpoints, wrong port,
+        missing service, or a dial error for an address nobody listens on)."""
+        srv = self.server
+        bits = target.split(":")
+        if len(bits) == 3:
+            bits = bits[1:]
+        name, port = bits[0], (bits[1] if len(bits) > 1 else "")
+        rt = srv.reg.get("", "v1", "services")
+        svc = srv.store.get(rt.key, ns, name)
+        if svc is None:
+            raise not_found(rt, name)
+        ports = (svc.get("spec") or {}).get("ports") or []
+        sp = None
+        for p in ports:
+            if port == "" or port == str(p.get("port")) or port == p.get("name"):
+                sp = p
+                break
+        if sp is None:
+            raise ApiError(503, "ServiceUnavailable", 'no service port %s found for service "%s"' % (port, name))
+        ep = srv.store.get(srv.reg.get("", "v1", "endpoints").key, ns, name)
+        for subset in (ep or {}).get("subsets") or []:
+            for a in subset.get("addresses") or []:
+                for epp in subset.get("ports") or []:
+                    if epp.get("name", "") == sp.get("name", ""):
+                        raise ApiError(503, "ServiceUnavailable",
+                                       "error trying to reach service: dial tcp %s:%s: connect: connection refused"
+                                       % (a.get("ip"), epp.get("port")))
+        raise ApiError(503, "ServiceUnavailable", 'no endpoints available for service "%s"' % name)
 
     def openapi(self, path):
         reg = self.server.reg
@@ -545,7 +587,12 @@ class Handler(BaseHTTPRequestHandler):
                 dry = True
             if name is None:
                 return self.delete_collection(rt, ns, q, prop, dry)
-            res = api.delete(rt, ns, name, prop, dry_run=dry, preconditions=opts.get("preconditions"))
+            grace = q.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
+            try:
+                grace = int(grace) if grace not in (None, "") else None
+            except ValueError:
+                raise bad_request("invalid gracePeriodSeconds %r" % grace)
+            res = api.delete(rt, ns, name, prop, dry_run=dry, preconditions=opts.get("preconditions"), grace=grace)
             return self.send_obj(200, self.out(rt, res) if res.get("kind") != "Status" else res)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
@@ -560,9 +607,7 @@ class Handler(BaseHTTPRequestHandler):
             from . import proto
             return proto.decode(body)
         if ctype not in ("application/json", "", "*/*"):
-            raise ApiError(415, "UnsupportedMediaType",
-                           'the body of the request was in an unknown format - accepted media types include: '
-                           'application/json, application/yaml, application/vnd.kubernetes.protobuf')
+            raise ApiError(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
         try:
             obj = json.loads(body or b"")
         except ValueError as e:
@@ -588,6 +633,9 @@ class Handler(BaseHTTPRequestHandler):
         start = None
         list_rv = None
         if cont:
+            bad = go_base64_error(cont)
+            if bad is not None:
+                raise bad_request("invalid continue token: continue key is not valid: illegal base64 data at input byte %d" % bad)
             try:
                 tok = json.loads(base64.urlsafe_b64decode(cont + "=" * (-len(cont) % 4)))
                 start = tuple(tok["start"])
@@ -677,9 +725,15 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 since = int(rv_s)
             except ValueError:
-                raise bad_request('resourceVersion: Invalid value: "%s": must be a valid resource version' % rv_s)
+                # kube-apiserver 1.19 answers a watch with a non-numeric resourceVersion with a 500
+                raise ApiError(500, "", 'resourceVersion: Invalid value: "%s": strconv.ParseUint: parsing "%s": '
+                               'invalid syntax' % (rv_s, rv_s))
         if srv.faults.take_gone():
             return self.watch_gone(since, srv.store.rv)
+        if not initial and 0 < since < srv.min_watch_rv:
+            # older than this server's watch cache (it starts after bootstrap, as a real
+            # kube-apiserver's starts at its first list): 410 Expired (transcript 07)
+            return self.watch_gone(since, srv.min_watch_rv)
         try:
             w, backlog, cur_rv = srv.store.watch(rt.key, ns, lr, fr, since, initial)
         except ValueError as e:
@@ -848,6 +902,7 @@ class Server(ThreadingHTTPServer):
         self.api.on_crd_change = self.crd_changed
         self.controllers = Controllers(self.api, opts)
         self.faults = Faults()
+        self.min_watch_rv = 0
         self.ssl_ctx = None
         self.aggregated = not opts.no_aggregated_discovery
         self.bookmark_interval = opts.bookmark_interval
@@ -1048,6 +1103,18 @@ class Server(ThreadingHTTPServer):
             api.create(rt("", "nodes"), None, node, internal=True)
 
 
+def go_base64_error(s):
+    """Offset Go's base64 decoder reports for s (URL alphabet, padding optional), or None."""
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    body = s.rstrip("=")
+    for i, ch in enumerate(body):
+        if ch not in alphabet:
+            return i
+    if len(body) % 4 == 1:
+        return len(body) - 1
+    return None
+
+
 def parse_nodes(spec):
     if not spec:
         return [("emulator-node", {})]
@@ -1129,6 +1196,16 @@ def parse_args(argv):
     ap.add_argument("--nodes", default="", help="nodes, e.g. 'robot-1:deploymentType=local;cloud-1:deploymentType=remote'")
     ap.add_argument("--ready-delay", type=float, default=0.5, help="seconds from scheduling to Running/Ready (default 0.5)")
     ap.add_argument("--crash-backoff", type=float, default=0.5, help="first CrashLoopBackOff restart interval in seconds")
+    ap.add_argument("--controller-delay", type=float, default=0.1,
+                    help="seconds before the deployment controller acts on a spec change of an existing Deployment (default 0.1)")
+    ap.add_argument("--controller-delay-new", type=float, default=0.0,
+                    help="seconds before the deployment controller picks up a new Deployment (default 0)")
+    ap.add_argument("--namespace-finalize-delay", type=float, default=0.5,
+                    help="seconds a deleted namespace stays Terminating (default 0.5)")
+    ap.add_argument("--pod-stop-delay", type=float, default=0.1,
+                    help="seconds a kubelet takes to stop a gracefully deleted pod (default 0.1)")
+    ap.add_argument("--no-root-ca-configmap", action="store_true",
+                    help="do not publish kube-root-ca.crt into namespaces (kube-apiserver < 1.20 did not)")
     ap.add_argument("--history", type=int, default=1000, help="watch event history kept per resource (default 1000)")
     ap.add_argument("--bookmark-interval", type=float, default=1.0, help="seconds between watch BOOKMARK events")
     ap.add_argument("--fault", action="append", default=[], help="fault JSON applied at start (repeatable)")
@@ -1161,6 +1238,7 @@ def main(argv=None):
     for f in opts.fault:
         srv.faults.add(json.loads(f), srv)
     srv.bootstrap(opts.nodes)
+    srv.min_watch_rv = srv.store.rv
     srv.controllers.start()
     host, port = srv.server_address[:2]
     url = "%s://%s:%d" % ("https" if opts.tls else "http", host, port)

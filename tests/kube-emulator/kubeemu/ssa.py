@@ -14,9 +14,17 @@ LIST_MAP_KEYS = {
     "volumeDevices": ("devicePath",), "imagePullSecrets": ("name",), "hostAliases": ("ip",),
     "ownerReferences": ("uid",), "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
     "resourceClaims": ("name",),
+    "podIPs": ("ip",), "hostIPs": ("ip",),
 }
 SET_LISTS = {"finalizers"}
-ATOMIC_SELECTOR_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "PodDisruptionBudget"}
+# kube-apiserver 1.19 tracks LabelSelector fields one by one (f:selector/f:matchLabels/f:app),
+# see the transcripts; only these selectors stay atomic here.
+ATOMIC_SELECTOR_KINDS = set()
+# Maps and lists an Update owns as a whole ("." in fieldsV1) when it creates them
+# (transcripts: f:data, f:annotations, f:conditions, f:podIPs, f:capacity of Update entries).
+OWNED_WHEN_CREATED = {"data", "stringData", "binaryData", "labels", "annotations", "conditions",
+                      "podIPs", "capacity", "allocatable", "requests", "limits", "nodeSelector",
+                      "matchLabels", "finalizers", "ownerReferences"}
 IGNORED_TOP = {"apiVersion", "kind"}
 IGNORED_META = {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
                 "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}
@@ -200,6 +208,42 @@ def remove_path(obj, path):
         cur[:] = [i for i in cur if i != v]
 
 
+def prune_empty(obj, path):
+    """After a removal, drop the maps/lists left empty on the way up (a real server does
+    not keep an empty env list or labels map the applier no longer sets)."""
+    while len(path) > 1:
+        v = lookup(obj, path)
+        if v is _MISSING or not isinstance(v, (dict, list)) or v:
+            return
+        remove_path(obj, path)
+        path = path[:-1]
+
+
+def missing_protocol(obj, kind):
+    """(path, index) of the first ports item without protocol in an applied object, or None."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    if kind == "Service":
+        for i, p in enumerate(spec.get("ports") or []):
+            if isinstance(p, dict) and "protocol" not in p:
+                return ".spec.ports", i
+    pod_specs = [(".spec", spec)]
+    tspec = (spec.get("template") or {}).get("spec") if isinstance(spec.get("template"), dict) else None
+    if isinstance(tspec, dict):
+        pod_specs.append((".spec.template.spec", tspec))
+    jt = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") if isinstance(spec.get("jobTemplate"), dict) else None
+    if isinstance(jt, dict) and isinstance(jt.get("spec"), dict):
+        pod_specs.append((".spec.jobTemplate.spec.template.spec", jt["spec"]))
+    for prefix, ps in pod_specs:
+        for field in ("initContainers", "containers"):
+            for c in ps.get(field) or []:
+                if not isinstance(c, dict):
+                    continue
+                for i, p in enumerate(c.get("ports") or []):
+                    if isinstance(p, dict) and "protocol" not in p:
+                        return '%s.%s[name="%s"].ports' % (prefix, field, c.get("name")), i
+    return None
+
+
 def path_str(path):
     out = []
     for pe in path:
@@ -276,8 +320,12 @@ class Managers:
         return e
 
     def dump(self):
+        """Entries as the real server orders them: Apply before Update, then by time
+        (1 s resolution), then by manager name; entries that own nothing are dropped."""
         out = []
-        for meta, paths in self.entries:
+        for meta, paths in sorted(self.entries, key=lambda e: (
+                e[0].get("operation") != "Apply", e[0].get("time") or "", e[0].get("manager") or "",
+                e[0].get("subresource") or "")):
             if not paths:
                 continue
             m = {"manager": meta.get("manager"), "operation": meta.get("operation"),
@@ -296,12 +344,14 @@ def _sub(subresource):
 _OLD = object()
 
 
-def record_update(old, new, manager, api_version, kind, subresource=None, base_mf=_OLD):
+def record_update(old, new, manager, api_version, kind, subresource=None, base_mf=_OLD, whole=False):
     """Update-operation ownership tracking. Mutates new['metadata']['managedFields'].
 
     base_mf: managedFields to start from (a client may rewrite them, e.g. kubectl's
-    client-side-apply -> server-side-apply upgrade); default: the old object's."""
-    skip_status = subresource is None and kind_has_status(kind)
+    client-side-apply -> server-side-apply upgrade); default: the old object's.
+    whole: track the object and its status together (a controller writing both, as
+    kube-apiserver 1.19 shows them: one entry without a subresource)."""
+    skip_status = subresource is None and kind_has_status(kind) and not whole
     skip_spec = subresource == "status"
     nf = compute(new, kind, skip_status=skip_status, skip_spec=skip_spec)
     if base_mf is _OLD:
@@ -315,6 +365,7 @@ def record_update(old, new, manager, api_version, kind, subresource=None, base_m
         changed = {p for p, v in nf.leaves.items() if of.leaves.get(p, _MISSING) != v}
         changed |= nf.items - of.items
         removed = of.paths() - nf.paths()
+    changed |= created_nodes(old, new, skip_status, skip_spec)
     if not changed and not removed:
         dumped = mgrs.dump()
         if dumped:
@@ -330,13 +381,37 @@ def record_update(old, new, manager, api_version, kind, subresource=None, base_m
             e[1] = {p for p in e[1] if not any(p[:len(r)] == r for r in removed)}
     e = mgrs.find(manager, "Update", _sub(subresource))
     paths = (e[1] if e else set()) | changed
-    # ancestors of owned leaves that are list items become owned too
-    for p in list(changed):
-        for i in range(1, len(p)):
-            if p[i - 1].startswith("k:") and p[:i] in nf.items:
-                paths.add(p[:i])
+    # (a list item is owned as a whole only when the update created it: transcript 06,
+    # where an undo patch changing one image owns just .image)
     mgrs.set(manager, "Update", api_version, paths, _sub(subresource))
     new["metadata"]["managedFields"] = mgrs.dump()
+
+
+def created_nodes(old, new, skip_status, skip_spec):
+    """Paths of maps/lists (named in OWNED_WHEN_CREATED) that new has and old had not."""
+    out = set()
+
+    def walk(v, path, name):
+        if isinstance(v, dict):
+            if v and name in OWNED_WHEN_CREATED and (old is None or lookup(old, path) is _MISSING):
+                out.add(path)
+            if name in OWNED_WHEN_CREATED and name != "conditions":
+                return
+            for k, x in v.items():
+                walk(x, path + ("f:" + k,), k)
+        elif isinstance(v, list) and v and name in OWNED_WHEN_CREATED:
+            if old is None or lookup(old, path) is _MISSING:
+                out.add(path)
+    for k, v in new.items():
+        if k in IGNORED_TOP or (k == "status" and skip_status) or (k not in ("status", "metadata") and skip_spec):
+            continue
+        if k == "metadata":
+            for mk in ("labels", "annotations", "finalizers", "ownerReferences"):
+                if mk in (v or {}):
+                    walk(v[mk], ("f:metadata", "f:" + mk), mk)
+            continue
+        walk(v, ("f:" + k,), k)
+    return out
 
 
 _KINDS_WITH_STATUS = set()
@@ -360,9 +435,10 @@ def apply(live, applied, manager, api_version, kind, force, subresource=None):
     if live is not None:
         for e in mgrs.entries:
             meta, paths = e
-            if meta.get("manager") == manager and meta.get("operation") == "Apply":
-                continue
-            if meta.get("manager") == manager:
+            # every entry but this manager's own Apply entry (same name, operation Update,
+            # is a different owner on a real server)
+            if meta.get("manager") == manager and meta.get("operation") == "Apply" and \
+                    meta.get("subresource") == _sub(subresource):
                 continue
             for p, v in af.leaves.items():
                 if p in paths:
@@ -378,11 +454,11 @@ def apply(live, applied, manager, api_version, kind, force, subresource=None):
             label = '"%s"' % name
             if meta.get("operation") == "Update":
                 label += " using " + (meta.get("apiVersion") or "")
-            causes.append({"type": "FieldManagerConflict", "message": "conflict with %s: %s" % (label, path_str(p)),
+            causes.append({"reason": "FieldManagerConflict", "message": "conflict with %s" % label,
                            "field": path_str(p)})
             by_mgr.setdefault(label, []).append(path_str(p))
         if len(conflicts) == 1:
-            msg = "Apply failed with 1 conflict: " + causes[0]["message"]
+            msg = "Apply failed with 1 conflict: %s: %s" % (causes[0]["message"], causes[0]["field"])
         else:
             parts = []
             for label, fields in by_mgr.items():
@@ -403,10 +479,17 @@ def apply(live, applied, manager, api_version, kind, force, subresource=None):
             if e is not mine:
                 others |= e[1]
         gone = mine[1] - apaths
-        for p in sorted(gone, key=len, reverse=True):
+        removed = []
+        for p in sorted(gone, key=len):
+            if any(p[:len(r)] == r for r in removed):
+                continue  # inside an item or map already removed whole
             if p in others or any(o[:len(p)] == p for o in others):
+                continue  # another manager owns it or part of it: keep it
+            if p[-1].startswith("k:") and any(a[:len(p)] == p for a in apaths):
                 continue
             remove_path(new, p)
+            removed.append(p)
+            prune_empty(new, p[:-1])
     top = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
     new = apply_merge(new, top, (), kind)
     if "apiVersion" in applied:
