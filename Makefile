@@ -2,7 +2,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcmocka-dev \
+DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcjson-dev libcmocka-dev \
                lua-busted cmake pkg-config libexpat1-dev
 # The real ROS 1 master and client library: the ROS graph gate is tested against them.
 ROS_TEST_PACKAGES = python3-rosmaster python3-rospy python3-roslaunch

@@ -22,8 +22,8 @@
  * patch_type (merge|json|strategic|apply), label_selector, field_selector, limit,
  * continue, resource_version, field_manager, force, dry_run, propagation_policy,
  * grace_period_seconds, timeout_seconds, method and path (raw), content_type (raw: of
- * the body) and raw = true (call: the answer's bytes as a string, not decoded JSON; used
- * for service proxy answers such as the ROS master's XML-RPC).
+ * the body), text (true: return the answer's body as a string, for pods/log and service
+ * proxy answers such as the ROS master's XML-RPC, instead of decoding JSON).
  *
  * Answers go from JSON to Lua tables in C (json.c, then lua_value.c), never through a
  * Lua-side decoder. */
@@ -452,7 +452,6 @@ static int client_call(lua_State *L)
 {
     lclient *c = check_client(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    int raw = bool_field(L, 2, "raw");
     built b;
     rk_kube_error kerr;
     if (build_call(L, 2, &b, &kerr) != 0)
@@ -466,7 +465,10 @@ static int client_call(lua_State *L)
     rk_status st = rk_kube_send(c->k, &p, &resp, &kerr);
     rk_kube_prepared_free(&p);
     rk_buf_free(&b.body);
-    if (st == RK_OK && raw) { /* a proxied answer (XML-RPC...): the bytes as they came */
+    /* spec.text: the answer as a string, not JSON (pods/log, proxied XML-RPC). */
+    int as_text = lua_getfield(L, 2, "text") != LUA_TNIL && lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (st == RK_OK && as_text) {
         lua_pushlstring(L, resp.body.data ? resp.body.data : "", resp.body.len);
         lua_pushinteger(L, resp.status);
         rk_http_response_free(&resp);
@@ -1005,6 +1007,8 @@ int luaopen_rigelk8s_kube(lua_State *L)
                                            {"next", set_next},   {"count", set_count},
                                            {"close", set_close}, {NULL, NULL}};
     lua_newtable(L); /* the module */
+    luaopen_rigelk8s_hash(L); /* OpenSSL's digests: this plugin links libcrypto already */
+    lua_setfield(L, -2, "hash");
     if (luaL_newmetatable(L, CLIENT_MT)) {
         luaL_newlib(L, client_methods);
         lua_pushvalue(L, -1);

@@ -13,6 +13,9 @@ int luaopen_rigelk8s_sys(lua_State *L);  /* clocks, terminals, files, PATH, Ctrl
  * which host.c loads on first use. */
 int luaopen_rigelk8s_kube(lua_State *L);
 
+/* Digests (sha256) with OpenSSL's libcrypto; lives in the plugin, as kube.hash. */
+int luaopen_rigelk8s_hash(lua_State *L);
+
 int luaopen_rigelk8s_rollout_core(lua_State *L); /* verdicts, event_for, history, undo */
 int luaopen_rigelk8s_xmlrpc(lua_State *L);       /* encode_call, decode_response (ROS 1 master) */
 

@@ -1,10 +1,16 @@
 /* rigelk8s.sys: the few operating-system facts Lua's standard library lacks: a monotonic
- * clock, terminals, sleeping, file modes, PATH look-ups and the Ctrl-C flag. */
+ * clock, terminals, sleeping, file modes, PATH look-ups, directories, processes and the
+ * Ctrl-C flag. */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np */
+#include <dirent.h>
 #include <errno.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -40,6 +46,16 @@ static int sys_sleep(lua_State *L) {
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !rk_interrupted()) {
   }
   lua_pushboolean(L, !rk_interrupted());
+  return 1;
+}
+
+/* sys.readable(fd, seconds) -> boolean: input is waiting on fd (e.g. Enter on a
+ * terminal) within the time given; false on timeout, Ctrl-C or error. */
+static int sys_readable(lua_State *L) {
+  struct pollfd p = {.fd = (int)luaL_checkinteger(L, 1), .events = POLLIN};
+  lua_Number s = luaL_optnumber(L, 2, 0);
+  int rc = poll(&p, 1, s <= 0 ? 0 : (int)(s * 1000));
+  lua_pushboolean(L, rc > 0 && (p.revents & (POLLIN | POLLHUP)) != 0);
   return 1;
 }
 
@@ -154,10 +170,14 @@ static int sys_mkdir_private(lua_State *L) {
 
 extern char **environ;
 
-/* sys.spawn(argv, {stdout = PATH, stderr = PATH, env = {NAME = value, ...}}) -> pid.
- * Runs argv[1] (looked up on PATH) with the given arguments; stdout/stderr go to files
- * created with mode 0600 (or are inherited when not given); env entries are added to
- * (or replace those of) this process's environment. Returns nil, message on failure. */
+/* sys.spawn(argv, {stdout = PATH, stderr = PATH, env = {NAME = value, ...}, cwd = DIR,
+ *                  stdout_to_stderr = BOOL})
+ * -> pid. Runs argv[1] (looked up on PATH) with the given arguments, never through a
+ * shell; stdout/stderr go to files created with mode 0600 (or are inherited when not
+ * given); env entries are added to (or replace those of) this process's environment;
+ * cwd is the child's working directory; stdout_to_stderr sends the child's stdout to
+ * our stderr (when our stdout carries a report). Returns nil, message on failure (a cwd that
+ * does not exist shows as the child exiting 127). */
 static int sys_spawn(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int opts = lua_istable(L, 2) ? 2 : 0;
@@ -214,6 +234,14 @@ static int sys_spawn(lua_State *L) {
                                        O_WRONLY | O_CREAT | O_TRUNC, 0600);
     lua_pop(L, 1);
   }
+  if (opts) {
+    lua_getfield(L, opts, "stdout_to_stderr");
+    if (lua_toboolean(L, -1)) posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    lua_pop(L, 1);
+    lua_getfield(L, opts, "cwd");
+    if (lua_isstring(L, -1)) posix_spawn_file_actions_addchdir_np(&fa, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
   pid_t pid;
   int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, (char *const *)envp);
   posix_spawn_file_actions_destroy(&fa);
@@ -226,9 +254,80 @@ static int sys_spawn(lua_State *L) {
   return 1;
 }
 
+static int push_exit(lua_State *L, pid_t pid, int status) {
+  lua_pushinteger(L, pid);
+  lua_pushinteger(L, WIFEXITED(status) ? WEXITSTATUS(status)
+                     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1);
+  return 2;
+}
+
+/* sys.wait(pids, timeout): blocks until one of the child processes pids (a list) ends,
+ * then returns its pid and exit code (128+signal when killed); nothing after timeout
+ * seconds (nil: no limit) or when Ctrl-C arrives; nil, message for a pid that is not a
+ * child of this process. Sleeps in poll(2) on pidfds: no polling loop. */
+static int sys_wait_many(lua_State *L) {
+  lua_Integer n = luaL_len(L, 1);
+  lua_Number timeout = luaL_optnumber(L, 2, -1);
+  if (n <= 0) return 0;
+  luaL_argcheck(L, n <= 1024, 1, "at most 1024 processes");
+  struct pollfd *fds = lua_newuserdatauv(L, sizeof(struct pollfd) * (size_t)n, 0);
+  pid_t *pids = lua_newuserdatauv(L, sizeof(pid_t) * (size_t)n, 0);
+  for (lua_Integer i = 0; i < n; i++) {
+    lua_rawgeti(L, 1, i + 1);
+    pids[i] = (pid_t)luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+    fds[i].fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+    fds[i].events = POLLIN;
+    fds[i].revents = 0;
+  }
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  int result = 0;
+  for (;;) {
+    /* A child that already ended (or has no pidfd: an old kernel) is reaped first. */
+    int unwatched = 0;
+    for (lua_Integer i = 0; i < n; i++) {
+      int status;
+      pid_t pid;
+      do {
+        pid = waitpid(pids[i], &status, WNOHANG);
+      } while (pid < 0 && errno == EINTR);
+      if (pid == pids[i]) {
+        result = push_exit(L, pid, status);
+        goto done;
+      }
+      if (pid < 0) { /* not our child, or reaped already */
+        lua_pushnil(L);
+        lua_pushfstring(L, "sys.wait: process %d: %s", (int)pids[i], strerror(errno));
+        result = 2;
+        goto done;
+      }
+      if (fds[i].fd < 0) unwatched = 1;
+    }
+    if (rk_interrupted()) break;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double spent = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+    int ms = -1;
+    if (timeout >= 0) {
+      double left = (double)timeout - spent;
+      if (left <= 0) break;
+      ms = (int)(left * 1000.0) + 1;
+    }
+    if (unwatched && (ms < 0 || ms > 20)) ms = 20;
+    int rc = poll(fds, (nfds_t)n, ms);
+    if (rc < 0 && errno != EINTR) break;
+  }
+done:
+  for (lua_Integer i = 0; i < n; i++)
+    if (fds[i].fd >= 0) close(fds[i].fd);
+  return result;
+}
+
 /* sys.wait([pid]) -> pid, exit_code (128+signal when killed), or nil when no child has
- * finished (non-blocking). Without pid, any child. */
+ * finished (non-blocking). Without pid, any child. sys.wait(pids, timeout): see above. */
 static int sys_wait(lua_State *L) {
+  if (lua_istable(L, 1)) return sys_wait_many(L);
   pid_t want = (pid_t)luaL_optinteger(L, 1, -1);
   int status;
   pid_t pid;
@@ -248,6 +347,76 @@ static int sys_wait(lua_State *L) {
 /* sys.kill(pid [, signal = 15]) */
 static int sys_kill(lua_State *L) {
   lua_pushboolean(L, kill((pid_t)luaL_checkinteger(L, 1), (int)luaL_optinteger(L, 2, SIGTERM)) == 0);
+  return 1;
+}
+
+static int name_less(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* sys.listdir(path) -> sorted list of the entry names (without . and ..), or nil,
+ * message. */
+static int sys_listdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  DIR *d = opendir(path);
+  if (!d) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_newtable(L);
+  int t = lua_gettop(L);
+  lua_Integer n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    lua_pushstring(L, e->d_name);
+    lua_rawseti(L, t, ++n);
+  }
+  closedir(d);
+  /* Sort through a C array of the (table-anchored) strings: a stable order to diff. */
+  const char **names = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n ? n : 1), 0);
+  for (lua_Integer i = 0; i < n; i++) {
+    lua_rawgeti(L, t, i + 1);
+    names[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  qsort(names, (size_t)n, sizeof(char *), name_less);
+  lua_newtable(L);
+  for (lua_Integer i = 0; i < n; i++) {
+    lua_pushstring(L, names[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+/* sys.readfile(path) -> the whole file as a string, or nil, message. */
+static int sys_readfile(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (;;) {
+    char *p = luaL_prepbuffer(&b);
+    ssize_t r = read(fd, p, LUAL_BUFFERSIZE);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      close(fd);
+      lua_pushnil(L);
+      lua_pushfstring(L, "%s: %s", path, strerror(e));
+      return 2;
+    }
+    if (r == 0) break;
+    luaL_addsize(&b, (size_t)r);
+  }
+  close(fd);
+  luaL_pushresult(&b);
   return 1;
 }
 
@@ -275,6 +444,7 @@ int luaopen_rigelk8s_sys(lua_State *L) {
       {"wall", sys_wall},
       {"sleep", sys_sleep},
       {"isatty", sys_isatty},
+      {"readable", sys_readable},
       {"term_width", sys_term_width},
       {"interrupted", sys_interrupted},
       {"which", sys_which},
@@ -285,6 +455,8 @@ int luaopen_rigelk8s_sys(lua_State *L) {
       {"exe", sys_exe},
       {"wait", sys_wait},
       {"kill", sys_kill},
+      {"listdir", sys_listdir},
+      {"readfile", sys_readfile},
       {NULL, NULL},
   };
   luaL_newlib(L, fns);

@@ -93,6 +93,18 @@ return wf.main(function(ctx)
         for _, c in ipairs(live.spec.template.spec.containers or {}) do images[#images + 1] = c.image end
         row.images = rigelk8s.array(images)
         row.pods = pod_rows(client, live, rigelk8s)
+        -- The last write by anyone, or the last rollout progress (RFC 3339 sorts as text):
+        -- `rigelk8s fleet status` shows it.
+        local last
+        for _, m in ipairs(live.metadata.managedFields or {}) do
+          if type(m.time) == "string" and (not last or m.time > last) then last = m.time end
+        end
+        for _, c in ipairs(live.status and live.status.conditions or {}) do
+          if c.type == "Progressing" and type(c.lastUpdateTime) == "string" and (not last or c.lastUpdateTime > last) then
+            last = c.lastUpdateTime
+          end
+        end
+        row.last_change = last
       end
     end
     report[#report + 1] = row

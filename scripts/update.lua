@@ -35,13 +35,11 @@ return wf.main(function(ctx)
     if rev then before[d.metadata.name] = {revision = rev, images = images_of(live)} end
   end
   wf.apply(ctx, ctx.objects)
-  local result = wf.wait(ctx, wf.wait_targets(ctx), {hooks = false, ros_graph = true})
+  local result = wf.wait(ctx, wf.wait_targets(ctx), {ros_graph = true})
   if result.state == "ready" or result.state == "interrupted" then
-    wf.result_hooks(ctx, result)
     return wf.finish(ctx, result, wf.no_change_note(ctx))
   end
   if not ctx.opts.atomic then
-    wf.result_hooks(ctx, result)
     return wf.finish(ctx, result, {note = "the cluster is left as it is; rerun with --atomic to roll " ..
                                           "back a failed update automatically, or run `rigelk8s rollback`"})
   end
@@ -64,11 +62,12 @@ return wf.main(function(ctx)
     end
   end
   if #rolled == 0 then
-    wf.result_hooks(ctx, result)
     return wf.finish(ctx, result, {rolled_back = false,
       note = "--atomic: nothing to roll back (the application did not exist before, or this update did not change it)"})
   end
-  -- The rollback gets a fresh --timeout: the update may have used all of it.
+  -- The rollback gets a fresh --timeout: the update may have used all of it. Its wait is
+  -- part of this run's outcome, not one of its own: no after_wait, and wf.finish runs
+  -- on_failure once with the update's result (rolled_back says how the rollback went).
   local back = wf.wait(ctx, targets, {timeout = ctx.timeout, hooks = false})
   local after = {}
   for _, r in ipairs(back.rows) do
@@ -91,7 +90,6 @@ return wf.main(function(ctx)
   end
   if back.state == "interrupted" then result.state = "interrupted" end
   result.rolled_back = back.state == "ready"
-  wf.result_hooks(ctx, result)
   return wf.finish(ctx, result, {note = note, rolled_back = result.rolled_back, rollback = {
     state = back.state, deployments = doc_rolled, diagnosis = back.diagnosis or rigelk8s.null}})
 end, arg, info)

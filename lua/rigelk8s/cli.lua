@@ -44,6 +44,7 @@ M.commands = {
   {"delete", summary = "tear down in reverse order; PVCs are kept unless --delete-storage"},
   {"render", summary = "print the manifests as YAML (no cluster)"},
   {"results", summary = "copy results.source_path out of the newest ready pod (kubectl cp)"},
+  {"fleet", args = "status|resume", summary = "a fleet's robots: a status matrix with drift; resume a rollout paused by --pause"},
   {"sequence", args = "NAME", summary = "run a Rigelfile sequence, as `rigel run sequence NAME` would"},
   {"run", args = "FILE.lua [ARGS...]", summary = "run a Lua script (FILE '-' reads standard input)", builtin = true},
   {"completion", args = "bash|zsh|fish", summary = "print a shell completion script"},

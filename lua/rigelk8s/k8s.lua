@@ -3,14 +3,20 @@
 --
 --   local k8s = require "rigelk8s.k8s"
 --   local c <close> = k8s.connect{kubeconfig = path, context = "name", namespace = "ns",
---                                 verbose = false, timeout = 30}  -- every field optional
+--                                 verbose = false, timeout = 30,  -- seconds per request
+--                                 retries = 5}  -- every field optional; retries: how often a
+--                                               -- request failed on the way is retried (0: never)
 --   c:apply(obj, {force = false, dry_run = false})      -- the live object
 --   c:apply_all(list, {concurrency = 16})               -- per-object results, never stops early
 --   c:get{apiVersion = "apps/v1", kind = "Deployment", name = "x"}   -- raises on 404
 --   c:try_get{...}                                      -- nil, err on any failure
 --   c:list{apiVersion = "v1", kind = "Pod", label_selector = "app=x"} -- items, every page
 --   c:delete{apiVersion = "v1", kind = "ConfigMap", name = "y"}
+--   c:logs("pod-name", {container = "ros-app", tail = 50, previous = false, since = 60})
 --   for ev in c:watch{apiVersion = "v1", kind = "Pod", timeout = 30} do ... end
+--                                 -- also name = "x" (one object), label_selector, namespace
+--
+-- The full reference of every method is docs/lua-api.md.
 --
 -- Every method raises a rigelk8s.errors value ({code, reason, message, causes,
 -- exit_code}) on failure; its try_ twin returns nil, err instead. A reference is a table
@@ -87,6 +93,17 @@ local function call(self, spec)
 end
 
 function Client:try_get(ref, opts)
+  -- pods/log answers text, not JSON: the same as c:logs (container, tail, ... in opts).
+  if (opts and opts.subresource or type(ref) == "table" and ref.subresource) == "log" then
+    local lo = {}
+    for k, v in pairs(opts or {}) do lo[k] = v end
+    lo.namespace = lo.namespace or ref.namespace or (type(ref.metadata) == "table" and ref.metadata.namespace) or nil
+    lo.subresource = nil
+    for _, k in ipairs{"container", "tail", "previous", "since", "timestamps", "follow"} do
+      if lo[k] == nil then lo[k] = ref[k] end
+    end
+    return self:try_logs(ref, lo)
+  end
   return call(self, spec_of("get", ref, opts))
 end
 
@@ -186,7 +203,61 @@ function Client:try_server_version()
   return call(self, {verb = "raw", method = "GET", path = "/version"})
 end
 
+-- logs(pod, {namespace, container, tail, previous, since, timestamps}) -> the text of a
+-- pod's log (kubectl logs). pod: a name, a reference or a Pod object. container: which
+-- container (needed when the pod has several); tail: the last N lines; previous: the
+-- previous (crashed) instance's log; since: only lines of the last N seconds;
+-- timestamps: prefix each line with its time. follow is not supported: the client has
+-- no streaming of plain text yet (use a loop with since, or a watch on the pod).
+local function dns_name(s)
+  return type(s) == "string" and s:match("^[a-z0-9][-a-z0-9.]*$") ~= nil and not s:find("..", 1, true)
+end
+function Client:try_logs(pod, opts)
+  opts = opts or {}
+  local name, ns
+  if type(pod) == "string" then
+    name = pod
+  elseif type(pod) == "table" then
+    local md = type(pod.metadata) == "table" and pod.metadata or {}
+    name, ns = pod.name or md.name, pod.namespace or md.namespace
+  end
+  ns = opts.namespace or ns or self.namespace or "default"
+  if not dns_name(name) then
+    return nil, errors.new{message = string.format("logs: expected a pod name (a DNS name), got %s", tostring(name)),
+                           reason = "BadRequest", exit_code = errors.EXIT.usage}
+  end
+  if opts.follow then
+    return nil, errors.new{message = "logs: follow is not supported yet; read again with since = N seconds",
+                           reason = "BadRequest", exit_code = errors.EXIT.usage}
+  end
+  local q = {}
+  if opts.container ~= nil then
+    if not dns_name(opts.container) then
+      return nil, errors.new{message = "logs: container must be a container name, got " .. tostring(opts.container),
+                             reason = "BadRequest", exit_code = errors.EXIT.usage}
+    end
+    q[#q + 1] = "container=" .. opts.container
+  end
+  for key, param in pairs{tail = "tailLines", since = "sinceSeconds"} do
+    local v = opts[key]
+    if v ~= nil then
+      if type(v) ~= "number" or v < 0 or v ~= math.floor(v) then
+        return nil, errors.new{message = string.format("logs: %s must be a whole number >= 0, got %s", key, tostring(v)),
+                               reason = "BadRequest", exit_code = errors.EXIT.usage}
+      end
+      q[#q + 1] = string.format("%s=%d", param, math.floor(v))
+    end
+  end
+  if opts.previous then q[#q + 1] = "previous=true" end
+  if opts.timestamps then q[#q + 1] = "timestamps=true" end
+  table.sort(q)
+  local path = string.format("/api/v1/namespaces/%s/pods/%s/log%s", ns, name,
+                             #q > 0 and ("?" .. table.concat(q, "&")) or "")
+  return call(self, {verb = "raw", method = "GET", path = path, text = true})
+end
+
 Client.get = raising(Client.try_get)
+Client.logs = raising(Client.try_logs)
 Client.list = raising(Client.try_list)
 Client.create = raising(Client.try_create)
 Client.replace = raising(Client.try_replace)

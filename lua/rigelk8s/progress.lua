@@ -90,6 +90,7 @@ function P:update(rows)
       out[#out + 1] = "\r\27[2K" .. self:_tty_line(r, name_width, width) .. "\n"
     end
     self.lines = #rows
+    out[#out + 1] = "\27[J" -- a shorter table than the last one leaves no stale rows
     self.stream:write(table.concat(out))
     self.stream:flush()
   else

@@ -4,11 +4,22 @@
 -- undo, pause, resume and restart.
 --
 --   local rollout = require "rigelk8s.rollout"
---   local result = rollout.wait(client, objects, {timeout = 300, fail_fast = true,
+--   local result = rollout.wait(client, objects, {timeout = 300, fail_fast = "any",
 --                                                 on_progress = function(rows) end})
 --   -- result.state: "ready" | "failed" | "timeout" | "interrupted"
---   -- result.objects: per object {name, kind, state, message, reasons}
---   -- result.diagnosis: the first failure's full text (pod, container, reason, events)
+--   -- result.targets[i]: {namespace, kind, name, state, message, diagnosis, terminal},
+--   --   in the order of objects; state "ready" | "failed" | "timeout" | "interrupted" |
+--   --   "pending" (not waited for to the end: the wait stopped on another target)
+--   -- result.rows: the same targets as progress rows {name, kind, namespace, object,
+--   --   state, message, short, reasons, revision, diagnosis}
+--   -- result.diagnosis: every failure's full text (pod, container, reason, events)
+--   -- result.elapsed: seconds the wait took
+--
+-- Terminal states: a target is ready, failed-terminal (a Job's Failed condition, a
+-- Deployment's ProgressDeadlineExceeded, a claim whose StorageClass does not exist) or
+-- failed-for-now (a pod in CrashLoopBackOff or ImagePullBackOff: someone may still fix
+-- it). A Job is failed only by its Failed condition (backoffLimit, activeDeadlineSeconds)
+-- and ready on Complete; its failed pods are retries, shown as "attempt 2/3 running".
 local core = require "rigelk8s.rollout_core"
 local sys = require "rigelk8s.sys"
 
@@ -50,13 +61,37 @@ end
 local Tracker = {}
 Tracker.__index = Tracker
 
-function M.tracker(targets)
+-- The name of a row: "Kind/name", or "namespace/Kind/name" when the targets span
+-- more than one namespace (so rows, progress lines and reports tell them apart).
+function M.label(kind, namespace, name, many)
+  if many and namespace then return namespace .. "/" .. kind .. "/" .. name end
+  return kind .. "/" .. name
+end
+
+-- True when the namespaced objects among objects live in more than one namespace.
+function M.spans_namespaces(objects)
+  local first
+  for _, o in ipairs(objects) do
+    local ns = (o.metadata or {}).namespace
+    if ns and o.kind ~= "Namespace" then
+      if first == nil then first = ns elseif ns ~= first then return true end
+    end
+  end
+  return false
+end
+
+-- tracker(targets, {namespaces = bool}): namespaces forces (true) or hides (false) the
+-- namespace in row names; by default it is shown when the targets span several.
+function M.tracker(targets, opts)
+  opts = opts or {}
   local t = setmetatable({targets = {}, cache = {}, by_kind = {}, events = {}}, Tracker)
+  local many = opts.namespaces
+  if many == nil then many = M.spans_namespaces(targets) end
   for _, o in ipairs(targets) do
     local md = o.metadata or {}
     t.targets[#t.targets + 1] = {
       kind = o.kind, apiVersion = o.apiVersion, name = md.name, namespace = md.namespace,
-      key = key(o.kind, md.namespace, md.name), label = o.kind .. "/" .. md.name,
+      key = key(o.kind, md.namespace, md.name), label = M.label(o.kind, md.namespace, md.name, many),
     }
   end
   return t
@@ -280,7 +315,13 @@ function M.short_message(obj, v)
     text = string.format("%d/%d ready, %d updated", int(st.numberReady), int(st.desiredNumberScheduled),
                          int(st.updatedNumberScheduled))
   elseif kind == "Job" then
-    text = string.format("%d/%d succeeded", int(st.succeeded), sp.completions == nil and 1 or int(sp.completions))
+    local want = sp.completions == nil and 1 or int(sp.completions)
+    text = string.format("%d/%d succeeded", int(st.succeeded), want)
+    if v.state ~= "ready" and v.state ~= "failed" and int(st.active) > 0 then
+      local a = M.job_attempt(obj)
+      text = string.format("attempt %d/%d running", a.attempt, a.attempts)
+      if want > 1 then text = text .. string.format(", %d/%d succeeded", int(st.succeeded), want) end
+    end
   elseif kind == "PersistentVolumeClaim" then
     text = st.phase or "Pending"
   elseif kind == "Pod" then
@@ -290,6 +331,16 @@ function M.short_message(obj, v)
   end
   if v.state ~= "ready" and v.cause then text = text .. " · " .. v.cause end
   return text
+end
+
+-- Which try of a Job runs now: {attempt, attempts}; attempts is backoffLimit + 1 (the
+-- API's default backoffLimit is 6), attempt counts the failed pods so far plus one.
+function M.job_attempt(job)
+  local st = type(job.status) == "table" and job.status or {}
+  local sp = type(job.spec) == "table" and job.spec or {}
+  local limit = sp.backoffLimit == nil and 6 or int(sp.backoffLimit)
+  local attempts = limit + 1
+  return {attempt = math.min(int(st.failed) + 1, attempts), attempts = attempts}
 end
 
 -- Why a pod is not ready, in one word: "CrashLoopBackOff" (the full text names the pod).
@@ -324,6 +375,7 @@ function Tracker:evaluate(target)
       local class = event.reason == "ProvisioningFailed" and (event.message or ""):match(STORAGECLASS_MISSING)
       if class then
         v.state = "failed"
+        v.terminal = true
         v.reasons = {"ProvisioningFailed"}
         v.diagnosis = string.format("%s %s: %s\n  fix: create StorageClass %q or set the volume's " ..
                                     "storage_class to one that exists (kubectl get storageclass)",
@@ -346,7 +398,29 @@ function Tracker:evaluate(target)
                                 "(it still names the earlier ReplicaSet %s)", named)
     end
   end
-  if WORKLOADS[obj.kind] and v.state ~= "ready" then
+  if v.state == "failed" and (obj.kind == "Job" or v.reasons[1] == "ProgressDeadlineExceeded") then
+    v.terminal = true
+  end
+  if obj.kind == "Job" and v.state ~= "ready" then
+    -- A Job is judged by its own conditions only: a failed pod is a retry the controller
+    -- makes (until backoffLimit), and a stuck one may still be fixed. The current pod's
+    -- trouble is shown as progress, and in a timeout's summary.
+    local st = type(obj.status) == "table" and obj.status or {}
+    if v.state ~= "failed" and int(st.active) > 0 then
+      local a = M.job_attempt(obj)
+      v.message = string.format("%s (attempt %d/%d running)", v.message or "", a.attempt, a.attempts)
+    end
+    local pods = self:current_pods(obj)
+    v.pods = pods
+    for _, p in ipairs(pods) do
+      local phase = type(p.status) == "table" and p.status.phase
+      local pv = phase ~= "Failed" and phase ~= "Succeeded" and core.pod(p)
+      if pv and pv.state ~= "ready" and not v.detail then
+        v.detail = pv.message
+        v.cause = cause_of(pv)
+      end
+    end
+  elseif WORKLOADS[obj.kind] and v.state ~= "ready" then
     local pods = self:current_pods(obj)
     v.pods = pods
     -- While the controller has not seen the spec, the pods are the rollout before this
@@ -386,7 +460,7 @@ function Tracker:verdict()
     local obj = self.cache[t.key]
     if not obj then all_seen = false end
     local v = self:evaluate(t)
-    local row = {name = t.label, kind = t.kind, namespace = t.namespace,
+    local row = {name = t.label, kind = t.kind, namespace = t.namespace, terminal = v.terminal or nil,
                  object = t.name, state = v.state, message = v.message,
                  reasons = v.reasons, detail = v.detail, short = M.short_message(obj, v),
                  subject = v.subject}
@@ -464,27 +538,73 @@ local function summarize(result)
   return table.concat(lines, "\n")
 end
 
--- wait(client, objects, opts): waits on one watch set until every object is ready, one
--- fails (fail_fast), the timeout passes or the user interrupts. opts: timeout (s, 300),
--- fail_fast (true), on_progress(rows, verdict), tick (s: also call on_progress this
--- often without news, for a ticking clock), settle (s, 0.5: progress is not reported
--- before every object has been seen once or this much time passed), event_grace (s,
--- 0.5: how long a failure waits for the Warning event that explains it).
+-- The wait modes of opts.fail_fast: "any" (true, nil: stop at the first failure),
+-- "each" (stop once every target is ready or failed, with a result per target), false
+-- (wait until the deadline, but not past the moment every target is ready or failed
+-- for good).
+local MODES = {any = "any", each = "each"}
+function M.wait_mode(fail_fast, where)
+  if fail_fast == nil or fail_fast == true then return "any" end
+  if fail_fast == false then return "none" end
+  local m = MODES[fail_fast]
+  if not m then
+    local errors = require "rigelk8s.errors"
+    errors.usage("%s: fail_fast must be \"any\", \"each\" or false, got %s", where or "rollout.wait",
+                 type(fail_fast) == "string" and ("'" .. fail_fast .. "'") or tostring(fail_fast))
+  end
+  return m
+end
+
+-- Whether a verdict ends the wait in a mode: returns the rows that decide (the failures
+-- to wait a moment of event grace for), or nil to go on waiting.
+local function decided(v, mode)
+  if v.ready then return {} end
+  if mode == "any" then return v.failed and {v.failed} or nil end
+  for _, r in ipairs(v.rows) do
+    if r.state ~= "ready" and not (r.state == "failed" and (mode == "each" or r.terminal)) then return nil end
+  end
+  return v.failures
+end
+
+-- Per-target results, in input order.
+local function target_results(rows, state)
+  local out = {}
+  for i, r in ipairs(rows) do
+    local s = r.state
+    if s ~= "ready" and s ~= "failed" then
+      s = (state == "timeout" or state == "interrupted") and state or "pending"
+    end
+    out[i] = {namespace = r.namespace, kind = r.kind, name = r.object, state = s,
+              message = r.message or "", diagnosis = r.diagnosis, terminal = r.terminal or false,
+              row = r.name}
+  end
+  return out
+end
+
+-- wait(client, objects, opts): waits on one watch set until every object is ready, the
+-- mode's failures decide (fail_fast, see wait_mode), the timeout passes or the user
+-- interrupts. opts: timeout (s, 300), fail_fast ("any"), on_progress(rows, verdict),
+-- tick (s: also call on_progress this often without news, for a ticking clock), settle
+-- (s, 0.5: progress is not reported before every object has been seen once or this much
+-- time passed), event_grace (s, 0.5: how long a failure waits for the Warning event that
+-- explains it), namespaces (bool: show the namespace in row names; default: when the
+-- objects span several).
 function M.wait(client, objects, opts)
   opts = opts or {}
   local timeout = opts.timeout or 300
-  local fail_fast = opts.fail_fast ~= false
+  local mode = M.wait_mode(opts.fail_fast)
   local grace = opts.event_grace or 0.5
   local start = sys.now()
   local deadline = start + timeout
   local settle_until = start + (opts.settle or 0.5)
-  local tracker = M.tracker(objects)
+  local tracker = M.tracker(objects, {namespaces = opts.namespaces})
   prime_unwatched(client, tracker)
   local ws = client:watch_set()
   for _, spec in ipairs(M.watch_specs(tracker.targets)) do ws:add(spec, spec.kind) end
   local result, failed_since
   local function finish(state, v)
-    result = {state = state, rows = v.rows, failed = v.failed, failures = state == "failed" and v.failures or nil}
+    result = {state = state, rows = v.rows, failed = v.failed,
+              failures = state == "failed" and v.failures or nil}
   end
   local ok, err = pcall(function()
     while true do
@@ -493,9 +613,16 @@ function M.wait(client, objects, opts)
       local settled = v.all_seen or now >= settle_until
       if opts.on_progress and (settled or v.ready or v.failed) then opts.on_progress(v.rows, v) end
       if v.ready then return finish("ready", v) end
-      if v.failed and fail_fast then
+      local deciding = decided(v, mode)
+      if deciding then
         failed_since = failed_since or now
-        if tracker:has_warning(v.failed.subject) or now - failed_since >= grace or now >= deadline then
+        local explained = true
+        for _, r in ipairs(deciding) do
+          -- A terminal failure is its own explanation (a Job's Failed condition names
+          -- BackoffLimitExceeded): no grace for events.
+          if not r.terminal and not tracker:has_warning(r.subject) then explained = false end
+        end
+        if explained or now - failed_since >= grace or now >= deadline then
           return finish("failed", v)
         end
       else
@@ -526,6 +653,8 @@ function M.wait(client, objects, opts)
     end
   end
   result.elapsed = sys.now() - start
+  result.mode = mode
+  result.targets = target_results(result.rows, result.state)
   if result.state ~= "ready" then
     result.diagnosis = summarize(result)
   end

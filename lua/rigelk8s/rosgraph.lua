@@ -60,7 +60,7 @@ function M.call(client, target, method, params)
   local path = M.proxy_path(ns, target.service, target.port)
   local body = xmlrpc.encode_call(method, params or {M.CALLER_ID})
   local answer, err = client:call{verb = "raw", method = "POST", path = path, body = body,
-                                   content_type = "text/xml", raw = true}
+                                   content_type = "text/xml", text = true}
   local at = string.format("the ROS master %s in namespace %s (through the API server's service proxy)",
                            where(target), ns)
   if answer == nil then

@@ -216,7 +216,7 @@ local function log_of(client, ns, job_name)
   if #pods == 0 then return nil, "the check Job has no pod" end
   local path = string.format("/api/v1/namespaces/%s/pods/%s/log?container=%s", ns, pods[1].metadata.name,
                              M.CONTAINER)
-  local text, err = client:call{verb = "raw", method = "GET", path = path, raw = true}
+  local text, err = client:call{verb = "raw", method = "GET", path = path, text = true}
   if text == nil then return nil, "reading the check Job's log: " .. err.message end
   return text
 end

@@ -751,6 +751,7 @@ local fleet_member = S.object({
   {"namespace", S.name{}},
   {"name", S.string{}},
   {"kubeconfig", S.string{nonempty = true}},
+  {"labels", S.any_map{}},
 })
 
 local additional = S.object({

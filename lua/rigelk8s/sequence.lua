@@ -709,20 +709,19 @@ end
 
 function Runner:workflow_context(settings, command)
   local wf = require "rigelk8s.workflow"
+  wf.reset_hooks()  -- hooks an earlier rigelk8s.lua job's script registered are not this job's
   local ctx = wf.context(self:workflow_argv(settings), {command = command})
   ctx.out = self:new_out()
   return ctx
 end
 
--- Every job runs with its own hooks: workflow hooks are registered for the whole
--- process, so the ones of earlier jobs are forgotten first; an orchestration job then
--- loads the files of its `hooks:` (relative to the Rigelfile).
-function Runner:job_hooks(cfg)
+-- Every job runs with its own hooks: they live on the job's context, which loads the
+-- files of its `hooks:` (relative to the Rigelfile).
+function Runner:job_hooks(cfg, ctx)
   local wf = require "rigelk8s.workflow"
-  wf.reset_hooks()
   if not (cfg and cfg.hooks) then return end
   for _, f in ipairs(type(cfg.hooks) == "table" and cfg.hooks or {cfg.hooks}) do
-    wf.load_hooks(f:sub(1, 1) == "/" and f or (self.plan.dir .. "/" .. f))
+    wf.load_hooks(f:sub(1, 1) == "/" and f or (self.plan.dir .. "/" .. f), ctx)
   end
 end
 
@@ -761,17 +760,13 @@ local function with_stdout(fn, ...)
 end
 
 -- The JSON report of a workflow result (what `rigelk8s deploy -o json` prints), and its
--- exit code. wf.finish prints it; here it is kept instead.
+-- exit code: wf.report builds it, and nothing is printed. The job's outcome hooks run
+-- here, once.
 local function json_report(ctx, result, extra)
   local wf = require "rigelk8s.workflow"
-  local json = require "rigelk8s.json"
-  local was = ctx.json
-  ctx.json = true
-  local text, ok, code = with_stdout(wf.finish, ctx, result, extra)
-  ctx.json = was
-  if not ok then error(code, 0) end
-  local dok, doc = pcall(json.decode, text)
-  return dok and doc or {state = result.state}, code
+  wf.result_hooks(ctx, result)
+  local report = wf.report(ctx, result, extra)
+  return report.doc, report.code
 end
 
 -- start of an orchestration job: deploy; the JSON report is published as data.rigelk8s.
@@ -781,7 +776,7 @@ function Runner:deploy_start(job, data)
   job.settings, job.cfg = settings, cfg
   local ctx = self:workflow_context(settings, "deploy")
   ctx.cfg = cfg
-  self:job_hooks(cfg)
+  self:job_hooks(cfg, ctx)
   if cfg.fleet and #cfg.fleet > 0 then
     self:say("  %s: fleet: is not used by sequences; deploying to the current context only", job.name)
   end
@@ -791,7 +786,7 @@ function Runner:deploy_start(job, data)
   if not ok then
     local e = errors.wrap(result)
     if e.reason == "ApplyFailed" then
-      pcall(wf.run_hooks, ctx, "on_failure", {state = "failed", diagnosis = e.message, rows = {}})
+      pcall(wf.result_hooks, ctx, {state = "failed", diagnosis = e.message, rows = {}, targets = {}})
     end
     error(e, 0)
   end
@@ -819,7 +814,6 @@ function Runner:deploy_stop(job)
   local wf = require "rigelk8s.workflow"
   local ctx = self:workflow_context(job.settings, "delete")
   ctx.cfg = job.cfg
-  self:job_hooks(nil)
   self:say("  %s: cleanup: deleting what it deployed (storage is kept)", job.name)
   local result, extra = wf.delete(ctx, false)
   job.cleanup = json_report(ctx, result, extra)
@@ -852,7 +846,7 @@ function Runner:lua_start(job, data)
   local info = {name = job.name, sequence = self.plan.name, rigelfile = self.plan.file, data = data,
                 config_file = tmp}
 
-  self:job_hooks(nil)
+  require("rigelk8s.workflow").reset_hooks()
   local saved_arg, saved_path = _G.arg, package.path
   package.path = (spec.script:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
   _G.arg = argv
@@ -889,14 +883,22 @@ end
 -- start and stop.
 function Runner:rigel_start(job)
   if self.plan.skip_foreign then return nil, "skipped (--skip-foreign)" end
-  local cmd = string.format("cd %s && %s run job %s%s", shell_quote(self.plan.dir), shell_quote(self.plan.rigel),
-                            shell_quote(job.name), (self.opts.json or self.opts.branch) and " >&2" or "")
+  -- An argv, never a shell string: the job name and the paths stay data.
+  local argv = {self.plan.rigel, "run", "job", job.name}
+  local cmd = string.format("cd %s && %s", shell_quote(self.plan.dir),
+                            table.concat({shell_quote(argv[1]), "run", "job", shell_quote(job.name)}, " "))
   self:say("  %s: delegating to rigel: %s", job.name, cmd)
   if self.opts.dry_run then return nil, "skipped (--dry-run does not run rigel)" end
-  local ok, how, code = os.execute(cmd)
-  if ok then return 0, "rigel run job " .. job.name .. " succeeded" end
-  if how == "signal" then return errors.EXIT.interrupted, "rigel was stopped by signal " .. tostring(code) end
-  return errors.EXIT.failed, string.format("rigel run job %s exited with %d", job.name, code or -1)
+  local pid, err = sys.spawn(argv, {cwd = self.plan.dir, stdout_to_stderr = self.opts.json or self.opts.branch})
+  if not pid then return errors.EXIT.failed, string.format("rigel run job %s: %s", job.name, tostring(err)) end
+  local done, code
+  repeat
+    done, code = sys.wait({pid}, 1)
+    if done == nil and code then return errors.EXIT.failed, code end
+  until done
+  if code == 0 then return 0, "rigel run job " .. job.name .. " succeeded" end
+  if code > 128 then return errors.EXIT.interrupted, "rigel was stopped by signal " .. tostring(code - 128) end
+  return errors.EXIT.failed, string.format("rigel run job %s exited with %d", job.name, code)
 end
 
 local RUNNER_LABEL = {deploy = "rigelk8s deploy", lua = "Lua", rigel = "rigel"}
@@ -1055,7 +1057,10 @@ function Runner:run_parallel(stage, index, data, out)
   local deadline
   local function collect()
     while next(running) do
-      local pid, code = sys.wait()
+      local pids = {}
+      for p in pairs(running) do pids[#pids + 1] = p end
+      local pid, code = sys.wait(pids, 0.5)
+      if pid == nil and code then error(code, 0) end
       if pid and running[pid] then
         running[pid].exit_code = code
         running[pid] = nil
@@ -1066,7 +1071,6 @@ function Runner:run_parallel(stage, index, data, out)
             for p in pairs(running) do sys.kill(p, 9) end
           end
         end
-        sys.sleep(0.02)
       end
     end
   end

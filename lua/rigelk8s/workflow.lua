@@ -13,24 +13,27 @@
 --     return wf.finish(ctx, result, {note = "..."})       -- report (text or JSON), exit code
 --   end, arg, {command = "my-rollout", flags = {{"site", nil, "--site", value = "NAME"}}})
 --
--- Steps: context(argv, info), config, render, add, find, phase_objects(ctx, phases),
--- connect, apply(ctx, objects), diff(ctx, objects) -> text, changed, wait(ctx, objects,
--- {timeout, fail_fast, hooks}), wait_targets, remaining(ctx) (seconds of --timeout left),
--- result_hooks(ctx, result), finish(ctx, result, extra), main(fn, argv, info),
--- observability_stack, set_image(ctx, image), no_change_note(ctx); whole workflows:
--- deploy(ctx) -> result, extra; delete(ctx, delete_storage) -> result, extra.
--- Apply phases, in order: namespace, config, storage, master, application, other,
--- observability. wait() result: {state = "ready"|"failed"|"timeout"|"interrupted", rows,
--- diagnosis, elapsed}; finish() maps it to exit 0/1/4/130. Errors are errors.lua values:
--- exit 2 usage/config, 3 cluster unreachable or credentials refused.
+-- Every step and its options are in docs/lua-api.md (checked against this module by
+-- tests/lua/api_doc_spec.lua). In short: context, config, render (also variants:
+-- render(ctx, {name, image, replicas, labels, selector_labels, namespace})), add, find,
+-- phase_objects, connect, apply, diff, wait(ctx, objects, {timeout, fail_fast = "any" |
+-- "each" | false, hooks}), wait_job, wait_targets, remaining, configmap_from_dir,
+-- record, set_row, report, finish, main; whole workflows deploy(ctx) and delete(ctx,
+-- delete_storage). Apply phases, in order: namespace, config, storage, master,
+-- application, other, observability. wait() result: {state = "ready"|"failed"|
+-- "timeout"|"interrupted", targets, rows, diagnosis, elapsed}; finish() maps it to exit
+-- 0/1/4/130. Errors are errors.lua values: exit 2 usage/config, 3 cluster unreachable
+-- or credentials refused.
 --
--- Hooks: before_apply(ctx, objects) and after_apply(ctx, summary) around each apply;
--- on_ready(ctx, result) or on_failure(ctx, result) once, when the workflow's outcome is
--- known (a failed apply counts). They come from wf.on(name, fn), from the Lua files named
--- by the Rigelfile job's `hooks:` (relative to the Rigelfile), or from `--hooks FILE`. A
--- hook file returns a table of hook functions (or calls wf.on itself; it gets wf as
--- `...`). A hook that raises stops the workflow (exit 1) with the hook's name, file and
--- line in the message; what was already applied is reported.
+-- Hooks live on the run's context: before_apply(ctx, objects) and after_apply(ctx,
+-- summary) around each apply, after_wait(ctx, result) after each wait, and on_ready(ctx,
+-- result) or on_failure(ctx, result) once per run, from finish, with the final result
+-- (a failed apply counts). They come from wf.on(ctx, name, fn) (or wf.on(name, fn) in a
+-- hook file or at the top of a script), from the Lua files named by the Rigelfile job's
+-- `hooks:` (relative to the Rigelfile), or from `--hooks FILE`. A hook file returns a
+-- table of hook functions (or calls wf.on itself; it gets wf as `...`). A hook that
+-- raises stops the workflow (exit 1) with the hook's name, file and line in the message;
+-- what was already applied is reported.
 local cli = require "rigelk8s.cli"
 local errors = require "rigelk8s.errors"
 local progress = require "rigelk8s.progress"
@@ -39,48 +42,93 @@ local sys = require "rigelk8s.sys"
 local M = {}
 M.EXIT = errors.EXIT
 
-local HOOKS = {before_apply = true, after_apply = true, on_ready = true, on_failure = true,
+-- Hooks live on the run's context (ctx.hooks), so two runs in one process (the jobs of a
+-- sequence) never see each other's. wf.on(ctx, name, fn) registers on a context;
+-- wf.on(name, fn) registers on the context whose hook file is being loaded, or, at the
+-- top of a script before wf.main, on every context the script makes from then on.
+local HOOKS = {before_apply = true, after_apply = true, after_wait = true, on_ready = true, on_failure = true,
                on_ros_graph = true}
-local hooks = {before_apply = {}, after_apply = {}, on_ready = {}, on_failure = {}, on_ros_graph = {}}
+local HOOK_NAMES = {"after_apply", "after_wait", "before_apply", "on_failure", "on_ready", "on_ros_graph"}
+local script_hooks = {}   -- wf.on(name, fn) outside any context: copied into new contexts
+local loading             -- the context whose hook files are being loaded
 
-function M.on(name, fn)
+local function check_hook(name, fn)
   if type(name) ~= "string" then
     errors.usage("hook names are strings such as 'before_apply'; got the %s %s", type(name), tostring(name))
   end
   if not HOOKS[name] then
-    local names = {}
-    for k in pairs(HOOKS) do names[#names + 1] = k end
-    table.sort(names)
-    local hint = cli.closest(name, names)
+    local hint = cli.closest(name, HOOK_NAMES)
     errors.usage("unknown hook '%s'%s (hooks: %s)", tostring(name),
-                 hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(names, ", "))
+                 hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(HOOK_NAMES, ", "))
   end
   if type(fn) ~= "function" then errors.usage("hook %s: expected a function, got %s", name, type(fn)) end
-  table.insert(hooks[name], fn)
 end
 
--- Forgets every registered hook (for a script that runs several workflows, and tests).
+-- The hooks of a context ({name = {fn, ...}}), made on first use from the script's.
+local function hooks_of(ctx)
+  if not ctx.hooks then
+    ctx.hooks = {}
+    for _, h in ipairs(script_hooks) do
+      ctx.hooks[h.name] = ctx.hooks[h.name] or {}
+      table.insert(ctx.hooks[h.name], h.fn)
+    end
+  end
+  return ctx.hooks
+end
+M.hooks_of = hooks_of
+
+function M.on(ctx, name, fn)
+  if type(ctx) ~= "table" then
+    ctx, name, fn = loading, ctx, name
+  end
+  check_hook(name, fn)
+  if ctx then
+    local hooks = hooks_of(ctx)
+    hooks[name] = hooks[name] or {}
+    table.insert(hooks[name], fn)
+  else
+    script_hooks[#script_hooks + 1] = {name = name, fn = fn}
+  end
+end
+
+-- Forgets the hooks registered with wf.on(name, fn) outside a context (tests). A
+-- context's own hooks go with the context.
 function M.reset_hooks()
-  for name in pairs(HOOKS) do hooks[name] = {} end
+  script_hooks = {}
 end
 
-function M.load_hooks(path)
+-- Loads a hook file onto ctx: the file returns a table of hook functions, or calls
+-- wf.on(name, fn) itself (it gets wf as `...`).
+function M.load_hooks(path, ctx)
   local chunk, err = loadfile(path, "t")
   if not chunk then errors.usage("hooks file %s", err) end
+  local saved = loading
+  loading = ctx
   local ok, ret = pcall(chunk, M)
+  loading = saved
   if not ok then
-    errors.raise{message = "hooks file " .. path .. ": " .. tostring(ret), exit_code = errors.EXIT.usage}
+    errors.raise{message = "hooks file " .. path .. ": " .. tostring(type(ret) == "table" and ret.message or ret),
+                 exit_code = errors.EXIT.usage}
   end
   if type(ret) == "table" then
-    for name, fn in pairs(ret) do M.on(name, fn) end
+    local names = {}
+    for name in pairs(ret) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      local pok, perr = pcall(M.on, ctx or {}, name, ret[name])
+      if not pok then
+        errors.usage("hooks file %s: %s", path, type(perr) == "table" and perr.message or tostring(perr))
+      end
+      if not ctx then script_hooks[#script_hooks + 1] = {name = name, fn = ret[name]} end
+    end
   elseif ret ~= nil then
     errors.usage("hooks file %s must return a table of hook functions, returned a %s", path, type(ret))
   end
 end
 
--- Runs every hook registered under name. A hook's error becomes a workflow failure.
+-- Runs every hook of ctx registered under name. A hook's error becomes a workflow failure.
 function M.run_hooks(ctx, name, ...)
-  for _, fn in ipairs(hooks[name]) do
+  for _, fn in ipairs(hooks_of(ctx)[name] or {}) do
     local ok, err = pcall(fn, ctx, ...)
     if not ok then
       -- Ctrl-C inside a hook is an interruption, not a failing hook.
@@ -126,7 +174,8 @@ function M.context(argv, info)
   -- With -o json, stdout carries one document and stderr stays quiet (errors excepted),
   -- unless --progress asks for the progress lines (the Rigel shim logs them).
   ctx.out = progress.new{quiet = ctx.json and not opts.progress, no_color = opts.no_color, start = ctx.started}
-  for _, f in ipairs(opts.hooks or {}) do M.load_hooks(f) end
+  hooks_of(ctx)
+  for _, f in ipairs(opts.hooks or {}) do M.load_hooks(f, ctx) end
   return ctx
 end
 
@@ -149,7 +198,7 @@ function M.config(ctx)
     ctx.hooks_loaded = true
     local dir = (ctx.cfg.source and ctx.cfg.source.file or ""):match("^(.*)/[^/]*$")
     for _, f in ipairs(type(ctx.cfg.hooks) == "table" and ctx.cfg.hooks or {ctx.cfg.hooks}) do
-      M.load_hooks((dir and not f:match("^/")) and (dir .. "/" .. f) or f)
+      M.load_hooks((dir and not f:match("^/")) and (dir .. "/" .. f) or f, ctx)
     end
   end
   return ctx.cfg
@@ -174,8 +223,11 @@ local READS_ONLY = {delete = true, status = true, rollback = true}
 
 -- Renders the manifests: ctx.entries is the list of {phase, object, wait, after} in
 -- dependency order (namespace, storage, master, application, observability);
--- returns the plain list of objects.
-function M.render(ctx)
+-- returns the plain list of objects. wf.render(ctx, variant) instead returns a variant
+-- of the application Deployment ({name, image, replicas, labels, selector_labels}; see
+-- rigelk8s.scripting), leaving ctx and the Rigelfile's config untouched.
+function M.render(ctx, variant)
+  if variant ~= nil then return M.render_variant(ctx, variant) end
   local ros = require "rigelk8s.ros"
   ctx.entries = ros.manifests(M.config(ctx))
   -- registry_credentials: the real docker config entry, read only by commands that may
@@ -186,6 +238,12 @@ function M.render(ctx)
   return ctx.objects
 end
 
+-- The apply phases, in apply order.
+local PHASES = {"namespace", "config", "storage", "master", "application", "other", "observability"}
+local PHASE_RANK = {}
+for i, p in ipairs(PHASES) do PHASE_RANK[p] = i end
+M.PHASES = PHASES
+
 -- Adds an object of the script's own to the rendered ones. phase places it in the apply
 -- order: "namespace", "config" (ConfigMaps and Secrets the workloads read), "storage",
 -- "master", "application", "other" (the default) or "observability".
@@ -194,8 +252,14 @@ function M.add(ctx, object, phase)
   if type(object) ~= "table" or not object.kind or type(object.metadata) ~= "table" then
     errors.usage("wf.add: expected a Kubernetes object with kind and metadata")
   end
+  phase = phase or "other"
+  if not PHASE_RANK[phase] then
+    local hint = cli.closest(tostring(phase), PHASES)
+    errors.usage("wf.add: unknown apply phase '%s'%s (phases, in apply order: %s)", tostring(phase),
+                 hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(PHASES, ", "))
+  end
   object.metadata.namespace = object.metadata.namespace or (ctx.cfg and ctx.cfg.namespace)
-  ctx.entries[#ctx.entries + 1] = {phase = phase or "other", object = object}
+  ctx.entries[#ctx.entries + 1] = {phase = phase, object = object}
   ctx.objects[#ctx.objects + 1] = object
   return object
 end
@@ -235,6 +299,16 @@ local function ref(o)
   return string.format("%s/%s", o.kind, o.metadata.name)
 end
 M.ref = ref
+
+-- "Kind/name", or "namespace/Kind/name" when the run spans several namespaces (apply
+-- lines, report rows and progress keys then tell the namespaces apart).
+function M.shown_ref(ctx, o, objects)
+  local ns = o.metadata.namespace
+  if ns and o.kind ~= "Namespace" and M.spans_namespaces(ctx, objects) then
+    return string.format("%s/%s/%s", ns, o.kind, o.metadata.name)
+  end
+  return ref(o)
+end
 
 -- The live copy of each object (nil when absent), fetched concurrently, so that apply can
 -- tell created, configured and unchanged objects apart. Also returns the objects whose
@@ -354,7 +428,7 @@ function M.apply(ctx, objects, opts)
                                             dry_run = dry})
     for i, o in ipairs(todo) do
       local r = results[i]
-      local name = ref(o)
+      local name = M.shown_ref(ctx, o, objects)
       local prev = before[o]
       local ns = o.metadata.namespace
       if not r.ok and r.error and r.error.exit_code == errors.EXIT.unreachable then
@@ -480,13 +554,12 @@ function M.observability_stack(ctx)
     elseif ctx.opts.dry_run then
       ctx.out:say("would run: helm upgrade --install %s %s -n %s", r.name, r.chart, r.namespace or "default")
     else
-      -- Every word is quoted: the kubeconfig path and context can come from a Rigelfile's
-      -- fleet: list, and must stay data to the shell.
-      local function q(w) return "'" .. tostring(w):gsub("'", "'\\''") .. "'" end
-      local cmd = string.format("%s upgrade --install %s %s --namespace %s --create-namespace",
-                                q(helm), q(r.name), q(r.chart), q(r.namespace or "default"))
-      if ctx.opts.kubeconfig then cmd = cmd .. " --kubeconfig " .. q(ctx.opts.kubeconfig) end
-      if ctx.opts.context then cmd = cmd .. " --kube-context " .. q(ctx.opts.context) end
+      -- An argv, never a shell string: the kubeconfig path and context can come from a
+      -- Rigelfile's fleet: list, and must stay data.
+      local argv = {helm, "upgrade", "--install", r.name, r.chart, "--namespace", r.namespace or "default",
+                    "--create-namespace"}
+      if ctx.opts.kubeconfig then argv[#argv + 1] = "--kubeconfig"; argv[#argv + 1] = ctx.opts.kubeconfig end
+      if ctx.opts.context then argv[#argv + 1] = "--kube-context"; argv[#argv + 1] = ctx.opts.context end
       -- The chart values (which may hold grafana.admin_password) go in a 0600 file in a
       -- 0700 directory, never on the command line, and are removed afterwards.
       local values_dir, values_file
@@ -499,13 +572,21 @@ function M.observability_stack(ctx)
           errors.raise{message = "helm release " .. r.name .. ": cannot write its values file: " ..
                        tostring(merr or werr), exit_code = errors.EXIT.failed}
         end
-        cmd = cmd .. " --values " .. q(values_file)
+        argv[#argv + 1] = "--values"; argv[#argv + 1] = values_file
       end
+      local cmd = table.concat(argv, " ")
       ctx.out:say("running: %s", cmd)
-      local ok = os.execute(cmd .. " >&2")
+      local pid, err = sys.spawn(argv, {stdout_to_stderr = true})
+      local done, code = pid, err
+      while pid do
+        done, code = sys.wait({pid}, 1)
+        if done or code then break end
+      end
       if values_file then os.remove(values_file); os.remove(values_dir) end
-      if not ok then
-        errors.raise{message = "helm release " .. r.name .. " failed: " .. cmd, exit_code = errors.EXIT.failed}
+      if code ~= 0 then
+        errors.raise{message = string.format("helm release %s failed (%s): %s", r.name,
+                                             type(code) == "number" and ("exit " .. code) or tostring(code), cmd),
+                     exit_code = errors.EXIT.failed}
       end
     end
   end
@@ -535,30 +616,34 @@ function M.remaining(ctx)
 end
 
 -- Waits for objects together with live progress; returns the rollout result
--- ({state = "ready"|"failed"|"timeout"|"interrupted", rows, diagnosis, elapsed}).
--- opts: timeout (default: what is left of --timeout), fail_fast (true), hooks (true:
--- run on_ready / on_failure; false for an intermediate wait such as the master gate).
--- With --dry-run nothing was changed, so there is nothing to wait for.
+-- ({state = "ready"|"failed"|"timeout"|"interrupted", targets, rows, diagnosis, elapsed};
+-- see rigelk8s.rollout). opts: timeout (default: what is left of --timeout), fail_fast
+-- ("any": stop at the first failure; "each": once every target is ready or failed;
+-- false: until the deadline or every target is terminal), hooks (true: run the
+-- after_wait hooks with the result; false to skip them). on_ready / on_failure are not
+-- run here: wf.finish runs them once, with the run's final result. With --dry-run
+-- nothing was changed, so there is nothing to wait for.
 function M.wait(ctx, objects, opts)
   opts = opts or {}
   local rollout = require "rigelk8s.rollout"
+  local mode = rollout.wait_mode(opts.fail_fast, "wf.wait")
   local targets = M.waitable(objects)
   local result
-  if ctx.opts.dry_run then
-    result = {state = "ready", rows = {}, elapsed = 0, dry_run = true}
-  elseif #targets == 0 then
-    result = {state = "ready", rows = {}, elapsed = 0}
+  if ctx.opts.dry_run or #targets == 0 then
+    result = {state = "ready", rows = {}, targets = {}, elapsed = 0, dry_run = ctx.opts.dry_run or nil}
   else
     result = rollout.wait(M.connect(ctx), targets, {
       timeout = opts.timeout or M.remaining(ctx),
-      fail_fast = opts.fail_fast ~= false,
+      fail_fast = mode == "none" and false or mode,
+      namespaces = M.spans_namespaces(ctx, targets),
       tick = ctx.out.tty and 1 or nil,
       on_progress = function(rows) ctx.out:update(rows) end,
     })
     ctx.out:finish()
   end
   if opts.ros_graph and result.state == "ready" and not result.dry_run then M.ros_graph_gate(ctx, result) end
-  if opts.hooks ~= false then M.result_hooks(ctx, result) end
+  ctx.result = result  -- wf.set_row corrects the rows of the last wait
+  if opts.hooks ~= false then M.run_hooks(ctx, "after_wait", result) end
   return result
 end
 
@@ -652,8 +737,31 @@ function M.ros_graph_gate(ctx, result)
                      or r.message
 end
 
--- Runs on_ready or on_failure for a final result.
+-- Waits for one Job until it is Complete or Failed (its Failed condition: backoffLimit,
+-- activeDeadlineSeconds); failed pods in between are retries. opts as for wf.wait.
+function M.wait_job(ctx, job, opts)
+  if type(job) ~= "table" or job.kind ~= "Job" then
+    errors.usage("wf.wait_job: expected a Job object, got %s",
+                 type(job) == "table" and tostring(job.kind) or type(job))
+  end
+  return M.wait(ctx, {job}, opts)
+end
+
+-- Whether this run's rows show namespaces: the run's objects (or these) span several.
+-- A script sets ctx.namespaces = true (or false) to decide.
+function M.spans_namespaces(ctx, objects)
+  local rollout = require "rigelk8s.rollout"
+  if ctx.namespaces ~= nil then return ctx.namespaces end
+  -- Once a run has shown two namespaces, it keeps showing them.
+  if rollout.spans_namespaces(M.concat(ctx.objects or {}, objects or {})) then ctx.namespaces = true end
+  return ctx.namespaces or false
+end
+
+-- Runs on_ready or on_failure for the run's final result, once per run: later calls
+-- (wf.finish after a script's own call) do nothing.
 function M.result_hooks(ctx, result)
+  if ctx.outcome_hooks_run then return end
+  ctx.outcome_hooks_run = true
   M.run_hooks(ctx, result.state == "ready" and "on_ready" or "on_failure", result)
 end
 
@@ -667,8 +775,8 @@ function M.applied_text(ctx)
   local a = ctx.applied
   if not a then return nil end
   local parts = {}
-  for _, k in ipairs{"created", "configured", "unchanged"} do
-    if #a[k] > 0 then parts[#parts + 1] = #a[k] .. " " .. k end
+  for _, k in ipairs{"created", "configured", "unchanged", "deleted"} do
+    if a[k] and #a[k] > 0 then parts[#parts + 1] = #a[k] .. " " .. k end
   end
   if #a.skipped > 0 then parts[#parts + 1] = #a.skipped .. " skipped" end
   return #parts > 0 and table.concat(parts, ", ") or nil
@@ -691,40 +799,37 @@ local function indent(text, pad)
   return pad .. tostring(text):gsub("\n", "\n" .. pad)
 end
 
--- Prints the final report (text or one JSON document) and returns the exit code.
--- extra: note (a sentence for people), and any fields for the JSON document.
-function M.finish(ctx, result, extra)
+-- The final report of a result, without printing it: {code (the exit code), state,
+-- doc (the -o json document), text (the text report), note}. extra: note (a sentence
+-- for people), and any fields for the JSON document.
+function M.report(ctx, result, extra)
   extra = extra or {}
   local code = EXIT_FOR[result.state] or errors.EXIT.failed
   local rigelk8s = require "rigelk8s"
-  if ctx.json then
-    local json = require "rigelk8s.json"
-    local doc = {command = ctx.command, state = result.state, exit_code = code,
-                 rigelk8s_version = rigelk8s.version,
-                 elapsed_seconds = sys.now() - ctx.started,
-                 namespace = ctx.cfg and ctx.cfg.namespace or rigelk8s.null,
-                 diagnosis = result.diagnosis or rigelk8s.null,
-                 dry_run = ctx.opts.dry_run and true or false,
-                 objects = rigelk8s.array{}, applied = rigelk8s.null,
-                 warnings = rigelk8s.array(ctx.cfg and ctx.cfg.warnings or {})}
-    for _, r in ipairs(result.rows or {}) do
-      doc.objects[#doc.objects + 1] = {name = r.object, kind = r.kind, namespace = r.namespace,
-                                       state = r.state, message = r.message or "",
-                                       reasons = rigelk8s.array(r.reasons or {}),
-                                       revision = r.revision}
-    end
-    if ctx.applied then
-      local a = ctx.applied
-      local skipped = rigelk8s.array{}
-      for _, s in ipairs(a.skipped) do skipped[#skipped + 1] = {name = s.ref, reason = s.reason} end
-      doc.applied = {created = rigelk8s.array(a.created), configured = rigelk8s.array(a.configured),
-                     unchanged = rigelk8s.array(a.unchanged), skipped = skipped}
-    end
-    if result.ros_graph then doc.ros_graph = result.ros_graph end
-    for k, v in pairs(extra) do doc[k] = v end
-    io.stdout:write(json.encode(doc), "\n")
-    return code
+  local doc = {command = ctx.command, state = result.state, exit_code = code,
+               elapsed_seconds = sys.now() - ctx.started,
+               namespace = ctx.cfg and ctx.cfg.namespace or rigelk8s.null,
+               diagnosis = result.diagnosis or rigelk8s.null,
+               dry_run = ctx.opts.dry_run and true or false,
+               objects = rigelk8s.array{}, applied = rigelk8s.null,
+               rigelk8s_version = rigelk8s.version,
+               warnings = rigelk8s.array(ctx.cfg and ctx.cfg.warnings or {})}
+  for _, r in ipairs(result.rows or {}) do
+    doc.objects[#doc.objects + 1] = {name = r.object, kind = r.kind, namespace = r.namespace,
+                                     state = r.state, message = r.message or "",
+                                     reasons = rigelk8s.array(r.reasons or {}),
+                                     revision = r.revision}
   end
+  if ctx.applied then
+    local a = ctx.applied
+    local skipped = rigelk8s.array{}
+    for _, s in ipairs(a.skipped) do skipped[#skipped + 1] = {name = s.ref, reason = s.reason} end
+    doc.applied = {created = rigelk8s.array(a.created), configured = rigelk8s.array(a.configured),
+                   unchanged = rigelk8s.array(a.unchanged), skipped = skipped,
+                   deleted = a.deleted and rigelk8s.array(a.deleted) or nil}
+  end
+  if result.ros_graph then doc.ros_graph = result.ros_graph end
+  for k, v in pairs(extra) do doc[k] = v end
   local command = ctx.command or "rollout"
   local took = string.format("%.1fs", sys.now() - ctx.started)
   local applied = M.applied_text(ctx)
@@ -746,9 +851,22 @@ function M.finish(ctx, result, extra)
     text = string.format("%s failed after %s:\n%s", command, took, indent(result.diagnosis or result.state, "  "))
   end
   if #rows > 0 then text = text .. "\n" .. object_lines(rows) end
-  ctx.out:say("%s", text)
-  if extra.note then ctx.out:say("%s", extra.note) end
-  return code
+  return {code = code, state = result.state, doc = doc, text = text, note = extra.note}
+end
+
+-- Runs on_ready / on_failure (once per run), prints the report (text on stderr, or one
+-- JSON document on stdout with -o json) and returns the exit code and the report
+-- (wf.report's table).
+function M.finish(ctx, result, extra)
+  M.result_hooks(ctx, result)
+  local report = M.report(ctx, result, extra)
+  if ctx.json then
+    io.stdout:write(require("rigelk8s.json").encode(report.doc), "\n")
+  else
+    ctx.out:say("%s", report.text)
+    if report.note then ctx.out:say("%s", report.note) end
+  end
+  return report.code, report
 end
 
 -- True when argv asks for JSON output (used before the flags could be parsed).
@@ -797,9 +915,8 @@ function M.deploy(ctx)
   M.observability_stack(ctx)
   if cfg.wait_for_master and cfg.deploy_ros_master and not ctx.opts.dry_run then
     M.apply(ctx, M.phase_objects(ctx, {"namespace", "storage", "master"}))
-    local master = M.wait(ctx, M.phase_objects(ctx, {"master"}), {hooks = false})
+    local master = M.wait(ctx, M.phase_objects(ctx, {"master"}))
     if master.state ~= "ready" then
-      M.result_hooks(ctx, master)
       return master, {note = "wait_for_master: the application was not applied, because the ROS master is not Ready"}
     end
     M.apply(ctx, M.phase_objects(ctx, {"application", "observability"}))
@@ -858,6 +975,7 @@ function M.main(fn, argv, info)
       local targets = fleet.targets(ctx, not ctx.opts.contexts and M.config(ctx) or nil)
       if targets then return fleet.run(ctx, targets, argv) end
     end
+    if fleet.is_child() then fleet.preflight(ctx, M) end
     return fn(ctx)
   end)
   if ok then return ret end
@@ -866,10 +984,13 @@ function M.main(fn, argv, info)
   if e.reason == "ApplyFailed" then
     -- A failed apply is a failure too: on_failure hooks hear about it (their own errors
     -- must not hide the original one).
-    pcall(M.run_hooks, ctx, "on_failure", {state = "failed", diagnosis = e.message, rows = {}})
+    pcall(M.result_hooks, ctx, {state = "failed", diagnosis = e.message, rows = {}, targets = {}})
   end
   if ctx.json then json_error(ctx.command, e) end
   error(e, 0)
 end
+
+-- wf.render_variant, wf.configmap_from_dir, wf.record, wf.set_row (lua/rigelk8s/scripting.lua).
+require("rigelk8s.scripting").extend(M)
 
 return M

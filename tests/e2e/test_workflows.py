@@ -702,7 +702,7 @@ class CommandLineTest(WorkflowTest):
         self.assertEqual([(o["kind"], o["name"], o["state"]) for o in doc["objects"]], [
             ("Deployment", "ros-master", "ready"), ("PersistentVolumeClaim", "data-volume-pvc", "ready"),
             ("Deployment", "rigel-k8s-application", "ready")])
-        r = self.run_code(4, "update", rf, "--image", fm.image("never-ready"), "--timeout", self.timeout(1),
+        r = self.run_code(4, "update", rf, "--image", fm.image("never-ready"), "--timeout", self.timeout(3),
                           "--output=json")
         doc = json.loads(r.stdout)
         self.assertEqual((doc["state"], doc["exit_code"]), ("timeout", 4))

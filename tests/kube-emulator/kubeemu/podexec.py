@@ -20,6 +20,7 @@ import io
 import json
 import re
 import struct
+import time
 import tarfile
 import threading
 import urllib.parse
@@ -160,6 +161,12 @@ def serve(handler, method, path):
                          "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: %s\r\n\r\n" % (accept, proto))
                         .encode("latin-1"))
     send = lambda channel, data: handler.wfile.write(_frame(2, bytes([channel]) + data))  # noqa: E731
+    handler.wfile.flush()
+    # kubectl (client-go's websocket executor) starts reading frames before it has registered
+    # its streams, and drops frames for streams it does not know yet ("Unknown stream id 1,
+    # discarding message", then "closed all streams"). A real kubelet's first bytes come after
+    # the container process started; answering at once raced with that on a loaded machine.
+    time.sleep(0.5)
     send(1, b"")  # the API server's "streams are ready" message on the lowest channel
     stdout, stderr, code = b"", b"", 0
     if len(command) == 4 and command[:3] == ["tar", "cf", "-"]:
