@@ -3,7 +3,9 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcjson-dev libcmocka-dev \
-               lua-busted cmake pkg-config
+               lua-busted cmake pkg-config libexpat1-dev
+# The real ROS 1 master and client library: the ROS graph gate is tested against them.
+ROS_TEST_PACKAGES = python3-rosmaster python3-rospy python3-roslaunch
 BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
 # What make test needs so that nothing it promises is skipped: valgrind for the memcheck,
 # kubectl for the cross-checks (Debian's kubernetes-client, only when no kubectl is on PATH:
@@ -24,7 +26,7 @@ all: build
 
 # Installs what is missing with apt-get when root; otherwise prints the command to run.
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES) $(TEST_PACKAGES) $(EXTRA_PACKAGES); do \
+	@missing=$$(for p in $(DEB_PACKAGES) $(TEST_PACKAGES) $(ROS_TEST_PACKAGES) $(EXTRA_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	  done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \

@@ -13,5 +13,6 @@ step "yaml_bench.sh";                             bash bench/yaml_bench.sh "$bin
 step "render_bench.sh";                           bash bench/render_bench.sh "$bin" || status=1
 step "apply_bench.sh (HTTPS, 500 ConfigMaps)";    bash bench/apply_bench.sh "$bin" || status=1
 step "fleet_bench.py";                            python3 bench/fleet_bench.py "$bin" || status=1
+step "rosgraph_bench.py (ROS graph gate, real rosmaster)"; python3 bench/rosgraph_bench.py "$bin" || status=1
 step "emulator_load.py";                          python3 bench/emulator_load.py || status=1
 exit $status

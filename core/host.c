@@ -247,6 +247,7 @@ static int open_state(lua_State *L) {
       {"rigelk8s.sys", luaopen_rigelk8s_sys},
       {"rigelk8s.kube", load_kube_plugin},
       {"rigelk8s.rollout_core", luaopen_rigelk8s_rollout_core},
+      {"rigelk8s.xmlrpc", luaopen_rigelk8s_xmlrpc},
       {"rigelk8s.scripts", open_scripts},
       {NULL, NULL},
   };

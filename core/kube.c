@@ -741,7 +741,7 @@ rk_status rk_kube_prepare(rk_kube *k, const rk_kube_call *c, rk_kube_prepared *p
         rk_kube_query_string(&p->path, &c->q);
         h->repeatable = strcmp(h->method, "POST") != 0 && strcmp(h->method, "PATCH") != 0;
         if (c->body)
-            h->content_type = "application/json";
+            h->content_type = c->content_type ? c->content_type : "application/json";
         snprintf(p->what, sizeof p->what, "%s %s", h->method, c->path ? c->path : "/");
         h->path = p->path.data;
         return rk_buf_status(&p->path, NULL) == RK_OK ? RK_OK : RK_ERR_NOMEM;

@@ -139,6 +139,7 @@ typedef struct {
     const char *body;        /* JSON */
     size_t body_len;
     const char *method, *path; /* RK_VERB_RAW only */
+    const char *content_type;  /* RK_VERB_RAW only: of the body (default application/json) */
 } rk_kube_call;
 
 typedef struct {

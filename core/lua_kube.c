@@ -21,8 +21,9 @@
  * create and replace the object also supplies apiVersion/kind/name/namespace),
  * patch_type (merge|json|strategic|apply), label_selector, field_selector, limit,
  * continue, resource_version, field_manager, force, dry_run, propagation_policy,
- * grace_period_seconds, timeout_seconds, method and path (raw), text (true: return the
- * answer's body as a string, for pods/log, instead of decoding JSON).
+ * grace_period_seconds, timeout_seconds, method and path (raw), content_type (raw: of
+ * the body), text (true: return the answer's body as a string, for pods/log and service
+ * proxy answers such as the ROS master's XML-RPC, instead of decoding JSON).
  *
  * Answers go from JSON to Lua tables in C (json.c, then lua_value.c), never through a
  * Lua-side decoder. */
@@ -353,6 +354,7 @@ static int build_call(lua_State *L, int t, built *b, rk_kube_error *kerr)
     c->all_namespaces = bool_field(L, t, "all_namespaces");
     c->method = opt_field(L, t, "method");
     c->path = opt_field(L, t, "path");
+    c->content_type = opt_field(L, t, "content_type");
     rk_kube_query *q = &c->q;
     q->label_selector = opt_field(L, t, "label_selector");
     q->field_selector = opt_field(L, t, "field_selector");
@@ -463,7 +465,7 @@ static int client_call(lua_State *L)
     rk_status st = rk_kube_send(c->k, &p, &resp, &kerr);
     rk_kube_prepared_free(&p);
     rk_buf_free(&b.body);
-    /* spec.text: the answer as a string, not JSON (pods/log). */
+    /* spec.text: the answer as a string, not JSON (pods/log, proxied XML-RPC). */
     int as_text = lua_getfield(L, 2, "text") != LUA_TNIL && lua_toboolean(L, -1);
     lua_pop(L, 1);
     if (st == RK_OK && as_text) {

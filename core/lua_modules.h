@@ -17,5 +17,6 @@ int luaopen_rigelk8s_kube(lua_State *L);
 int luaopen_rigelk8s_hash(lua_State *L);
 
 int luaopen_rigelk8s_rollout_core(lua_State *L); /* verdicts, event_for, history, undo */
+int luaopen_rigelk8s_xmlrpc(lua_State *L);       /* encode_call, decode_response (ROS 1 master) */
 
 #endif

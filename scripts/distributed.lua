@@ -100,6 +100,8 @@ return wf.main(function(ctx)
     for _, o in ipairs(wave) do done[o.metadata.name] = true end
     pending = rest
   end
+  -- Every wave is Ready: now the ROS graph they form together (when ros_graph is declared).
+  if result.state == "ready" then wf.ros_graph_gate(ctx, result) end
   if result.state == "ready" then wf.apply(ctx, wf.phase_objects(ctx, {"observability"})) end
   table.sort(node_names)
   local nodes, lines = rigelk8s.array{}, {}

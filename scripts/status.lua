@@ -3,13 +3,45 @@
 -- Inventory members the Rigelfile no longer renders are shown too (marked); with
 -- `--app NAME -n NS` the objects come from the inventory alone, without a Rigelfile.
 -- Exit 0 when everything exists and is ready, 1 otherwise (3: cluster unreachable).
+-- --ros adds the live ROS graph (nodes, topics with publisher and subscriber counts,
+-- services) from the ROS 1 master through the service proxy, or for ROS 2 from a check
+-- Job (rigelk8s.rosgraph_job) that watches the graph for a few seconds; a declared
+-- ros_graph that does not hold, or a graph that cannot be read, makes the exit code 1.
 local wf = require "rigelk8s.workflow"
 local core = require "rigelk8s.rollout_core"
 local errors = require "rigelk8s.errors"
 
 local info = {command = "status", usage = "rigelk8s status [-f Rigelfile | --app NAME -n NS] [flags]",
               description = "Show the objects of the Rigelfile, their readiness, revisions and pods.",
-              flags = {{"app", nil, "--app", value = "NAME", help = "application NAME from its inventory alone (no Rigelfile; needs -n)"}}}
+              flags = {{"app", nil, "--app", value = "NAME", help = "application NAME from its inventory alone (no Rigelfile; needs -n)"},
+                       {"ros", nil, "--ros", help = "also show the live ROS graph"}}}
+
+-- The live graph for --ros: {graph, problems} or {error}; ok is false when it is unusable.
+-- ROS 2 has no master: a check Job watches the graph for ROS2_SETTLE seconds (or until the
+-- declared graph holds, whichever is later) and reports it.
+local ROS2_SETTLE = 3
+
+local function ros_graph_report(ctx, client, rigelk8s)
+  local rosgraph = require "rigelk8s.rosgraph"
+  local want = wf.wanted_graph(ctx.cfg) or {}
+  local g, err
+  if ctx.cfg.ros_version == "ros2" then
+    local r = require("rigelk8s.rosgraph_job").wait(client, ctx.cfg, want,
+      {timeout = want.timeout or 30, settle = ROS2_SETTLE})
+    g = r.graph
+    if not g then err = r.error or {message = r.message, reason = r.state} end
+  else
+    g, err = rosgraph.graph(client, {namespace = ctx.cfg.namespace, service = want.service,
+                                     port = want.port, nodes = want.nodes, types = true})
+  end
+  if not g then
+    if err.exit_code == errors.EXIT.unreachable then error(err, 0) end
+    return {error = err.message, reason = err.reason}, false
+  end
+  local problems = wf.wanted_graph(ctx.cfg) and rosgraph.check(g, want) or {}
+  return {graph = rosgraph.document(g), text = rosgraph.text(g), problems = rigelk8s.array(problems),
+          declared = wf.wanted_graph(ctx.cfg) ~= nil}, #problems == 0
+end
 
 local function pod_rows(client, live, rigelk8s)
   local sel = {}
@@ -90,11 +122,21 @@ return wf.main(function(ctx)
     end
     report[#report + 1] = row
   end
+  local ros, ros_ok
+  if ctx.opts.ros then
+    ros, ros_ok = ros_graph_report(ctx, client, rigelk8s)
+    all_ready = all_ready and ros_ok
+  end
   if ctx.json then
     local json = require "rigelk8s.json"
-    io.stdout:write(json.encode{command = "status", ready = all_ready, exit_code = all_ready and 0 or 1,
-                                rigelk8s_version = require("rigelk8s").version,
-                                namespace = ctx.cfg.namespace, objects = report}, "\n")
+    local doc = {command = "status", ready = all_ready, exit_code = all_ready and 0 or 1,
+                 rigelk8s_version = require("rigelk8s").version,
+                 namespace = ctx.cfg.namespace, objects = report}
+    if ros then
+      doc.ros_graph = ros.graph and {graph = ros.graph, problems = ros.problems}
+                      or {error = ros.error, reason = ros.reason}
+    end
+    io.stdout:write(json.encode(doc), "\n")
   else
     local kw, nw = 4, 4
     for _, r in ipairs(report) do kw = math.max(kw, #r.kind); nw = math.max(nw, #r.name) end
@@ -113,6 +155,14 @@ return wf.main(function(ctx)
                             p.reason and (" (" .. p.reason .. ")") or "", p.phase, p.restarts,
                             p.revision and ("  revision " .. p.revision) or ""))
       end
+    end
+    if ros and ros.text then
+      print(ros.text)
+      if #ros.problems > 0 then
+        print("  the declared ros_graph does not hold: " .. table.concat(ros.problems, "; "))
+      end
+    elseif ros then
+      print("ROS graph: " .. ros.error)
     end
   end
   return all_ready and 0 or 1

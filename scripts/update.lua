@@ -35,7 +35,7 @@ return wf.main(function(ctx)
     if rev then before[d.metadata.name] = {revision = rev, images = images_of(live)} end
   end
   wf.apply(ctx, ctx.objects)
-  local result = wf.wait(ctx, wf.wait_targets(ctx))
+  local result = wf.wait(ctx, wf.wait_targets(ctx), {ros_graph = true})
   if result.state == "ready" or result.state == "interrupted" then
     return wf.finish(ctx, result, wf.no_change_note(ctx))
   end

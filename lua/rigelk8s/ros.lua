@@ -106,9 +106,10 @@ function M.ros_env(cfg)
   if cfg.ros_version == "ros2" then
     local env = {
       {name = "ROS_DOMAIN_ID", value = string.format("%d", cfg.ros_domain_id or 0)},
-      {name = "RMW_IMPLEMENTATION", value = "rmw_fastrtps_cpp"},
     }
-    if cfg.deploy_ros_master then
+    -- RMW, transports and discovery mode: rigelk8s.ros2net.
+    for _, e in ipairs(require("rigelk8s.ros2net").env(cfg)) do env[#env + 1] = e end
+    if cfg.deploy_ros_master and require("rigelk8s.ros2net").options(cfg).rmw == "fastdds" then
       table.insert(env, 1, {name = "ROS_DISCOVERY_SERVER",
                             value = string.format("%s:%d", M.discovery_host(cfg), M.DISCOVERY_PORT)})
     end
@@ -221,12 +222,16 @@ local function ros2_discovery(cfg)
   }
   local d = deployment(cfg, name, "discovery-server", 1, {containers = list{container}})
   d.spec.strategy = {type = "Recreate"}
+  -- A ClusterIP Service, not a headless one: clients keep the address they resolved at
+  -- start-up, and a headless name resolves to the pod IP, which changes each time the
+  -- discovery server restarts (the clients would then talk to nobody). A ClusterIP stays
+  -- the same for the Service's lifetime.
   local svc = {
     apiVersion = "v1",
     kind = "Service",
     metadata = meta(cfg, name, "discovery-server"),
     spec = {
-      clusterIP = "None",
+      type = "ClusterIP",
       selector = {app = name},
       ports = list{{name = "discovery", port = M.DISCOVERY_PORT, targetPort = M.DISCOVERY_PORT,
                     protocol = "UDP"}},
@@ -307,6 +312,11 @@ local function pod_spec(cfg, container, r, volume_names)
       volumes[#volumes + 1] = {name = v.name, persistentVolumeClaim = {claimName = v.name .. "-pvc"}}
       mounts[#mounts + 1] = {name = v.name, mountPath = v.mount_path}
     end
+  end
+  if cfg.ros_version == "ros2" then -- the Fast DDS profile (see rigelk8s.ros2net)
+    local net = require("rigelk8s.ros2net").pod(cfg)
+    for _, v in ipairs(net.volumes) do volumes[#volumes + 1] = v end
+    for _, m in ipairs(net.mounts) do mounts[#mounts + 1] = m end
   end
   if cfg.metrics then container.ports = list{metrics_port(cfg)} end
   if #mounts > 0 then container.volumeMounts = list(mounts) end
@@ -601,12 +611,18 @@ function M.manifests(cfg)
   if cfg.registry_credentials then add("storage", registry_secret(cfg)) end
 
   local master_name
-  if cfg.deploy_ros_master then
+  local cyclone = cfg.ros_version == "ros2" and require("rigelk8s.ros2net").options(cfg).rmw == "cyclonedds"
+  if cfg.deploy_ros_master and not cyclone then -- CycloneDDS discovers peers without a server
     local d, svc
     if cfg.ros_version == "ros2" then d, svc = ros2_discovery(cfg) else d, svc = ros1_master(cfg) end
     master_name = d.metadata.name
     add("master", overlay(d, master_overlay(params.ros_master)), {wait = true})
     add("master", svc)
+  end
+  if cfg.ros_version == "ros2" then
+    for _, o in ipairs(require("rigelk8s.ros2net").objects(cfg, function(n, c) return meta(cfg, n, c) end)) do
+      add("master", o)
+    end
   end
 
   local after_master = master_name and list{master_name} or list{}

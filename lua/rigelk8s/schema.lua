@@ -830,4 +830,80 @@ do
   M.DISTROS = all
 end
 
+-------------------------------------------------------------------------------------------
+-- ros_graph: what "done" means for the ROS graph (lua/rigelk8s/rosgraph.lua), under
+-- orchestration and per component. Absent: no graph check.
+-------------------------------------------------------------------------------------------
+
+-- A global ROS graph name: /talker, /robot1/scan.
+local ros_name = {kind = "ros_name"}
+function check.ros_name(v, ty, path, vx)
+  local s = to_text(v)
+  if not s or not s:match("^/[%w_/~]*$") or s:match("//") or (#s > 1 and s:match("/$")) then
+    vx.problem(path, string.format("%s is not a global ROS name; write it with a leading slash, e.g. /%s",
+                                   show(v), (s or "talker"):gsub("^/*", ""):gsub("[^%w_/]", "_")))
+    return nil
+  end
+  return s
+end
+
+-- Seconds: a number or a duration such as 60s, 2m, 1m30s.
+local seconds = {kind = "seconds"}
+function check.seconds(v, ty, path, vx)
+  if type(v) == "number" and v > 0 then return v end
+  local s = to_text(v)
+  local total, rest = 0, s
+  if s and s:match("^%d+%.?%d*$") then total, rest = tonumber(s), "" end
+  while rest and rest ~= "" do
+    local n, unit, tail = rest:match("^(%d+%.?%d*)([hms])(.*)$")
+    if not n then rest = nil; break end
+    total = total + tonumber(n) * ({h = 3600, m = 60, s = 1})[unit]
+    rest = tail
+  end
+  if not rest or total <= 0 then
+    vx.problem(path, string.format("expected a positive duration such as 60s or 2m, got %s", show(v)))
+    return nil
+  end
+  return total
+end
+
+local topic_want = S.object({
+  {"publishers", S.int{min = 0, default = 0}},
+  {"subscribers", S.int{min = 0, default = 0}},
+}, {example = "{publishers: 1, subscribers: 1}"})
+
+M.ros_graph = S.object({
+  {"nodes", S.list(ros_name, {default = {}, example = "[/talker, /listener]"})},
+  {"topics", S.map(topic_want, {default = {}})},
+  {"services", S.list(ros_name, {default = {}, example = "[/add_two_ints]"})},
+  {"timeout", seconds},
+  {"service", S.name{default = "ros-master"}},
+  {"port", S.int{min = 1, max = 65535, default = 11311}},
+  {"on_unavailable", S.enum({"job", "fail", "skip"}, {default = "job"})},
+}, {optional = true, check = function(g, path, vx)
+  g.timeout = g.timeout or 60
+  for name in pairs(g.topics or {}) do
+    local p = child(path .. ".topics", name)
+    check.ros_name(name, ros_name, p, {problem = function(_, m) vx.problem(p, m, p .. "#key") end})
+  end
+end})
+
+for _, obj in ipairs{M.orchestration, component} do
+  obj.fields[#obj.fields + 1] = {"ros_graph", M.ros_graph}
+  obj.by_key.ros_graph = M.ros_graph
+  obj.keys[#obj.keys + 1] = "ros_graph"
+end
+
+-- ros2: how ROS 2 pods find each other (lua/rigelk8s/ros2net.lua).
+M.ros2 = S.object({
+  {"rmw", S.enum({"fastdds", "cyclonedds"}, {default = "fastdds",
+                 aliases = {rmw_fastrtps_cpp = "fastdds", rmw_cyclonedds_cpp = "cyclonedds",
+                            fastrtps = "fastdds", cyclone = "cyclonedds"}})},
+  {"shared_memory", S.bool{default = false}},
+  {"super_client", S.bool{default = true}},
+})
+M.orchestration.fields[#M.orchestration.fields + 1] = {"ros2", M.ros2}
+M.orchestration.by_key.ros2 = M.ros2
+M.orchestration.keys[#M.orchestration.keys + 1] = "ros2"
+
 return M

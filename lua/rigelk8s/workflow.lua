@@ -46,8 +46,9 @@ M.EXIT = errors.EXIT
 -- sequence) never see each other's. wf.on(ctx, name, fn) registers on a context;
 -- wf.on(name, fn) registers on the context whose hook file is being loaded, or, at the
 -- top of a script before wf.main, on every context the script makes from then on.
-local HOOKS = {before_apply = true, after_apply = true, after_wait = true, on_ready = true, on_failure = true}
-local HOOK_NAMES = {"after_apply", "after_wait", "before_apply", "on_failure", "on_ready"}
+local HOOKS = {before_apply = true, after_apply = true, after_wait = true, on_ready = true, on_failure = true,
+               on_ros_graph = true}
+local HOOK_NAMES = {"after_apply", "after_wait", "before_apply", "on_failure", "on_ready", "on_ros_graph"}
 local script_hooks = {}   -- wf.on(name, fn) outside any context: copied into new contexts
 local loading             -- the context whose hook files are being loaded
 
@@ -651,9 +652,100 @@ function M.wait(ctx, objects, opts)
     })
     ctx.out:finish()
   end
+  if opts.ros_graph and result.state == "ready" and not result.dry_run then M.ros_graph_gate(ctx, result) end
   ctx.result = result  -- wf.set_row corrects the rows of the last wait
   if opts.hooks ~= false then M.run_hooks(ctx, "after_wait", result) end
   return result
+end
+
+-- The graph the Rigelfile declares (orchestration.ros_graph and every component's,
+-- merged: nodes and services united, topic counts the larger), or nil.
+function M.wanted_graph(cfg)
+  local parts = {}
+  if cfg.ros_graph then parts[1] = cfg.ros_graph end
+  for _, list in ipairs{cfg.components or {}, cfg.distributed and cfg.distributed.components or {}} do
+    for _, c in ipairs(list) do
+      if c.ros_graph then parts[#parts + 1] = c.ros_graph end
+    end
+  end
+  if #parts == 0 then return nil end
+  local want = {nodes = {}, topics = {}, services = {}, timeout = 0, service = parts[1].service,
+                port = parts[1].port, on_unavailable = parts[1].on_unavailable}
+  local seen = {nodes = {}, services = {}}
+  for _, g in ipairs(parts) do
+    for _, key in ipairs{"nodes", "services"} do
+      for _, n in ipairs(g[key] or {}) do
+        if not seen[key][n] then seen[key][n] = true; want[key][#want[key] + 1] = n end
+      end
+    end
+    for name, t in pairs(g.topics or {}) do
+      local w = want.topics[name] or {publishers = 0, subscribers = 0}
+      w.publishers = math.max(w.publishers, t.publishers or 0)
+      w.subscribers = math.max(w.subscribers, t.subscribers or 0)
+      want.topics[name] = w
+    end
+    want.timeout = math.max(want.timeout, g.timeout or 0)
+  end
+  return want
+end
+
+-- The ROS graph gate: after the pods are Ready, wait until the declared graph holds
+-- (rigelk8s.rosgraph). A graph that does not hold turns a ready result into a failed one
+-- whose diagnosis names what is missing, so --atomic rolls back as for any failed rollout.
+-- A refused proxy (403) falls back to a check Job (ros_graph.on_unavailable: job, the
+-- default); `fail` fails at once, `skip` warns and goes on.
+function M.ros_graph_gate(ctx, result)
+  local cfg = ctx.cfg or {}
+  local want = M.wanted_graph(cfg)
+  if not want then return end
+  local rigelk8s = require "rigelk8s"
+  if os.getenv("RIGELK8S_ROS_GRAPH") == "skip" then
+    ctx.out:say("warning: the ROS graph was not checked (RIGELK8S_ROS_GRAPH=skip)")
+    result.ros_graph = {state = "skipped", reason = "RIGELK8S_ROS_GRAPH=skip"}
+    return
+  end
+  local rosgraph = require "rigelk8s.rosgraph"
+  local graphjob = require "rigelk8s.rosgraph_job"
+  local timeout = want.timeout
+  local r, proxy_error
+  if cfg.ros_version == "ros2" then -- no master to ask: a check Job joins the graph
+    r = graphjob.wait(M.connect(ctx), cfg, want, {timeout = timeout})
+  else
+    r = rosgraph.wait(M.connect(ctx), want, {namespace = cfg.namespace, timeout = timeout})
+    if r.state == "forbidden" and want.on_unavailable == "job" then
+      -- The proxy is refused, but Jobs may be allowed: ask the master from inside the cluster.
+      proxy_error = r.error.message
+      ctx.out:say("warning: %s; checking the ROS graph with a Job instead (ros_graph.on_unavailable: job)",
+                  proxy_error)
+      r = graphjob.wait(M.connect(ctx), cfg, want, {timeout = timeout})
+    end
+  end
+  result.ros_graph = {state = r.state, elapsed_seconds = r.elapsed, checks = r.checks, job = r.job,
+                      problems = rigelk8s.array(r.problems or {}), message = r.message,
+                      proxy_error = proxy_error,
+                      graph = r.graph and rosgraph.document(r.graph) or rigelk8s.null}
+  M.run_hooks(ctx, "on_ros_graph", r.graph, r)
+  if r.state == "ready" then
+    local g = r.graph
+    local nt, ns = 0, 0
+    for _ in pairs(g.topics) do nt = nt + 1 end
+    for _ in pairs(g.services) do ns = ns + 1 end
+    ctx.out:say("ROS graph holds after %.1fs: %d nodes, %d topics, %d services (%s)", r.elapsed,
+                #g.nodes, nt, ns, r.job and ("check Job " .. r.job) or ("master " .. g.master))
+    return
+  end
+  if r.state == "interrupted" then
+    result.state = "interrupted"
+    return
+  end
+  if (r.state == "forbidden" or r.state == "unavailable") and not r.graph and want.on_unavailable == "skip" then
+    result.ros_graph.state = "skipped"
+    ctx.out:say("warning: the ROS graph was not checked (ros_graph.on_unavailable: skip): %s", r.message)
+    return
+  end
+  result.state = "failed"
+  result.diagnosis = proxy_error and (r.message .. "\n(the check ran as a Job because " .. proxy_error .. ")")
+                     or r.message
 end
 
 -- Waits for one Job until it is Complete or Failed (its Failed condition: backoffLimit,
@@ -747,6 +839,7 @@ function M.report(ctx, result, extra)
                    unchanged = rigelk8s.array(a.unchanged), skipped = skipped,
                    deleted = a.deleted and rigelk8s.array(a.deleted) or nil}
   end
+  if result.ros_graph then doc.ros_graph = result.ros_graph end
   for k, v in pairs(extra) do doc[k] = v end
   local command = ctx.command or "rollout"
   local took = string.format("%.1fs", sys.now() - ctx.started)
@@ -843,7 +936,7 @@ function M.deploy(ctx)
   else
     M.apply(ctx, ctx.objects)
   end
-  local result = M.wait(ctx, M.wait_targets(ctx))
+  local result = M.wait(ctx, M.wait_targets(ctx), {ros_graph = true})
   return result, require("rigelk8s.inventory").settle(ctx, result, M.no_change_note(ctx))
 end
 

@@ -47,6 +47,9 @@ class ShimCase(unittest.TestCase):
         cls.saved_env = {k: os.environ.get(k) for k in ("KUBECONFIG", "RIGELK8S_BIN", "RIGELK8S_ARGS")}
         os.environ["KUBECONFIG"] = cls.emu.kubeconfig
         os.environ["RIGELK8S_BIN"] = BIN
+        # The examples declare ros_graph; no ROS nodes run here (see tests/e2e/test_ros_graph.py).
+        cls.saved_env["RIGELK8S_ROS_GRAPH"] = os.environ.get("RIGELK8S_ROS_GRAPH")
+        os.environ["RIGELK8S_ROS_GRAPH"] = "skip"
         os.environ.pop("RIGELK8S_ARGS", None)
 
     @classmethod

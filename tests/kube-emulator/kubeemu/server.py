@@ -26,6 +26,8 @@ from .selectors import parse_field_selector, parse_label_selector, match_fields,
 from .store import Store
 from . import podexec
 from . import ssa
+from . import simlogs
+from . import svcproxy
 from . import tables
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "0000000000000000000000000000000000000000",
@@ -247,6 +249,8 @@ class Handler(BaseHTTPRequestHandler):
             self.user = user
             if method in WRITE_METHODS and user.get("readonly") and not path.startswith("/apis/authorization"):
                 raise self.forbidden(method, path)
+            if "/proxy" in url.path and svcproxy.serve(self, method, url.path, url.query, body):
+                return
             self.route(method, path, q, body)
         except ApiError as e:
             try:
@@ -316,6 +320,10 @@ class Handler(BaseHTTPRequestHandler):
     def admin(self, method, path, q, body):
         srv = self.server
         try:
+            if path == "/_emulator/service-proxy":
+                return svcproxy.admin(self, method, body)
+            if path == "/_emulator/pod-logs":
+                return simlogs.admin(self, method, body)
             if path == "/_emulator/faults" and method == "POST":
                 spec = json.loads(body or b"{}")
                 for s in (spec if isinstance(spec, list) else [spec]):
@@ -848,6 +856,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 msg = 'container "%s" in pod "%s" is waiting to start: %s' % (cname, name, reason)
             raise bad_request(msg)
+        if not previous and ("running" in state or "terminated" in state):
+            lines = simlogs.lines(self.server, ns, cname, lines)
         tail = q.get("tailLines")
         if tail and tail.isdigit():
             lines = lines[-int(tail):] if int(tail) else []

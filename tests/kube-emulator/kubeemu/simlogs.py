@@ -1,0 +1,47 @@
+"""Simulated container output. The emulator runs no containers; its kubelet invents a log
+line or two. A test that needs a particular program's output (the ROS 2 graph check Job's
+JSON line, say) registers it for a container name in a namespace:
+
+    POST /_emulator/pod-logs {"namespace": "ns", "container": "ros-graph-check",
+                              "lines": ["RIGELK8S_ROS_GRAPH {...}"]}
+    DELETE /_emulator/pod-logs                      # forget them all
+
+Every pod of that namespace with a container of that name then logs those lines (after
+the emulator's "started" line) once the container has run. Tests that rely on this must
+say that the output is simulated."""
+import json
+import threading
+
+from .common import ApiError
+
+_lock = threading.Lock()
+
+
+def _registry(server):
+    with _lock:
+        reg = getattr(server, "_simulated_logs", None)
+        if reg is None:
+            reg = server._simulated_logs = {}
+        return reg
+
+
+def admin(handler, method, body):
+    reg = _registry(handler.server)
+    if method == "DELETE":
+        reg.clear()
+        return handler.send_obj(200, {"ok": True})
+    if method != "POST":
+        raise ApiError(405, "MethodNotAllowed", "use POST or DELETE on /_emulator/pod-logs")
+    spec = json.loads(body or b"{}")
+    if not spec.get("namespace") or not spec.get("container") or not isinstance(spec.get("lines"), list):
+        raise ApiError(400, "BadRequest", "pod-logs registration needs namespace, container and lines (a list)")
+    reg[(spec["namespace"], spec["container"])] = [str(l) for l in spec["lines"]]
+    return handler.send_obj(200, {"ok": True})
+
+
+def lines(server, namespace, container, default):
+    """The simulated lines for this container, or default."""
+    sim = _registry(server).get((namespace, container))
+    if sim is None:
+        return default
+    return default[:1] + sim
