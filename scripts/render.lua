@@ -2,15 +2,7 @@
 -- multi-document YAML (or a JSON list with -o json). Contacts no cluster.
 local cli = require "rigelk8s.cli"
 
-local function pick(keys)
-  local out = {}
-  for _, s in ipairs(cli.global) do
-    if keys[s[1]] then out[#out + 1] = s end
-  end
-  return out
-end
-
-local spec = cli.merge(pick{file = true, job = true, config = true, namespace = true}, {
+local spec = cli.merge(cli.pick{file = true, job = true, config = true, namespace = true}, {
   {"format", "-o", "--output", value = "yaml|json", default = "yaml", help = "output format"},
 })
 local opts = cli.parse(arg, spec, {

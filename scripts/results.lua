@@ -13,15 +13,7 @@ local cli = require "rigelk8s.cli"
 local errors = require "rigelk8s.errors"
 local sys = require "rigelk8s.sys"
 
-local function pick(keys)
-  local out = {}
-  for _, s in ipairs(cli.global) do
-    if keys[s[1]] then out[#out + 1] = s end
-  end
-  return out
-end
-
-local spec = cli.merge(pick{file = true, job = true, config = true, namespace = true, kubeconfig = true,
+local spec = cli.merge(cli.pick{file = true, job = true, config = true, namespace = true, kubeconfig = true,
                             context = true, timeout = true, request_timeout = true, verbose = true}, {
   {"dir", "-o", "--output-dir", value = "DIR", help = "where to copy the results (default results.destination, else ./results)"},
   {"json", nil, "--json", help = "print one JSON report on stdout"},

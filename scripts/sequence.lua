@@ -7,15 +7,7 @@ local cli = require "rigelk8s.cli"
 local errors = require "rigelk8s.errors"
 local sequence = require "rigelk8s.sequence"
 
-local function pick(keys)
-  local out = {}
-  for _, s in ipairs(cli.global) do
-    if keys[s[1]] then out[#out + 1] = s end
-  end
-  return out
-end
-
-local spec = cli.merge(pick{file = true, kubeconfig = true, context = true, timeout = true, dry_run = true,
+local spec = cli.merge(cli.pick{file = true, kubeconfig = true, context = true, timeout = true, dry_run = true,
                             output = true, verbose = true, no_color = true, request_timeout = true}, {
   {"skip_foreign", nil, "--skip-foreign", help = "skip jobs whose plugin rigelk8s cannot run, instead of refusing"},
   {"list", nil, "--list", help = "list the Rigelfile's sequences"},

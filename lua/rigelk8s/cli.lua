@@ -31,6 +31,16 @@ M.global = {
   {"no_color", nil, "--no-color", help = "no colours (NO_COLOR is respected too)"},
 }
 
+-- The global flags whose names are keys of `keys` (a set), for a script's own spec:
+-- cli.merge(cli.pick{file = true, kubeconfig = true}, {...own flags...}).
+function M.pick(keys)
+  local out = {}
+  for _, s in ipairs(M.global) do
+    if keys[s[1]] then out[#out + 1] = s end
+  end
+  return out
+end
+
 -- The commands, in the order `rigelk8s --help` and the man page list them. The one table
 -- behind the top-level help, the man page rigelk8s(1) and the shell completions; each
 -- command's flags come from its own script's cli.parse call (see M.describe).
