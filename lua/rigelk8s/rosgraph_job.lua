@@ -21,6 +21,22 @@ M.TTL_SECONDS = 120
 M.NODE_NAME = "rigelk8s_graph_check"
 
 -- Runs in the application's image (rclpy and the configured RMW are there).
+-- The check both scripts make: does graph g hold what the Rigelfile wants (python, shared
+-- by the ROS 1 and ROS 2 scripts; `want` is a global of each).
+local HOLDS = [=[
+def holds(g):
+    have = set(g["nodes"])
+    if any(n not in have for n in want.get("nodes", [])):
+        return False
+    by = {t["name"]: t for t in g["topics"]}
+    for name, w in (want.get("topics") or {}).items():
+        t = by.get(name, {"publishers": [], "subscribers": []})
+        if len(t["publishers"]) < w.get("publishers", 0) or len(t["subscribers"]) < w.get("subscribers", 0):
+            return False
+    svc = set(s["name"] for s in g["services"])
+    return all(s in svc for s in want.get("services", []))
+]=]
+
 M.SCRIPT = [=[
 import json, os, time
 import rclpy
@@ -50,18 +66,7 @@ def graph():
             pass
     return {"nodes": sorted(set(full(ns, n) for n, ns in names)), "topics": topics,
             "services": [{"name": s, "providers": sorted(p)} for s, p in sorted(services.items())]}
-def holds(g):
-    have = set(g["nodes"])
-    if any(n not in have for n in want.get("nodes", [])):
-        return False
-    by = {t["name"]: t for t in g["topics"]}
-    for name, w in (want.get("topics") or {}).items():
-        t = by.get(name, {"publishers": [], "subscribers": []})
-        if len(t["publishers"]) < w.get("publishers", 0) or len(t["subscribers"]) < w.get("subscribers", 0):
-            return False
-    svc = set(s["name"] for s in g["services"])
-    return all(s in svc for s in want.get("services", []))
-while True:
+]=] .. HOLDS .. [=[while True:
     rclpy.spin_once(node, timeout_sec=0.2)
     g = graph()
     if (holds(g) and time.monotonic() >= settled) or time.monotonic() > deadline:
@@ -102,18 +107,7 @@ def graph():
             topics[name]["type"] = typ
     return {"nodes": sorted(nodes), "topics": [topics[k] for k in sorted(topics)],
             "services": sorted(services, key=lambda s: s["name"])}
-def holds(g):
-    have = set(g["nodes"])
-    if any(n not in have for n in want.get("nodes", [])):
-        return False
-    by = {t["name"]: t for t in g["topics"]}
-    for name, w in (want.get("topics") or {}).items():
-        t = by.get(name, {"publishers": [], "subscribers": []})
-        if len(t["publishers"]) < w.get("publishers", 0) or len(t["subscribers"]) < w.get("subscribers", 0):
-            return False
-    svc = set(s["name"] for s in g["services"])
-    return all(s in svc for s in want.get("services", []))
-while True:
+]=] .. HOLDS .. [=[while True:
     try:
         g = graph()
         if (holds(g) and time.monotonic() >= settled) or time.monotonic() > deadline:
