@@ -10,6 +10,7 @@
 -- Unknown flags raise a usage error (exit 2) that suggests the closest known flag.
 -- `--help` prints the generated help and exits 0.
 local errors = require "rigelk8s.errors"
+local util = require "rigelk8s.util"
 
 local M = {}
 
@@ -167,31 +168,6 @@ function M.command_list()
   return out
 end
 
-local function levenshtein(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = {[0] = i}
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-M.distance = levenshtein
-
--- closest(word, candidates): the nearest candidate within a small edit distance, or nil.
-function M.closest(word, candidates)
-  local best, best_d
-  for _, c in ipairs(candidates) do
-    local d = levenshtein(word, c)
-    if d <= math.max(2, #word // 3) and (not best_d or d < best_d) then best, best_d = c, d end
-  end
-  return best
-end
-
 -- Joins spec lists: cli.merge(cli.global, {...}).
 function M.merge(...)
   local out = {}
@@ -252,7 +228,7 @@ function M.parse(argv, spec, info)
       name = name or a
       local s = by_flag[name]
       if not s then
-        local hint = M.closest(name, longs)
+        local hint = util.closest(name, longs)
         errors.usage("unknown flag '%s'%s; see --help", name,
                      hint and ("; did you mean '" .. hint .. "'?") or "")
       end

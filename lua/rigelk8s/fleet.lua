@@ -123,7 +123,7 @@ local function check_contexts(ctx, targets)
         for n in pairs(cache[f]) do if n ~= "err" then known[#known + 1] = n end end
       end
       table.sort(known)
-      local hint = cli.closest(t.context, known)
+      local hint = require("rigelk8s.util").closest(t.context, known)
       errors.usage("%s: target '%s': context '%s' is not in %s%s; %s", t.where, t.name, t.context,
                    table.concat(files, ":"), why and not readable and (" (" .. why .. ")") or "",
                    hint and ("did you mean '" .. hint .. "'?")

@@ -15,9 +15,7 @@
 --   * `null` in the overlay (rigelk8s.null) removes the key, as in a JSON merge patch.
 local M = {}
 
-local core_ok, core = pcall(require, "rigelk8s")
-if not core_ok or type(core) ~= "table" then core = {} end
-local null = core.null
+local util = require "rigelk8s.util"
 
 M.NAMED_LISTS = {
   containers = true, initContainers = true, ephemeralContainers = true, env = true,
@@ -25,22 +23,7 @@ M.NAMED_LISTS = {
   imagePullSecrets = true, resourceClaims = true,
 }
 
-local function is_null(v) return null ~= nil and v == null end
-
-local function is_list(t)
-  if type(t) ~= "table" or is_null(t) then return false end
-  if core.is_array and core.is_array(t) then return true end
-  if next(t) == nil then return false end
-  local n = 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
-    n = n + 1
-  end
-  return n == #t
-end
-M.is_list = is_list
-
-local function is_map(t) return type(t) == "table" and not is_null(t) and not is_list(t) end
+local is_null, is_list, is_map = util.is_null, util.is_list, util.is_map
 
 -- copy(v): a deep copy that keeps metatables (list markers, key order).
 local function copy(v)

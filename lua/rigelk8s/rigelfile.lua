@@ -146,6 +146,7 @@
 --   cfg.metrics = bool: the application exposes a scraped metrics port
 local errors = require "rigelk8s.errors"
 local schema = require "rigelk8s.schema"
+local util = require "rigelk8s.util"
 local template -- loaded only when a value holds a template (keeps render start-up lean)
 
 local M = {}
@@ -155,12 +156,8 @@ M.ORCHESTRATION_PLUGINS = {"src.plugin.OrchestrationPlugin", "rigelk8s",
 M.BUILDX_PLUGINS = {"rigel.plugins.core.BuildXPlugin"}
 M.schema = schema.orchestration
 
-local core_ok, core = pcall(require, "rigelk8s")
-if not core_ok or type(core) ~= "table" then core = {} end
-local null = core.null
-
-local function is_null(v) return v == nil or (null ~= nil and v == null) end
-local function is_map(v) return type(v) == "table" and not is_null(v) and not schema.is_list(v) end
+local is_null = util.is_null
+local function is_map(v) return util.is_map(v, "holes") end
 
 local function contains(list, v)
   for _, x in ipairs(list) do if x == v then return true end end
@@ -298,7 +295,7 @@ function M.select_job(doc, name, where)
   if name then
     if not is_map(jobs) or jobs[name] == nil then
       local all = is_map(jobs) and sorted_keys(jobs) or {}
-      local hint = schema.closest(name, found)
+      local hint = util.closest(name, found, "tight")
       local msg = string.format("%s: --job %s: no such job", file, name)
       if hint then msg = msg .. string.format("; did you mean '%s'?", hint) end
       if #found > 0 then
@@ -348,7 +345,7 @@ local function order_components(list, prefix, problems)
   for i, c in ipairs(list) do
     for j, dep in ipairs(c.after or {}) do
       if not by_name[dep] then
-        local hint = schema.closest(dep, sorted_keys(by_name))
+        local hint = util.closest(dep, sorted_keys(by_name), "tight")
         add(problems, string.format("%s[%d].after[%d]", prefix, i - 1, j - 1), string.format(
           "no component named '%s'%s", dep, hint and ("; did you mean '" .. hint .. "'?") or ""))
       elseif dep == c.name then
@@ -495,7 +492,7 @@ function M.finish(raw, info)
     if c.volumes then
       for j, name in ipairs(c.volumes) do
         if not contains(volume_names, name) then
-          local hint = schema.closest(name, volume_names)
+          local hint = util.closest(name, volume_names, "tight")
           add(problems, string.format("%s[%d].volumes[%d]", comps_prefix, i - 1, j - 1), string.format(
             "no volume named '%s' in persistent_storage.volumes%s", name,
             hint and ("; did you mean '" .. hint .. "'?") or (#volume_names > 0 and

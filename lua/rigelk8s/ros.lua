@@ -50,15 +50,10 @@ M.MASTER_PORT = 11311
 M.DISCOVERY_PORT = 11811
 M.MASTER_CONTAINER = "ros-master-container"
 
-local core_ok, core = pcall(require, "rigelk8s")
-if not core_ok or type(core) ~= "table" then core = {} end
+local util = require "rigelk8s.util"
 
 -- A YAML sequence even when empty.
-local function list(t)
-  t = t or {}
-  if core.array then return core.array(t) end
-  return t
-end
+local list = util.list
 
 local function labels(cfg, name, component)
   return {
@@ -556,13 +551,12 @@ end
 -- What an API server would refuse
 -------------------------------------------------------------------------------------------
 
-local schema_ok, schema = pcall(require, "rigelk8s.schema")
+local schema = require "rigelk8s.schema"
 
 -- Problems ({object=, message=}) with names and label values of the rendered objects
 -- (the last line of defence: additional_k8s_params can change anything).
 function M.check_objects(objects)
   local problems = {}
-  if not schema_ok then return problems end
   for _, o in ipairs(objects) do
     local md = type(o.metadata) == "table" and o.metadata or {}
     local ref = string.format("%s/%s", tostring(o.kind), tostring(md.name))

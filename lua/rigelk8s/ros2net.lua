@@ -14,8 +14,7 @@
 --   ros2net.pod(cfg)        -> {volumes = {...}, mounts = {...}} for every ROS 2 pod
 --   ros2net.objects(cfg)    -> extra objects (the Fast DDS profile ConfigMap, the CycloneDDS
 --                              peers Service), applied with the discovery server
-local core_ok, core = pcall(require, "rigelk8s")
-if not core_ok or type(core) ~= "table" then core = {} end
+local util = require "rigelk8s.util"
 
 local M = {}
 
@@ -27,11 +26,7 @@ M.PROFILE_DIR = "/etc/rigelk8s/fastdds"
 M.PROFILE_FILE = M.PROFILE_DIR .. "/profile.xml"
 M.CYCLONE_PORT = 7400
 
-local function list(t)
-  t = t or {}
-  if core.array then return core.array(t) end
-  return t
-end
+local list = util.list
 
 local function opts(cfg)
   local o = cfg.ros2 or {}

@@ -9,36 +9,11 @@
 -- "yes" -> true) and a list of problems {path=, message=}, one per bad value.
 local M = {}
 
-local core_ok, core = pcall(require, "rigelk8s")
-if not core_ok or type(core) ~= "table" then core = {} end
-local null = core.null
+local util = require "rigelk8s.util"
 
-local function is_null(v) return v == nil or (null ~= nil and v == null) end
-
-local function is_list(t)
-  if type(t) ~= "table" or is_null(t) then return false end
-  if core.is_array and core.is_array(t) then return true end
-  if next(t) == nil then return false end
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" then return false end
-  end
-  return true
-end
-M.is_list = is_list
-
-local function closest(word, candidates)
-  -- Suggestions must be close enough to help: none for very short words.
-  local ok, cli = pcall(require, "rigelk8s.cli")
-  if not ok then return nil end
-  local limit = #word <= 2 and 0 or #word <= 4 and 1 or #word <= 8 and 2 or 3
-  local best, best_d
-  for _, c in ipairs(candidates) do
-    local d = cli.distance(word, c)
-    if d <= limit and (not best_d or d < best_d) then best, best_d = c, d end
-  end
-  return best
-end
-M.closest = closest
+local is_null = util.is_null
+-- A table with integer keys only is a list (with holes), not a map (see util.is_list).
+local function is_list(t) return util.is_list(t, "holes") end
 
 local function show(v)
   if is_null(v) then return "null" end
@@ -283,7 +258,7 @@ function check.enum(v, ty, path, vx)
       if s:lower() == allowed:lower() then return allowed end
     end
   end
-  local hint = s and closest(s, ty.values)
+  local hint = s and util.closest(s, ty.values, "tight")
   vx.problem(path, string.format("%s is not one of: %s%s", show(v), table.concat(ty.values, ", "),
                                  hint and ("; did you mean '" .. hint .. "'?") or ""))
 end
@@ -531,7 +506,7 @@ function check.object(v, ty, path, vx)
   end
   table.sort(unknown)
   for _, k in ipairs(unknown) do
-    local hint = closest(k, ty.keys)
+    local hint = util.closest(k, ty.keys, "tight")
     if hint and v[hint] == nil then
       vx.problem(child(path, k), string.format("unknown key '%s'; did you mean '%s'?", k, hint),
                  child(path, k) .. "#key")

@@ -48,7 +48,7 @@ function M.render_variant(wf, ctx, variant)
   if type(variant) ~= "table" then errors.usage("wf.render: the variant is a table, got %s", type(variant)) end
   for k, v in pairs(variant) do
     if not VARIANT_KEYS[k] then
-      local hint = require("rigelk8s.cli").closest(tostring(k), VARIANT_NAMES)
+      local hint = require("rigelk8s.util").closest(tostring(k), VARIANT_NAMES)
       errors.usage("wf.render: unknown variant field '%s'%s (fields: %s)", tostring(k),
                    hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(VARIANT_NAMES, ", "))
     end
@@ -165,7 +165,7 @@ local ACTION_SET = {created = true, configured = true, unchanged = true, deleted
 -- report's "applied" line and JSON (action: created, configured, unchanged, deleted).
 function M.record(wf, ctx, action, obj)
   if not ACTION_SET[action] then
-    local hint = require("rigelk8s.cli").closest(tostring(action), ACTIONS)
+    local hint = require("rigelk8s.util").closest(tostring(action), ACTIONS)
     errors.usage("wf.record: unknown action '%s'%s (actions: %s)", tostring(action),
                  hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(ACTIONS, ", "))
   end
@@ -187,7 +187,7 @@ local STATE_SET = {ready = true, failed = true, progressing = true}
 -- failed or progressing. Returns the row.
 function M.set_row(wf, ctx, obj, state, message)
   if not STATE_SET[state] then
-    local hint = require("rigelk8s.cli").closest(tostring(state), STATES)
+    local hint = require("rigelk8s.util").closest(tostring(state), STATES)
     errors.usage("wf.set_row: unknown state '%s'%s (states: %s)", tostring(state),
                  hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(STATES, ", "))
   end

@@ -70,6 +70,7 @@ local errors = require "rigelk8s.errors"
 local progress = require "rigelk8s.progress"
 local rigelfile = require "rigelk8s.rigelfile"
 local sys = require "rigelk8s.sys"
+local util = require "rigelk8s.util"
 local yaml = require "rigelk8s.yaml"
 local core = require "rigelk8s"
 
@@ -86,12 +87,11 @@ M.SHIM_LUA_PLUGIN = "rigelk8s_rigel.LuaPlugin"
 -- Keys of a rigelk8s.lua job's `with` besides its configuration.
 M.LUA_KEYS = {"script", "args"}
 
-local null = core.null
-local function is_null(v) return v == nil or v == null end
-local function is_list(v)
-  return type(v) == "table" and (core.is_array(v) or (v[1] ~= nil))
-end
-local function is_map(v) return type(v) == "table" and not is_null(v) and not is_list(v) end
+local null = util.null
+local is_null, is_map = util.is_null, util.is_map
+-- Rendered values (matrix values, a Lua job's args) are lists as the template engine
+-- reads them; the Rigelfile's own lists are marked by the YAML decoder (see util.is_list).
+local function is_list(v) return util.is_list(v, "first") end
 
 local function sorted_keys(t)
   local keys = {}
@@ -173,7 +173,7 @@ function Planner:entry(v, path)
   end
   if not is_map(jobs[name]) then
     local names = sorted_keys(jobs)
-    local hint = cli.closest(name, names)
+    local hint = util.closest(name, names)
     self:problem(path, string.format("no job named '%s'%s%s", name,
       hint and ("; did you mean '" .. hint .. "'?") or "",
       #names > 0 and (" (jobs: " .. table.concat(names, ", ") .. ")") or "; the Rigelfile has no jobs:"))
@@ -243,7 +243,7 @@ function Planner:stage(v, path, inner)
   for _, k in ipairs(sorted_keys(v)) do
     if not contains(STAGE_KEYS, k) then
       unknown = true
-      local hint = cli.closest(tostring(k), STAGE_KEYS)
+      local hint = util.closest(tostring(k), STAGE_KEYS)
       self:problem(child(path, k), string.format("unknown key '%s' in a stage%s (%s)", k,
         hint and ("; did you mean '" .. hint .. "'?") or "", STAGE_SHAPES), child(path, k) .. "#key")
     end
@@ -332,7 +332,7 @@ function M.plan(opts)
                  #names > 0 and table.concat(names, ", ") or "no sequences")
   end
   if doc.sequences[opts.name] == nil then
-    local hint = cli.closest(opts.name, names)
+    local hint = util.closest(opts.name, names)
     errors.raise{message = rigelfile.format_problems({{path = "sequences", at = "sequences#key", message =
       string.format("no sequence named '%s'%s (sequences: %s)", opts.name,
         hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(names, ", "))}}, where),

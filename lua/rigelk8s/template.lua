@@ -36,11 +36,7 @@ setmetatable(M, {__index = function(t, k)
   end
 end})
 
-local null_value = nil
-do
-  local ok, core = pcall(require, "rigelk8s")
-  if ok and type(core) == "table" then null_value = core.null end
-end
+local util = require "rigelk8s.util"
 
 -------------------------------------------------------------------------------------------
 -- Template expressions
@@ -55,14 +51,9 @@ local function fail(fmt, ...)
   error(setmetatable({message = string.format(fmt, ...)}, TemplateError), 0)
 end
 
-local function is_null(v) return v == nil or (null_value ~= nil and v == null_value) end
-
-local function is_list(t)
-  if type(t) ~= "table" then return false end
-  local ok, core = pcall(require, "rigelk8s")
-  if ok and type(core) == "table" and core.is_array and core.is_array(t) then return true end
-  return t[1] ~= nil
-end
+local is_null = util.is_null
+-- A table with an item at [1] is a list here even with other keys (see util.is_list).
+local function is_list(t) return util.is_list(t, "first") end
 
 local function describe(v)
   if v == UNDEFINED then return "undefined" end
@@ -222,18 +213,7 @@ local filter_names = {}
 for name in pairs(filters) do filter_names[#filter_names + 1] = name end
 table.sort(filter_names)
 
-local function closest(word, candidates)
-  -- Suggestions must be close enough to help: none for very short words.
-  local ok, cli = pcall(require, "rigelk8s.cli")
-  if not ok then return nil end
-  local limit = #word <= 2 and 0 or #word <= 4 and 1 or #word <= 8 and 2 or 3
-  local best, best_d
-  for _, c in ipairs(candidates) do
-    local d = cli.distance(word, c)
-    if d <= limit and (not best_d or d < best_d) then best, best_d = c, d end
-  end
-  return best
-end
+local function closest(word, candidates) return util.closest(word, candidates, "tight") end
 
 -- Evaluates one expression (the text between {{ and }}) against ctx.
 -- Returns a value, or UNDEFINED wrapped with the name that was missing.
@@ -258,7 +238,7 @@ local function evaluate(src, ctx)
     local w = tok.v
     if w == "true" or w == "True" then return true end
     if w == "false" or w == "False" then return false end
-    if w == "none" or w == "None" or w == "null" then return null_value end
+    if w == "none" or w == "None" or w == "null" then return util.null end
     if w ~= "vars" and w ~= "data" then
       local hint = closest(w, {"vars", "data"})
       fail("unknown name '%s' in '{{%s}}'; variables are vars.NAME or data.NAME%s", w, src,

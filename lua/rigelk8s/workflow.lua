@@ -57,7 +57,7 @@ local function check_hook(name, fn)
     errors.usage("hook names are strings such as 'before_apply'; got the %s %s", type(name), tostring(name))
   end
   if not HOOKS[name] then
-    local hint = cli.closest(name, HOOK_NAMES)
+    local hint = require("rigelk8s.util").closest(name, HOOK_NAMES)
     errors.usage("unknown hook '%s'%s (hooks: %s)", tostring(name),
                  hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(HOOK_NAMES, ", "))
   end
@@ -258,7 +258,7 @@ function M.add(ctx, object, phase)
   end
   phase = phase or "other"
   if not PHASE_RANK[phase] then
-    local hint = cli.closest(tostring(phase), PHASES)
+    local hint = require("rigelk8s.util").closest(tostring(phase), PHASES)
     errors.usage("wf.add: unknown apply phase '%s'%s (phases, in apply order: %s)", tostring(phase),
                  hint and ("; did you mean '" .. hint .. "'?") or "", table.concat(PHASES, ", "))
   end
