@@ -159,17 +159,7 @@ M.schema = schema.orchestration
 local is_null = util.is_null
 local function is_map(v) return util.is_map(v, "holes") end
 
-local function contains(list, v)
-  for _, x in ipairs(list) do if x == v then return true end end
-  return false
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
+local contains, sorted_keys = util.contains, util.sorted_keys
 
 local function config_error(message)
   errors.raise{message = message, exit_code = errors.EXIT.usage, reason = "InvalidConfig"}

@@ -12,7 +12,7 @@ local M = {}
 local is_map = util.is_map
 -- Rendered values are lists as the template engine reads them (see util.is_list).
 local function is_list(v) return util.is_list(v, "first") end
-local child, contains, shallow_copy = seq_plan.child, seq_plan.contains, seq_plan.shallow_copy
+local child, shallow_copy, contains = seq_plan.child, seq_plan.shallow_copy, util.contains
 local raise_problems, data_refs = seq_plan.raise_problems, seq_plan.data_refs
 
 -- The job's `with` with the entry's `with` merged over it, and a position map in which

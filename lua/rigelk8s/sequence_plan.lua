@@ -22,17 +22,7 @@ M.LUA_KEYS = {"script", "args"}
 
 local is_null, is_list, is_map = util.is_null, util.is_list, util.is_map
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
-
-local function contains(list, v)
-  for _, x in ipairs(list) do if x == v then return true end end
-  return false
-end
+local sorted_keys, contains = util.sorted_keys, util.contains
 
 local function shallow_copy(t)
   local out = {}
@@ -46,7 +36,7 @@ local function child(path, key)
   return yaml.path_join(path, key)
 end
 
-M.contains, M.shallow_copy, M.child = contains, shallow_copy, child
+M.shallow_copy, M.child = shallow_copy, child
 
 -- The kind of runner a plugin name gets.
 function M.runner_of(plugin)

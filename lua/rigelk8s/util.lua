@@ -7,6 +7,8 @@
 --   util.is_map(v[, how])           a table that is neither null nor a list (same `how`)
 --   util.distance(a, b)             Levenshtein distance
 --   util.closest(word, candidates[, how])  the spelling hint for a typo, or nil
+--   util.sorted_keys(t)             the keys of t, sorted by their text
+--   util.contains(list, v)          whether v is an item of list
 --
 -- is_list is rigelk8s.is_array (a table marked as a list, or one whose keys are exactly
 -- 1..n) unless `how` names a looser reading, used where a table built in Lua must still
@@ -84,6 +86,18 @@ function M.closest(word, candidates, how)
     if d <= max and (not best_d or d < best_d) then best, best_d = c, d end
   end
   return best
+end
+
+function M.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+function M.contains(list, v)
+  for _, x in ipairs(list) do if x == v then return true end end
+  return false
 end
 
 return M

@@ -102,6 +102,20 @@ describe("util.closest", function()
   end)
 end)
 
+describe("util.sorted_keys and util.contains", function()
+  it("sorts keys by their text, mixed keys included", function()
+    assert.are.same({"a", "b", "c"}, util.sorted_keys({c = 1, a = 2, b = 3}))
+    assert.are.same({1, 10, 2, "x"}, util.sorted_keys({[2] = 1, [10] = 1, [1] = 1, x = 1}))
+    assert.are.same({}, util.sorted_keys({}))
+  end)
+
+  it("finds an item of a list", function()
+    assert.is_true(util.contains({"a", "b"}, "b"))
+    assert.is_false(util.contains({"a", "b"}, "c"))
+    assert.is_false(util.contains({}, nil))
+  end)
+end)
+
 describe("util's users", function()
   local function source(module)
     local path = "lua/" .. module:gsub("%.", "/") .. ".lua"
