@@ -102,7 +102,15 @@ describe("rigelk8s run", function()
 
   it("exits 130 on Ctrl-C in a busy script", function()
     local script = write("loop.lua", "io.stdout:write('started\\n'); io.stdout:flush(); while true do end")
-    local _, err, code = sh(q(bin) .. " run " .. q(script) .. " & pid=$!; sleep 0.3; kill -INT $pid; wait $pid")
+    -- Ctrl-C only once the script runs: a background job of sh starts with SIGINT ignored,
+    -- so a signal that came before the host installed its handler would be lost (and a slow
+    -- sanitizer build takes longer than a fixed sleep to start). A watchdog guards a hang.
+    local out = os.tmpname()
+    local _, err, code = sh(q(bin) .. " run " .. q(script) .. " >" .. q(out) .. " & pid=$!;" ..
+      " (sleep 60; kill -KILL $pid) >/dev/null 2>&1 & w=$!;" ..
+      " i=0; until grep -q started " .. q(out) .. " || [ $i -ge 600 ]; do sleep 0.05; i=$((i+1)); done;" ..
+      " kill -INT $pid; wait $pid; rc=$?; kill $w 2>/dev/null; exit $rc")
+    os.remove(out)
     assert.equal(130, code)
     assert.truthy(err:find("interrupted", 1, true), err)
   end)
