@@ -162,9 +162,12 @@ local FLEET_COMMANDS = {deploy = true, update = true, status = true, delete = tr
 -- Builds the run context: flags, output, Rigelfile config (lazily), client (lazily).
 function M.context(argv, info)
   info = info or {}
-  local spec = cli.merge(cli.global, M.flags, info.flags or {})
+  -- info.spec: a command's whole flag list, when it cannot take the global one as it is
+  -- (logs: -f is --follow there).
+  local spec = info.spec or cli.merge(cli.global, M.flags, info.flags or {})
   local opts, rest = cli.parse(argv, spec, {usage = info.usage or ("rigelk8s " .. (info.command or "run") .. " [flags]"),
                                             description = info.description})
+  opts.output, opts.timeout = opts.output or "text", opts.timeout or "5m"
   if opts.output ~= "text" and opts.output ~= "json" then
     errors.usage("-o/--output: expected text or json, got '%s'", tostring(opts.output))
   end
