@@ -23,6 +23,8 @@ local PALETTE = {"\27[36m", "\27[33m", "\27[32m", "\27[35m", "\27[34m", "\27[91m
 local RESET = "\27[0m"
 -- How long after a cut a followed log is asked for again, and how often in a row.
 local RECONNECT_DELAY, MAX_CUTS = 1.0, 5
+-- Lines of a stream remembered to skip their repetition after a reconnection.
+local RECENT = 64
 
 local function hash(s)
   local h = 5381
@@ -56,6 +58,7 @@ function M.new(client, opts)
 end
 
 function S:note(fmt, ...)
+  if self.quiet_notes and (fmt:sub(1, 2) == "+ " or fmt:sub(1, 2) == "- ") then return end
   self.err:write("rigelk8s: ", string.format(fmt, ...), "\n")
   self.err:flush()
 end
@@ -97,8 +100,15 @@ function S:open(pod, cname, since)
   local key = md.uid .. "/" .. cname
   local cs = container_status(pod, cname) or {}
   local all = self.opts.all_containers or #(pod.spec.containers or {}) > 1
+  local prev = self.streams[key]
   local st = {key = key, pod = md.name, uid = md.uid, container = cname, short = M.short_name(pod),
-              restarts = cs.restartCount or 0, cuts = self.streams[key] and self.streams[key].cuts or 0}
+              restarts = cs.restartCount or 0, cuts = prev and prev.cuts or 0, recent = {}}
+  if since and prev then
+    -- A reconnection asks for whole seconds, so it repeats what came just before the
+    -- cut: the lines already shown are skipped until the first new one.
+    st.skip = {}
+    for _, l in ipairs(prev.recent or {}) do st.skip[l] = (st.skip[l] or 0) + 1 end
+  end
   st.prefix = self:prefix(st.short, cname, all)
   local id, err = self.ws:try_add_log({namespace = md.namespace or self.ns, pod = md.name, container = cname,
                                        follow = self.opts.follow and not self.opts.previous or nil,
@@ -125,6 +135,8 @@ end
 function S:pod_seen(pod, group)
   local md = pod.metadata or {}
   if not md.uid then return end
+  -- deploy/update --logs: only the pods the rollout brings, not those that ran before.
+  if self.opts.exclude and self.opts.exclude[md.uid] then return end
   local known = self.pods[md.uid]
   if not known then
     known = {name = md.name, short = M.short_name(pod), group = group}
@@ -209,6 +221,16 @@ function S:event(ev)
   local st = self.streams[key]
   if not st then return end
   if ev.type == "LINE" then
+    if st.skip then
+      if (st.skip[ev.line] or 0) > 0 then
+        st.skip[ev.line] = st.skip[ev.line] - 1
+        return
+      end
+      st.skip = nil
+    end
+    local recent = st.recent
+    recent[#recent + 1] = ev.line
+    if #recent > RECENT then table.remove(recent, 1) end
     local text = ev.line
     if ev.dropped and ev.dropped > 0 then
       text = text .. marker(ev.dropped)
@@ -298,9 +320,63 @@ function S:pump(timeout)
   return true
 end
 
+-- Reads on for at most max seconds, and stops once quiet seconds pass without news
+-- (the end of deploy --logs: lines the new pods printed as they became Ready).
+function S:drain(max, quiet)
+  local deadline = sys.now() + max
+  while sys.now() < deadline do
+    local before = self.summary.lines + self.summary.streams
+    if not self:pump(math.min(quiet, deadline - sys.now())) then return end
+    if self.summary.lines + self.summary.streams == before then return end
+  end
+end
+
 function S:run()
   while self:pump(self.opts.follow and 1 or -1) do end
   return self.summary
+end
+
+-- The log groups of a rollout: the application Deployments among objects (not the
+-- ROS master), with the selectors they were rendered with.
+local function rollout_groups(ctx, objects)
+  local phase = {}
+  for _, e in ipairs(ctx.entries or {}) do phase[e.object] = e.phase end
+  local groups = {}
+  for _, o in ipairs(objects) do
+    local sel = {}
+    if o.kind == "Deployment" and phase[o] ~= "master" and o.spec and o.spec.selector then
+      for k, v in pairs(o.spec.selector.matchLabels or {}) do sel[#sel + 1] = k .. "=" .. v end
+    end
+    table.sort(sel)
+    if #sel > 0 then
+      groups[#groups + 1] = {name = o.metadata.name, selector = table.concat(sel, ","), namespace = o.metadata.namespace}
+    end
+  end
+  return groups
+end
+
+-- The uids of the pods that run before a rollout (wf.apply records them for --logs).
+function M.pods_before(client, ctx)
+  local uids = {}
+  for _, g in ipairs(rollout_groups(ctx, ctx.objects or {})) do
+    local pods = client:try_list{apiVersion = "v1", kind = "Pod", namespace = g.namespace, label_selector = g.selector}
+    for _, p in ipairs(pods or {}) do uids[p.metadata.uid] = true end
+  end
+  return uids
+end
+
+-- deploy/update --logs: follows the pods of the application Deployments among objects,
+-- except those in ctx.pods_before_apply (the pods before the rollout). The wait calls
+-- pump(0) as it goes.
+function M.for_rollout(client, ctx, objects, opts)
+  opts = opts or {}
+  local groups = rollout_groups(ctx, objects)
+  if #groups == 0 then return nil end
+  local s = M.new(client, {namespace = groups[1].namespace or (ctx.cfg and ctx.cfg.namespace), groups = groups,
+                           follow = true, color = opts.color, exclude = ctx.pods_before_apply})
+  s.quiet_notes = true
+  s:start()
+  return s
 end
 
 function S:close()

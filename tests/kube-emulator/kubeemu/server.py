@@ -879,47 +879,44 @@ class Handler(BaseHTTPRequestHandler):
         tail = q.get("tailLines")
         if tail not in (None, "") and not tail.lstrip("-").isdigit():
             raise bad_request('tailLines: Invalid value: "%s"' % tail)
-        # (time, text) entries; text None stands for the huge line
-        entries = [(t0, t) for t in texts]
+        # (time, text, hook) entries in time order; hook: "huge" (the text is HUGE_LINE
+        # bytes of 'x') or "cut" (the stream is dropped after this text, without its newline)
+        entries = [(t0, t, None) for t in texts]
         live = not previous and ("running" in state or "terminated" in state)
         if live and "log-huge-line" in image:
-            entries.insert(1, (t0, None))
-            entries.append((t0, "after the huge line"))
+            entries.insert(1, (t0, "", "huge"))
+            entries.append((t0, "after the huge line", None))
+        if live and "log-cut" in image:
+            entries.append((t0, "this line is cut off mid-", "cut"))
         tick = srv.opts.log_tick
         k = 0
         if live and tick > 0:
             until = parse_ts(state["terminated"].get("finishedAt")) if "terminated" in state else now
             while t0 + (k + 1) * tick <= until:
                 k += 1
-                entries.append((t0 + k * tick, "[emulator] %s tick %d" % (cname, k)))
-        cut = live and "log-cut" in image
-        if cut:
-            entries.append((t0, "this line is cut off mid-"))
+                entries.append((t0 + k * tick, "[emulator] %s tick %d" % (cname, k), None))
         if since not in (None, ""):
             entries = [e for e in entries if e[0] >= now - int(since)]
-            cut = cut and bool(entries) and entries[-1][1] == "this line is cut off mid-"
         if tail not in (None, "") and int(tail) >= 0:
             entries = entries[-int(tail):] if int(tail) else []
-            cut = cut and bool(entries) and entries[-1][1] == "this line is cut off mid-"
         stamps = q.get("timestamps") in ("true", "1")
 
         def render(t, text):
             pre = (now_ts(t).replace("Z", ".000000000Z") + " ") if stamps else ""
             return (pre + text + "\n").encode()
-        if not follow and not cut and all(t is not None for _, t in entries):
-            return self.send(200, b"".join(render(*e) for e in entries), "text/plain")
+        if not follow and all(h is None for _, _, h in entries):
+            return self.send(200, b"".join(render(t, x) for t, x, _ in entries), "text/plain")
         self.close_connection = True
         self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-cache, private\r\n"
                          b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
         try:
-            last = len(entries) - 1
-            for i, (t, text) in enumerate(entries):
-                if text is None:
+            for t, text, hook in entries:
+                if hook == "huge":
                     piece = b"x" * (1024 * 1024)
                     for _ in range(self.HUGE_LINE // len(piece)):
                         self.wfile.write(self.chunk(piece))
                     self.wfile.write(self.chunk(b"\n"))
-                elif cut and i == last:
+                elif hook == "cut":
                     self.wfile.write(self.chunk(render(t, text)[:-1]))
                     self.wfile.flush()
                     try:

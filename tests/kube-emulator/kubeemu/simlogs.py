@@ -16,8 +16,10 @@ restarts), sinceSeconds (lines of the last N seconds; the emulator's lines carry
 container's start time) and tailLines. With --log-tick SECONDS every running container
 also logs "[emulator] NAME tick N" every SECONDS from its start (in plain reads too).
 Test hooks in the image name: "log-huge-line" logs a 64 MiB line of 'x' after its first
-line; "log-cut" ends the log with "this line is cut off mid-" without a newline and
-drops the connection there (no final chunk)."""
+line; "log-cut" breaks the log off after its start lines with "this line is cut off
+mid-" (no newline) and drops the connection there (no final chunk). That line has the
+container's start time, so a reader that asks again with a sinceSeconds past it gets the
+tick lines after it, without the cut.""" 
 import json
 import threading
 
