@@ -113,7 +113,10 @@ function S:open(pod, cname, since)
   local id, err = self.ws:try_add_log({namespace = md.namespace or self.ns, pod = md.name, container = cname,
                                        follow = self.opts.follow and not self.opts.previous or nil,
                                        previous = self.opts.previous or nil,
-                                       since = since or self.opts.since, tail = not since and self.opts.tail or nil,
+                                       -- --since and --tail are about the pods there at the
+                                       -- start; a pod that appears later is shown whole.
+                                       since = since or (not self.started and self.opts.since) or nil,
+                                       tail = not since and not self.started and self.opts.tail or nil,
                                        timestamps = self.opts.timestamps or nil,
                                        max_line = self.opts.max_line}, key)
   if not id then
