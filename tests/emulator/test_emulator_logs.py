@@ -1,7 +1,11 @@
 """The kube-emulator's pods/log: follow=true as a chunked stream that ends when the pod is
 deleted, sinceSeconds, tailLines, the tick lines of --log-tick, and the bad-input test
 hooks (a 64 MiB line, a stream cut mid-line). Raw sockets, so the framing is checked."""
+import os
+import shutil
 import socket
+import subprocess
+import threading
 import time
 import unittest
 
@@ -165,6 +169,33 @@ class TestEmulatorLogs(unittest.TestCase):
         finally:
             s.close()
         self.assertNotIn(b"cut off", body)
+
+    @unittest.skipUnless(shutil.which("kubectl"), "kubectl not installed")
+    def test_kubectl_logs_follow_ends_when_the_pod_is_deleted(self):
+        """kubectl, the judge of the emulator's fidelity, follows the chunked log and ends
+        (exit 0) once the pod is gone."""
+        self.start_pod("kfollow")
+        env = dict(os.environ, KUBECONFIG=self.emu.kubeconfig)
+        p = subprocess.Popen(["kubectl", "logs", "-f", "kfollow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True)
+        reader.start()
+        try:
+            end = time.time() + 20
+            while not any("tick 2" in l for l in lines) and time.time() < end:
+                time.sleep(0.05)
+            self.assertTrue(any("tick 2" in l for l in lines), lines)
+            self.emu.ok("DELETE", NS + "/pods/kfollow")
+            self.assertEqual(p.wait(15), 0, p.stderr.read())
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            reader.join(5)
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual(lines[0].rstrip("\n"), "[emulator] main started (image nginx:1.25)")
 
 
 if __name__ == "__main__":
