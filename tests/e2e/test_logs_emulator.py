@@ -216,9 +216,11 @@ class LogsOnEmulator(unittest.TestCase):
             p.wait()
             self.fail("rigelk8s logs hung on a 64 MiB line")
         self.assertEqual(os.waitstatus_to_exitcode(status), 0)
-        # ru_maxrss is in KiB: the 64 MiB line must not be held (1 MiB kept, the rest dropped).
+        # ru_maxrss is in KiB: the 64 MiB line must not be held (1 MiB kept, the rest
+        # dropped). Holding it would take more than 64 MiB; the process takes ~28 MB
+        # (~44 MB under ASan, whose shadow memory counts too).
         print("max RSS with a 64 MiB line: %d KiB" % usage.ru_maxrss)
-        self.assertLess(usage.ru_maxrss, 48 * 1024)
+        self.assertLess(usage.ru_maxrss, 60 * 1024)
         p.returncode = os.waitstatus_to_exitcode(status)
 
     def test_stream_cut_mid_line_on_emulator(self):
