@@ -13,6 +13,9 @@
  *   client:watch_set()           -> set; set:add(spec [, key]) -> id;
  *                                   set:next([timeout]) -> {type, object, watch = key, id}
  *                                   or nil; set:remove(id); set:count(); set:close()
+ *                                set:add_log(spec [, key]) -> id: a pod's log as LINE
+ *                                   events {line, dropped, partial} then one END
+ *                                   {cut, error}, in the same set:next loop
  *   client:close()               idempotent; also __close and __gc
  *   client.namespace / context / server / cluster / user / kubeconfig
  *
@@ -937,6 +940,38 @@ static int set_add(lua_State *L)
     return 1;
 }
 
+/* set:add_log(spec [, key]) -> id: spec has namespace, pod, container, follow, previous,
+ * timestamps, since (seconds), tail (lines), max_line (bytes). Its events are LINE
+ * {line, dropped, partial} and, last, END {cut, error}; they carry `watch = key`. */
+static int set_add_log(lua_State *L)
+{
+    lwatchset *s = check_set(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    rk_log_spec spec = {0};
+    spec.namespace = opt_field(L, 2, "namespace");
+    spec.pod = opt_field(L, 2, "pod");
+    spec.container = opt_field(L, 2, "container");
+    spec.follow = bool_field(L, 2, "follow");
+    spec.previous = bool_field(L, 2, "previous");
+    spec.timestamps = bool_field(L, 2, "timestamps");
+    spec.since_seconds = (long)num_field(L, 2, "since", 0);
+    spec.tail_lines = (long)num_field(L, 2, "tail", -1);
+    lua_Number ml = num_field(L, 2, "max_line", 0);
+    spec.max_line = ml > 0 ? (size_t)ml : 0;
+    int id;
+    rk_kube_error kerr;
+    if (rk_watch_set_add_log(s->ws, &spec, &id, &kerr) != RK_OK)
+        return fail_kube(L, &kerr);
+    lua_getiuservalue(L, 1, 2);
+    if (lua_isnoneornil(L, 3))
+        lua_pushinteger(L, id);
+    else
+        lua_pushvalue(L, 3);
+    lua_rawseti(L, -2, id);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
 static int set_remove(lua_State *L)
 {
     lwatchset *s = check_set(L, 1);
@@ -982,9 +1017,23 @@ static int set_next(lua_State *L)
         rk_lua_push_value(L, ev->object);
         lua_setfield(L, -2, "object");
     }
+    if (ev->text) {
+        lua_pushlstring(L, ev->text, ev->text_len);
+        lua_setfield(L, -2, "line");
+        lua_pushinteger(L, (lua_Integer)ev->dropped);
+        lua_setfield(L, -2, "dropped");
+        lua_pushboolean(L, ev->partial);
+        lua_setfield(L, -2, "partial");
+    }
+    if (strcmp(ev->type, "END") == 0) {
+        lua_pushboolean(L, ev->cut);
+        lua_setfield(L, -2, "cut");
+    }
     if (ev->error) {
         push_kube_error(L, ev->error);
         lua_setfield(L, -2, "error");
+    }
+    if (ev->error || strcmp(ev->type, "END") == 0) {
         lua_getiuservalue(L, 1, 2);
         lua_pushnil(L);
         lua_rawseti(L, -2, ev->watch_id);
@@ -1005,7 +1054,8 @@ int luaopen_rigelk8s_kube(lua_State *L)
         {NULL, NULL}};
     static const luaL_Reg set_methods[] = {{"add", set_add},     {"remove", set_remove},
                                            {"next", set_next},   {"count", set_count},
-                                           {"close", set_close}, {NULL, NULL}};
+                                           {"close", set_close}, {"add_log", set_add_log},
+                                           {NULL, NULL}};
     lua_newtable(L); /* the module */
     luaopen_rigelk8s_hash(L); /* OpenSSL's digests: this plugin links libcrypto already */
     lua_setfield(L, -2, "hash");

@@ -92,6 +92,85 @@ rk_status rk_frames_feed(rk_frame_splitter *s, const char *data, size_t len, rk_
     return RK_OK;
 }
 
+/* ---- log line splitter ------------------------------------------------------------- */
+
+void rk_lines_init(rk_line_splitter *s, size_t max_line)
+{
+    rk_buf_init(&s->pending);
+    s->max_line = max_line ? max_line : RK_LOG_MAX_LINE;
+    s->dropped = 0;
+}
+
+void rk_lines_free(rk_line_splitter *s)
+{
+    rk_buf_free(&s->pending);
+}
+
+static void lines_reset(rk_line_splitter *s)
+{
+    s->pending.len = 0;
+    if (s->pending.data)
+        s->pending.data[0] = '\0';
+    s->dropped = 0;
+}
+
+size_t rk_lines_pending(const rk_line_splitter *s)
+{
+    return s->pending.len;
+}
+
+static rk_status emit_line(const char *line, size_t len, size_t dropped, int partial,
+                           rk_line_fn fn, void *ud)
+{
+    if (!dropped && len && line[len - 1] == '\r')
+        len--;
+    return fn(ud, line, len, dropped, partial);
+}
+
+rk_status rk_lines_feed(rk_line_splitter *s, const char *data, size_t len, rk_line_fn fn,
+                        void *ud, rk_error *err)
+{
+    /* Lines wholly inside the chunk are handed out in place; a line spanning chunks is
+     * kept up to max_line bytes, and whatever follows until its newline is only counted. */
+    while (len) {
+        const char *nl = memchr(data, '\n', len);
+        size_t part = nl ? (size_t)(nl - data) : len;
+        size_t room = s->max_line - s->pending.len;
+        size_t take = part < room ? part : room;
+        if (!nl) {
+            rk_buf_append(&s->pending, data, take);
+            s->dropped += part - take;
+            return rk_buf_status(&s->pending, err);
+        }
+        rk_status st;
+        if (!s->pending.len && !s->dropped && take == part) {
+            st = emit_line(data, part, 0, 0, fn, ud);
+        } else {
+            rk_buf_append(&s->pending, data, take);
+            if ((st = rk_buf_status(&s->pending, err)) != RK_OK)
+                return st;
+            st = emit_line(s->pending.data, s->pending.len, s->dropped + (part - take), 0, fn,
+                           ud);
+            lines_reset(s);
+        }
+        if (st != RK_OK)
+            return st;
+        data = nl + 1;
+        len -= part + 1;
+    }
+    return RK_OK;
+}
+
+rk_status rk_lines_finish(rk_line_splitter *s, rk_line_fn fn, void *ud)
+{
+    if (!s->pending.len && !s->dropped)
+        return RK_OK;
+    rk_status st = emit_line(s->pending.data ? s->pending.data : "", s->pending.len,
+                             s->dropped, 1, fn, ud);
+    lines_reset(s);
+    return st;
+}
+
 /* ---- events ------------------------------------------------------------------------ */
 
 rk_status rk_watch_parse_event(const char *frame, size_t len, char *type, size_t type_size,
@@ -121,6 +200,7 @@ void rk_watch_event_free(rk_watch_event *ev)
         return;
     rk_value_free(ev->root);
     free(ev->error);
+    free(ev->text);
     free(ev);
 }
 
@@ -255,6 +335,10 @@ typedef struct watch {
     known_map seen;
     int need_relist, failures, auth_refreshed;
     double retry_at, opened_at;
+    /* logs: the request path, and the line splitter of the body */
+    int is_log;
+    char *log_path, *log_what;
+    rk_line_splitter lines;
     struct watch *next;
 } watch;
 
@@ -398,9 +482,33 @@ static rk_status on_frame(void *ud, const char *frame, size_t len)
     return RK_OK;
 }
 
+static rk_status on_line(void *ud, const char *line, size_t len, size_t dropped, int partial)
+{
+    watch *w = ud;
+    rk_watch_event *ev = calloc(1, sizeof *ev);
+    char *text = malloc(len + 1);
+    if (!ev || !text) {
+        free(ev);
+        free(text);
+        return RK_ERR_NOMEM;
+    }
+    memcpy(text, line, len);
+    text[len] = '\0';
+    ev->watch_id = w->id;
+    snprintf(ev->type, sizeof ev->type, "LINE");
+    ev->text = text;
+    ev->text_len = len;
+    ev->dropped = dropped;
+    ev->partial = partial;
+    enqueue(w->set, ev);
+    return RK_OK;
+}
+
 static rk_status on_data(void *ud, const char *data, size_t len, rk_error *err)
 {
     watch *w = ud;
+    if (w->is_log)
+        return rk_lines_feed(&w->lines, data, len, on_line, w, err);
     return rk_frames_feed(&w->split, data, len, on_frame, w, err);
 }
 
@@ -422,9 +530,34 @@ static void init_call(const watch *w, rk_kube_call *c, rk_kube_verb verb)
     c->q.field_selector = w->field_selector;
 }
 
+static rk_status open_log(watch *w, rk_kube_error *kerr)
+{
+    rk_watch_set *ws = w->set;
+    rk_kube_call c;
+    rk_kube_call_init(&c, RK_VERB_RAW);
+    c.method = "GET";
+    c.path = w->log_path;
+    rk_kube_prepared p;
+    rk_status st = rk_kube_authenticate(ws->k, 0, kerr);
+    if (st == RK_OK)
+        st = rk_kube_prepare(ws->k, &c, &p, kerr);
+    if (st != RK_OK)
+        return st;
+    p.http.accept = "text/plain, */*";
+    rk_error err;
+    st = rk_http_stream_open(rk_kube_http(ws->k), &p.http, on_data, w, &w->stream, &err);
+    rk_kube_prepared_free(&p);
+    w->opened_at = now_s();
+    if (st != RK_OK)
+        rk_kube_error_from(kerr, &err, "InternalError", RK_EXIT_FAILED);
+    return st;
+}
+
 static rk_status open_stream(watch *w, rk_kube_error *kerr)
 {
     rk_watch_set *ws = w->set;
+    if (w->is_log)
+        return open_log(w, kerr);
     rk_kube_call c;
     init_call(w, &c, RK_VERB_WATCH);
     c.q.resource_version = w->rv;
@@ -451,6 +584,9 @@ static void free_watch(watch *w)
 {
     close_stream(w);
     rk_frames_free(&w->split);
+    rk_lines_free(&w->lines);
+    free(w->log_path);
+    free(w->log_what);
     known_free(&w->seen);
     free(w->api_version);
     free(w->kind);
@@ -582,6 +718,74 @@ rk_status rk_watch_set_add(rk_watch_set *ws, const rk_watch_spec *spec, int *id,
         return st;
     }
     w->id = ws->next_id++;
+    w->next = ws->watches;
+    ws->watches = w;
+    *id = w->id;
+    return RK_OK;
+}
+
+rk_status rk_watch_set_add_log(rk_watch_set *ws, const rk_log_spec *spec, int *id,
+                               rk_kube_error *kerr)
+{
+    const char *ns = spec->namespace && *spec->namespace
+                         ? spec->namespace
+                         : rk_kube_config(ws->k)->namespace;
+    watch *w = calloc(1, sizeof *w);
+    rk_buf path = RK_BUF_INIT, what = RK_BUF_INIT;
+    if (!spec->pod || !*spec->pod) {
+        free(w);
+        memset(kerr, 0, sizeof *kerr);
+        snprintf(kerr->reason, sizeof kerr->reason, "BadRequest");
+        snprintf(kerr->message, sizeof kerr->message, "logs: no pod name given");
+        kerr->exit_code = RK_EXIT_USAGE;
+        return RK_ERR_INVALID;
+    }
+    rk_buf_puts(&path, "/api/v1/namespaces/");
+    rk_url_escape(&path, ns ? ns : "default");
+    rk_buf_puts(&path, "/pods/");
+    rk_url_escape(&path, spec->pod);
+    rk_buf_puts(&path, "/log");
+    char sep = '?';
+    if (spec->container && *spec->container) {
+        rk_buf_printf(&path, "%ccontainer=", sep);
+        rk_url_escape(&path, spec->container);
+        sep = '&';
+    }
+    if (spec->follow)
+        rk_buf_printf(&path, "%cfollow=true", sep), sep = '&';
+    if (spec->previous)
+        rk_buf_printf(&path, "%cprevious=true", sep), sep = '&';
+    if (spec->since_seconds > 0)
+        rk_buf_printf(&path, "%csinceSeconds=%ld", sep, spec->since_seconds), sep = '&';
+    if (spec->tail_lines >= 0)
+        rk_buf_printf(&path, "%ctailLines=%ld", sep, spec->tail_lines), sep = '&';
+    if (spec->timestamps)
+        rk_buf_printf(&path, "%ctimestamps=true", sep);
+    rk_buf_printf(&what, "logs of pod %s/%s", ns ? ns : "default", spec->pod);
+    if (spec->container && *spec->container)
+        rk_buf_printf(&what, " container %s", spec->container);
+    if (!w || rk_buf_status(&path, NULL) != RK_OK || rk_buf_status(&what, NULL) != RK_OK) {
+        free(w);
+        rk_buf_free(&path);
+        rk_buf_free(&what);
+        memset(kerr, 0, sizeof *kerr);
+        snprintf(kerr->message, sizeof kerr->message, "out of memory");
+        kerr->exit_code = RK_EXIT_FAILED;
+        return RK_ERR_NOMEM;
+    }
+    w->set = ws;
+    w->is_log = 1;
+    w->log_path = rk_buf_detach(&path, NULL);
+    w->log_what = rk_buf_detach(&what, NULL);
+    w->kind = strdup("Pod");
+    rk_frames_init(&w->split, 0);
+    rk_lines_init(&w->lines, spec->max_line);
+    w->id = ws->next_id++;
+    rk_status st = open_stream(w, kerr);
+    if (st != RK_OK) {
+        free_watch(w);
+        return st;
+    }
     w->next = ws->watches;
     ws->watches = w;
     *id = w->id;
@@ -815,6 +1019,47 @@ static void handle_end(watch *w)
     retry_later(w);
 }
 
+/* A log's stream has ended: the line without a newline, if any, then END. */
+static void handle_log_end(watch *w)
+{
+    rk_watch_set *ws = w->set;
+    const rk_http_response *r = rk_http_stream_response(w->stream);
+    const rk_error *sink = rk_http_stream_sink_error(w->stream);
+    int cut = rk_lines_pending(&w->lines) || w->lines.dropped;
+    rk_lines_finish(&w->lines, on_line, w);
+    rk_kube_error kerr;
+    int failed = 1;
+    if (sink) {
+        rk_kube_error_from(&kerr, sink, "InternalError", RK_EXIT_FAILED);
+    } else if (r->failure == RK_NET_OK) {
+        if (r->status >= 200 && r->status < 300)
+            failed = 0;
+        else
+            rk_kube_status_decode(r->status, r->body.data ? r->body.data : "", r->body.len,
+                                  w->log_what, &kerr);
+    } else {
+        rk_kube_transport_error(ws->k, r, &kerr);
+        if (r->failure == RK_NET_BROKEN || r->failure == RK_NET_OTHER)
+            cut = 1;
+    }
+    rk_watch_event *ev = calloc(1, sizeof *ev);
+    rk_kube_error *e = failed ? malloc(sizeof *e) : NULL;
+    if (ev && (!failed || e)) {
+        if (e)
+            *e = kerr;
+        ev->watch_id = w->id;
+        snprintf(ev->type, sizeof ev->type, "END");
+        ev->cut = cut;
+        ev->error = e;
+        enqueue(ws, ev);
+    } else {
+        free(ev);
+        free(e);
+    }
+    close_stream(w);
+    w->failures = -1; /* done: service() removes it */
+}
+
 /* Moves every watch along: ended streams, relists, reconnections, dead watches. Returns
  * the earliest time a reconnection is due (0: none). */
 static double service(rk_watch_set *ws)
@@ -822,7 +1067,9 @@ static double service(rk_watch_set *ws)
     double due = 0, t = now_s();
     for (watch **p = &ws->watches; *p;) {
         watch *w = *p;
-        if (w->stream && (rk_http_stream_done(w->stream) || w->need_relist))
+        if (w->is_log && w->stream && rk_http_stream_done(w->stream))
+            handle_log_end(w);
+        else if (w->stream && (rk_http_stream_done(w->stream) || w->need_relist))
             handle_end(w);
         if (w->failures >= 0 && w->need_relist && !w->stream) {
             rk_kube_error kerr;

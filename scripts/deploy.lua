@@ -6,7 +6,8 @@
 local wf = require "rigelk8s.workflow"
 
 local info = {command = "deploy", usage = "rigelk8s deploy [-f Rigelfile] [flags]",
-              description = "Render the Rigelfile's orchestration job, apply it, and wait until it is Ready."}
+              description = "Render the Rigelfile's orchestration job, apply it, and wait until it is Ready.",
+              flags = {{"logs", nil, "--logs", help = "stream the new pods' logs while waiting (rigelk8s logs)"}}}
 
 return wf.main(function(ctx)
   return wf.finish(ctx, wf.deploy(ctx))

@@ -8,7 +8,8 @@ local rollout = require "rigelk8s.rollout"
 
 local info = {command = "update", usage = "rigelk8s update [-f Rigelfile] [--image IMAGE] [--atomic] [flags]",
               description = "Roll out a changed Rigelfile (or a new image) and follow the rolling update.",
-              flags = {{"image", nil, "--image", value = "IMAGE", help = "new application image"}}}
+              flags = {{"image", nil, "--image", value = "IMAGE", help = "new application image"},
+                       {"logs", nil, "--logs", help = "stream the new pods' logs while waiting (rigelk8s logs)"}}}
 
 local function images_of(d)
   local out = {}

@@ -53,6 +53,7 @@ M.commands = {
   {"diff", summary = "server-side dry run compared with the live objects (exit 1 when different)"},
   {"rollback", summary = "back to the previous revision, or --to-revision N"},
   {"delete", summary = "tear down in reverse order; PVCs are kept unless --delete-storage"},
+  {"logs", summary = "the logs of the application's pods, prefixed by pod; -f follows them through rollouts"},
   {"list", summary = "the applications rigelk8s deployed, from their inventories (-n NS | -A)"},
   {"render", summary = "print the manifests as YAML (no cluster)"},
   {"results", summary = "copy results.source_path out of the newest ready pod (kubectl cp)"},

@@ -208,12 +208,15 @@ end
 -- pod's log (kubectl logs). pod: a name, a reference or a Pod object. container: which
 -- container (needed when the pod has several); tail: the last N lines; previous: the
 -- previous (crashed) instance's log; since: only lines of the last N seconds;
--- timestamps: prefix each line with its time. follow is not supported: the client has
--- no streaming of plain text yet (use a loop with since, or a watch on the pod).
+-- timestamps: prefix each line with its time. With follow = true and a callback
+-- (logs(pod, opts, fn)) the log is streamed: fn(line, ev) per line as it arrives
+-- (ev.dropped: bytes cut off an overlong line; returning false stops), until the
+-- container stops; the result is then the END event ({cut = true} when the stream
+-- broke off mid-line). Lines are limited to opts.max_line bytes (1 MiB).
 local function dns_name(s)
   return type(s) == "string" and s:match("^[a-z0-9][-a-z0-9.]*$") ~= nil and not s:find("..", 1, true)
 end
-function Client:try_logs(pod, opts)
+function Client:try_logs(pod, opts, fn)
   opts = opts or {}
   local name, ns
   if type(pod) == "string" then
@@ -227,8 +230,8 @@ function Client:try_logs(pod, opts)
     return nil, errors.new{message = string.format("logs: expected a pod name (a DNS name), got %s", tostring(name)),
                            reason = "BadRequest", exit_code = errors.EXIT.usage}
   end
-  if opts.follow then
-    return nil, errors.new{message = "logs: follow is not supported yet; read again with since = N seconds",
+  if opts.follow and type(fn) ~= "function" then
+    return nil, errors.new{message = "logs: follow = true needs a callback: c:logs(pod, {follow = true}, function(line) ... end)",
                            reason = "BadRequest", exit_code = errors.EXIT.usage}
   end
   local q = {}
@@ -247,6 +250,23 @@ function Client:try_logs(pod, opts)
                                reason = "BadRequest", exit_code = errors.EXIT.usage}
       end
       q[#q + 1] = string.format("%s=%d", param, math.floor(v))
+    end
+  end
+  if opts.follow then
+    local ws <close> = self:watch_set()
+    local _, err = ws:try_add_log{namespace = ns, pod = name, container = opts.container, follow = true,
+                                  previous = opts.previous, timestamps = opts.timestamps, since = opts.since,
+                                  tail = opts.tail, max_line = opts.max_line}
+    if err then return nil, err end
+    while true do
+      local ev, nerr = ws:try_next()
+      if not ev then return nil, nerr end
+      if ev.type == "LINE" then
+        if fn(ev.line, ev) == false then return {type = "END", cut = false, stopped = true} end
+      elseif ev.type == "END" then
+        if ev.error and not ev.cut then return nil, ev.error end
+        return ev
+      end
     end
   end
   if opts.previous then q[#q + 1] = "previous=true" end
@@ -311,8 +331,10 @@ end
 -- The raw primitives return nil, err; the set's friendly methods raise.
 WatchSet.try_add = WatchSet.try_add or WatchSet.add
 WatchSet.try_next = WatchSet.try_next or WatchSet.next
+WatchSet.try_add_log = WatchSet.try_add_log or WatchSet.add_log
 WatchSet.add = raising(WatchSet.try_add)
 WatchSet.next = raising(WatchSet.try_next)
+WatchSet.add_log = raising(WatchSet.try_add_log)
 
 local WATCH_KEYS = {"apiVersion", "kind", "namespace", "name", "label_selector", "field_selector",
                     "resource_version", "all_namespaces", "bookmarks", "server_timeout"}

@@ -162,9 +162,12 @@ local FLEET_COMMANDS = {deploy = true, update = true, status = true, delete = tr
 -- Builds the run context: flags, output, Rigelfile config (lazily), client (lazily).
 function M.context(argv, info)
   info = info or {}
-  local spec = cli.merge(cli.global, M.flags, info.flags or {})
+  -- info.spec: a command's whole flag list, when it cannot take the global one as it is
+  -- (logs: -f is --follow there).
+  local spec = info.spec or cli.merge(cli.global, M.flags, info.flags or {})
   local opts, rest = cli.parse(argv, spec, {usage = info.usage or ("rigelk8s " .. (info.command or "run") .. " [flags]"),
                                             description = info.description})
+  opts.output, opts.timeout = opts.output or "text", opts.timeout or "5m"
   if opts.output ~= "text" and opts.output ~= "json" then
     errors.usage("-o/--output: expected text or json, got '%s'", tostring(opts.output))
   end
@@ -408,6 +411,10 @@ end
 function M.apply(ctx, objects, opts)
   opts = opts or {}
   local client = M.connect(ctx)
+  -- --logs: the pods that run before this rollout, whose logs it does not stream.
+  if ctx.opts.logs and not ctx.pods_before_apply then
+    ctx.pods_before_apply = require("rigelk8s.logs").pods_before(client, ctx)
+  end
   M.run_hooks(ctx, "before_apply", objects)
   local summary = ctx.applied or new_summary()
   ctx.applied = summary
@@ -643,13 +650,17 @@ function M.wait(ctx, objects, opts)
   if ctx.opts.dry_run or #targets == 0 then
     result = {state = "ready", rows = {}, targets = {}, elapsed = 0, dry_run = ctx.opts.dry_run or nil}
   else
+    -- --logs (deploy, update): the new pods' logs stream while the rollout is waited for.
+    local logs = ctx.opts.logs and require("rigelk8s.logs").for_rollout(M.connect(ctx), ctx, targets,
+      {color = sys.isatty(1) and progress.color_enabled{no_color = ctx.opts.no_color}})
     result = rollout.wait(M.connect(ctx), targets, {
       timeout = opts.timeout or M.remaining(ctx),
       fail_fast = mode == "none" and false or mode,
       namespaces = M.spans_namespaces(ctx, targets),
-      tick = ctx.out.tty and 1 or nil,
-      on_progress = function(rows) ctx.out:update(rows) end,
+      tick = logs and 0.25 or (ctx.out.tty and 1 or nil),
+      on_progress = function(rows) if logs then logs:pump(0) end; ctx.out:update(rows) end,
     })
+    if logs then logs:drain(2, 0.5); logs:close() end
     ctx.out:finish()
   end
   if opts.ros_graph and result.state == "ready" and not result.dry_run then M.ros_graph_gate(ctx, result) end

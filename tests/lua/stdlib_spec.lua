@@ -144,9 +144,20 @@ describe("c:logs against the emulator", function()
                                        subresource = "log", tail = 1})
   end)
 
-  it("refuses follow and bad arguments before asking the server", function()
+  it("streams a followed log line by line to a callback, until the callback stops it", function()
+    local got = {}
+    local fin = c:logs("one", {namespace = "logs", follow = true}, function(line, ev)
+      got[#got + 1] = line
+      assert.are.equal(0, ev.dropped)
+      return #got < 2
+    end)
+    assert.are.same({"[emulator] main started (image app:1)", "ready"}, got)
+    assert.is_true(fin.stopped)
+  end)
+
+  it("refuses follow without a callback and bad arguments before asking the server", function()
     local _, e1 = c:try_logs("one", {namespace = "logs", follow = true})
-    assert.truthy(e1.message:find("follow is not supported", 1, true))
+    assert.truthy(e1.message:find("follow = true needs a callback", 1, true))
     local _, e2 = c:try_logs("../x", {namespace = "logs"})
     assert.truthy(e2.message:find("expected a pod name", 1, true))
     local _, e3 = c:try_logs("one", {namespace = "logs", tail = -1})

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import yamlmini
 from .api import Api
-from .common import ApiError, bad_request, deepcopy, dumpb, loads, not_found, now_ts
+from .common import ApiError, bad_request, deepcopy, dumpb, loads, not_found, now_ts, parse_ts
 from .controllers import Controllers
 from .registry import Registry, RType
 from .selectors import parse_field_selector, parse_label_selector, match_fields, match_reqs
@@ -858,13 +858,104 @@ class Handler(BaseHTTPRequestHandler):
             raise bad_request(msg)
         if not previous and ("running" in state or "terminated" in state):
             lines = simlogs.lines(self.server, ns, cname, lines)
+        return self.send_log(rt, ns, name, q, pod, cname, cs, image, lines, previous)
+
+    # Test hooks in the image name, for clients' bad-input handling (see simlogs.py):
+    # "log-huge-line" logs one line of HUGE_LINE bytes; "log-cut" ends its log with a line
+    # without a newline and drops the connection there (no final chunk).
+    HUGE_LINE = 64 * 1024 * 1024
+
+    def send_log(self, rt, ns, name, q, pod, cname, cs, image, texts, previous):
+        srv = self.server
+        state = cs.get("state") or {}
+        run = state.get("running") or state.get("terminated") or {}
+        t0 = parse_ts(run.get("startedAt")) or time.time()
+        now = time.time()
+        follow = q.get("follow") in ("true", "1")
+        since = q.get("sinceSeconds")
+        if since not in (None, ""):
+            if not since.isdigit() or int(since) < 1:
+                raise bad_request('sinceSeconds: Invalid value: "%s": must be greater than 0' % since)
         tail = q.get("tailLines")
-        if tail and tail.isdigit():
-            lines = lines[-int(tail):] if int(tail) else []
-        if q.get("timestamps") in ("true", "1"):
-            lines = ["%s %s" % (now_ts().replace("Z", ".000000000Z"), l) for l in lines]
-        body = "".join(l + "\n" for l in lines).encode()
-        return self.send(200, body, "text/plain")
+        if tail not in (None, "") and not tail.lstrip("-").isdigit():
+            raise bad_request('tailLines: Invalid value: "%s"' % tail)
+        # (time, text, hook) entries in time order; hook: "huge" (the text is HUGE_LINE
+        # bytes of 'x') or "cut" (the stream is dropped after this text, without its newline)
+        entries = [(t0, t, None) for t in texts]
+        live = not previous and ("running" in state or "terminated" in state)
+        if live and "log-huge-line" in image:
+            entries.insert(1, (t0, "", "huge"))
+            entries.append((t0, "after the huge line", None))
+        if live and "log-cut" in image:
+            entries.append((t0, "this line is cut off mid-", "cut"))
+        tick = srv.opts.log_tick
+        k = 0
+        if live and tick > 0:
+            until = parse_ts(state["terminated"].get("finishedAt")) if "terminated" in state else now
+            while t0 + (k + 1) * tick <= until:
+                k += 1
+                entries.append((t0 + k * tick, "[emulator] %s tick %d" % (cname, k), None))
+        if since not in (None, ""):
+            entries = [e for e in entries if e[0] >= now - int(since)]
+        if tail not in (None, "") and int(tail) >= 0:
+            entries = entries[-int(tail):] if int(tail) else []
+        stamps = q.get("timestamps") in ("true", "1")
+
+        def render(t, text):
+            pre = (now_ts(t).replace("Z", ".000000000Z") + " ") if stamps else ""
+            return (pre + text + "\n").encode()
+        if not follow and all(h is None for _, _, h in entries):
+            return self.send(200, b"".join(render(t, x) for t, x, _ in entries), "text/plain")
+        self.close_connection = True
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-cache, private\r\n"
+                         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        try:
+            for t, text, hook in entries:
+                if hook == "huge":
+                    piece = b"x" * (1024 * 1024)
+                    for _ in range(self.HUGE_LINE // len(piece)):
+                        self.wfile.write(self.chunk(piece))
+                    self.wfile.write(self.chunk(b"\n"))
+                elif hook == "cut":
+                    self.wfile.write(self.chunk(render(t, text)[:-1]))
+                    self.wfile.flush()
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                else:
+                    self.wfile.write(self.chunk(render(t, text)))
+            if follow and not previous:
+                self.follow_log(rt, ns, name, pod, cname, cs, t0, k, render)
+            self.wfile.write(b"0\r\n\r\n")
+        except (OSError, ValueError):
+            pass
+
+    def follow_log(self, rt, ns, name, pod, cname, cs, t0, k, render):
+        """Keeps a followed log open while the container runs: a tick line every
+        --log-tick seconds (none when 0); ends when the pod is gone (or replaced), the
+        container stopped or restarted, or the client went away."""
+        srv = self.server
+        uid = (pod.get("metadata") or {}).get("uid")
+        restarts = cs.get("restartCount", 0)
+        tick = srv.opts.log_tick
+        while True:
+            time.sleep(0.05)
+            if self.peer_closed(self.connection):
+                return
+            cur = srv.store.get(rt.key, ns, name)
+            if cur is None or (cur.get("metadata") or {}).get("uid") != uid:
+                return
+            st = ((cur.get("status") or {}).get("containerStatuses") or []) + \
+                ((cur.get("status") or {}).get("initContainerStatuses") or [])
+            c = next((x for x in st if x.get("name") == cname), {})
+            if "running" not in (c.get("state") or {}) or c.get("restartCount", 0) != restarts:
+                return
+            if tick > 0 and time.time() >= t0 + (k + 1) * tick:
+                k += 1
+                self.wfile.write(self.chunk(render(t0 + k * tick, "[emulator] %s tick %d" % (cname, k))))
+                self.wfile.flush()
 
     def peer_closed(self, sock):
         try:
@@ -1208,6 +1299,8 @@ def parse_args(argv):
                     help="do not publish kube-root-ca.crt into namespaces (kube-apiserver < 1.20 did not)")
     ap.add_argument("--history", type=int, default=1000, help="watch event history kept per resource (default 1000)")
     ap.add_argument("--bookmark-interval", type=float, default=1.0, help="seconds between watch BOOKMARK events")
+    ap.add_argument("--log-tick", type=float, default=0.0,
+                    help="seconds between the tick lines every running container logs (default 0: none)")
     ap.add_argument("--fault", action="append", default=[], help="fault JSON applied at start (repeatable)")
     ap.add_argument("--no-aggregated-discovery", action="store_true", help="serve only legacy discovery documents")
     ap.add_argument("--require-auth", action="store_true",

@@ -8,7 +8,18 @@ JSON line, say) registers it for a container name in a namespace:
 
 Every pod of that namespace with a container of that name then logs those lines (after
 the emulator's "started" line) once the container has run. Tests that rely on this must
-say that the output is simulated."""
+say that the output is simulated.
+
+pods/log also takes follow=true (a chunked text stream that stays open while the
+container runs and ends when the pod is deleted or replaced, or the container stops or
+restarts), sinceSeconds (lines of the last N seconds; the emulator's lines carry the
+container's start time) and tailLines. With --log-tick SECONDS every running container
+also logs "[emulator] NAME tick N" every SECONDS from its start (in plain reads too).
+Test hooks in the image name: "log-huge-line" logs a 64 MiB line of 'x' after its first
+line; "log-cut" breaks the log off after its start lines with "this line is cut off
+mid-" (no newline) and drops the connection there (no final chunk). That line has the
+container's start time, so a reader that asks again with a sinceSeconds past it gets the
+tick lines after it, without the cut.""" 
 import json
 import threading
 
