@@ -536,13 +536,14 @@ function Tracker:judge_unschedulable(p, pv)
   local scaler_text = scaler and string.format("%s: %s", scaler.reason, scaler.message or scaler.note or "")
   if scaler and scaler.reason == "NotTriggerScaleUp" then
     pv.state, pv.reasons = "failed", {"NotTriggerScaleUp", "Unschedulable"}
-    pv.message = string.format("%s; the cluster autoscaler will not add a node for it (%s)", pv.message, scaler_text)
+    pv.message = string.format("%s; the cluster autoscaler will not add a node for it (%s)",
+                               (pv.message:gsub("%.$", "")), scaler_text)
     return pv
   end
   local mismatch = not scaler and M.node_mismatch(p.spec, self.nodes)
   if mismatch then
     pv.state, pv.reasons = "failed", {"NoMatchingNode", "Unschedulable"}
-    pv.message = string.format("%s; %s; fix: %s", pv.message, mismatch.text, mismatch.fix)
+    pv.message = string.format("%s; %s; fix: %s", (pv.message:gsub("%.$", "")), mismatch.text, mismatch.fix)
     return pv
   end
   local waited = now - since
