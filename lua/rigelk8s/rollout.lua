@@ -17,8 +17,9 @@
 --
 -- Terminal states: a target is ready, failed-terminal (a Job's Failed condition, a
 -- Deployment's ProgressDeadlineExceeded, a claim whose StorageClass does not exist) or
--- failed-for-now (a pod in CrashLoopBackOff or ImagePullBackOff: someone may still fix
--- it). A Job is failed only by its Failed condition (backoffLimit, activeDeadlineSeconds)
+-- failed-for-now (a pod in CrashLoopBackOff, a permanent pull error, Unschedulable with
+-- no node to match: someone may still fix it). A transient pull error and an
+-- Unschedulable pod that may still get a node are waited for (Tracker:judge_pod). A Job is failed only by its Failed condition (backoffLimit, activeDeadlineSeconds)
 -- and ready on Complete; its failed pods are retries, shown as "attempt 2/3 running".
 local core = require "rigelk8s.rollout_core"
 local sys = require "rigelk8s.sys"
@@ -500,10 +501,12 @@ end
 function Tracker:judge_pull(p, pv)
   local prefix = pv.message:match("^(.-), retrying") or pv.message
   local attempts, last = self:pull_history(p)
-  -- Without events (RBAC), the last ErrImagePull message the wait saw stands in.
+  -- The error in the status now is the freshest; under ImagePullBackOff (kubelet < 1.32:
+  -- no cause in it) the last pull event's, or without events (RBAC) the last
+  -- ErrImagePull message the wait saw.
   local seen = waiting_pull_message(p)
   if seen then self.pull_errors[pod_id(p)] = seen end
-  last = last or self.pull_errors[pod_id(p)]
+  last = seen or last or self.pull_errors[pod_id(p)]
   local class = last and core.pull_error(last)
   local limit = self.pull_attempts
   if class == "permanent" then

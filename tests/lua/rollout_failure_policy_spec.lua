@@ -84,6 +84,9 @@ describe("pull errors", function()
     v = judge(t, p)
     assert.are.equal("progressing", v.state)
     assert.truthy(v.message:find("2 of 3 pull attempts failed", 1, true), v.message)
+    -- The third pull fails otherwise: the status (the freshest) and the event say so.
+    p = pulling("p", "ErrImagePull", "dial tcp: connection refused")
+    t:observe{type = "MODIFIED", object = p}
     t:observe{type = "ADDED", object = event(p, "Warning", "Failed",
                                              'Failed to pull image "r.example.com/app:1": dial tcp: connection refused')}
     v = judge(t, p)
