@@ -471,6 +471,10 @@ end
 
 local function pod_id(p) return p.metadata.uid or p.metadata.name end
 
+-- How long an Unschedulable pod's verdict waits for the scheduler's event when none comes
+-- (a user who may not watch events).
+local EVENTS_WAIT = 2
+
 -- The kubelet's failed pull attempts for a pod ("Failed to pull image ...: error"
 -- events, each with its count) and the last error it reported.
 function Tracker:pull_history(pod)
@@ -532,9 +536,10 @@ function Tracker:judge_unschedulable(p, pv)
   self.want_nodes = true
   local name = p.metadata.name
   local said = pv.message:match("^pod [^:]*: Unschedulable: (.*)$") or ""
-  local scaler
+  local scaler, scheduler_said
   for _, e in ipairs(self:events_for(p)) do
     if e.reason == "TriggeredScaleUp" or e.reason == "NotTriggerScaleUp" then scaler = e end
+    if e.reason == "FailedScheduling" then scheduler_said = true end
   end
   local scaler_text = scaler and string.format("%s: %s", scaler.reason, scaler.message or scaler.note or "")
   if scaler and scaler.reason == "NotTriggerScaleUp" then
@@ -543,8 +548,14 @@ function Tracker:judge_unschedulable(p, pv)
                                (pv.message:gsub("%.$", "")), scaler_text)
     return pv
   end
+  -- The label rule waits for the scheduler's FailedScheduling event (or, without events,
+  -- EVENTS_WAIT seconds): an autoscaler's TriggeredScaleUp told before it may still be on
+  -- its way on the event watch, and it would say that a node with the label is coming.
+  local heard = scheduler_said or now - since >= EVENTS_WAIT
   local mismatch = not scaler and M.node_mismatch(p.spec, self.nodes)
-  if mismatch then
+  if mismatch and not heard then
+    self.wake_at = math.min(self.wake_at or math.huge, since + EVENTS_WAIT)
+  elseif mismatch then
     pv.state, pv.reasons = "failed", {"NoMatchingNode", "Unschedulable"}
     pv.message = string.format("%s; %s; fix: %s", (pv.message:gsub("%.$", "")), mismatch.text, mismatch.fix)
     return pv

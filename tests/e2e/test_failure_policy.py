@@ -91,7 +91,8 @@ class FailurePolicyOnEmulatorTest(unittest.TestCase):
                       "no node has the label gpu=true", r.stderr)
         self.assertIn("no node has the label gpu=true (nodes: robot-1, robot-2); "
                       "fix: kubectl label node robot-1 gpu=true", r.stderr)
-        self.assertNotIn("waiting for a node", r.stderr)  # failed at once, no grace
+        self.assertIn("0 available · NoMatchingNode", r.stderr)  # the label rule, not the grace
+        self.assertNotIn("--unschedulable-grace", r.stderr)
         self.assertLess(r.elapsed, 25, r)  # sanity: well under the 30 s grace
 
     def test_triggered_scale_up_waits_then_succeeds_when_the_emulator_adds_a_node_on_emulator(self):
@@ -99,7 +100,8 @@ class FailurePolicyOnEmulatorTest(unittest.TestCase):
         r = self.deploy(emu, "scale", 0, node_selector=GPU)
         self.assertIn("waiting for a node (autoscaler: TriggeredScaleUp: pod triggered scale-up: "
                       "[{kubeemu-pool 1->2 (max: 10)}]", r.stderr)
-        self.assertNotIn("no node has the label", r.stderr)
+        self.assertNotIn("no node has the label", r.stderr)  # the label rule waited for the autoscaler's word
+        self.assertNotIn("[failed]", r.stderr)
         k = Cluster(emu)
         node = emu.ok("GET", "/api/v1/nodes/kubeemu-pool-1")
         self.assertEqual(node["metadata"]["labels"]["gpu"], "true")
@@ -112,6 +114,7 @@ class FailurePolicyOnEmulatorTest(unittest.TestCase):
         r = self.deploy(emu, "noscale", 1)
         self.assertIn("the cluster autoscaler will not add a node for it (NotTriggerScaleUp: pod didn't trigger "
                       "scale-up: 1 node(s) didn't fit, 1 max node group size reached)", r.stderr)
+        self.assertIn("0 available · NotTriggerScaleUp", r.stderr)
         self.assertLess(r.elapsed, 25, r)  # sanity: well under the 30 s grace
 
     def test_unschedulable_fails_after_the_grace_on_emulator(self):

@@ -122,12 +122,24 @@ describe("unschedulable pods", function()
   it("fail at once when no node has the nodeSelector label, naming it and the kubectl fix", function()
     local p = unschedulable("p", {nodeSelector = {gpu = "true", zone = "a"}}, NO_MATCH)
     local t = tracker(p, {nodes = {node("robot-1", {zone = "a"}), node("robot-2", {zone = "b"})}})
+    -- Not before the scheduler's event is in: an autoscaler's answer may come before it.
+    assert.are.equal("progressing", judge(t, p).state)
+    t:observe{type = "ADDED", object = event(p, "Warning", "FailedScheduling", NO_MATCH)}
     local v = judge(t, p)
     assert.are.equal("failed", v.state)
     assert.are.equal("NoMatchingNode", v.reasons[1])
     assert.truthy(v.message:find("no node has the label gpu=true (nodes: robot-1, robot-2); " ..
                                  "fix: kubectl label node robot-1 gpu=true zone=a", 1, true), v.message)
     assert.truthy(v.message:find(NO_MATCH:sub(1, -2) .. "; no node has the label", 1, true), v.message)
+  end)
+
+  it("fail for a missing label after 2 s without events (a user who may not watch them)", function()
+    local p = unschedulable("p", {nodeSelector = {gpu = "true"}}, NO_MATCH)
+    local t, advance = tracker(p, {nodes = {node("robot-1", {})}})
+    assert.are.equal("progressing", judge(t, p).state)
+    assert.are.equal(2, t.wake_at)
+    advance(2)
+    assert.are.equal("NoMatchingNode", judge(t, p).reasons[1])
   end)
 
   it("consider the required node affinity", function()
