@@ -5,6 +5,8 @@
  *   deployment(obj), statefulset(obj), daemonset(obj), pod(obj), pvc(obj), job(obj),
  *   service(obj)                  -> the same verdict, by that kind's rule
  *   event_for(obj, events)        -> "Reason: message", event  (or nil: nothing explains it)
+ *   pull_error(message)           -> "permanent"|"transient"|"unknown", the phrase that
+ *                                    decided ("" for unknown): rk_rollout_pull_error
  *   history(deploy, replicasets)  -> {{revision, name, images = {...}, change_cause,
  *                                      current}, ...} ascending by revision
  *   rollback_plan(deploy, replicasets[, to_revision])
@@ -151,6 +153,18 @@ static int judge(lua_State *L, rule_fn rule)
         return push_failure(L, st, &err);
     push_verdict(L, &v);
     return 1;
+}
+
+static int l_pull_error(lua_State *L)
+{
+    const char *message = luaL_optstring(L, 1, "");
+    const char *why = "";
+    rk_pull_class c = rk_rollout_pull_error(message, &why);
+    lua_pushstring(L, c == RK_PULL_PERMANENT   ? "permanent"
+                      : c == RK_PULL_TRANSIENT ? "transient"
+                                               : "unknown");
+    lua_pushstring(L, why);
+    return 2;
 }
 
 static int l_evaluate(lua_State *L) { return judge(L, rk_rollout_evaluate); }
@@ -374,6 +388,7 @@ int luaopen_rigelk8s_rollout_core(lua_State *L)
         {"job", l_job},
         {"service", l_service},
         {"event_for", l_event_for},
+        {"pull_error", l_pull_error},
         {"history", l_history},
         {"rollback_plan", l_rollback_plan},
         {"rollback_template", l_rollback_template},

@@ -13,8 +13,12 @@
  *                ContainersStarting (or the waiting reason, e.g. ContainerCreating)
  *                ContainersNotReady, the Ready condition's reason when every container
  *                is ready (ReadinessGatesNotReady) or PodNotReady, WaitingForVolumeBinding
- *                (unschedulable only until its claims bind), PodStatusUnknown |
- *                Unschedulable CrashLoopBackOff ErrImagePull ImagePullBackOff
+ *                (unschedulable only until its claims bind), PodStatusUnknown,
+ *                Unschedulable (no node fits now: the caller decides how long to wait),
+ *                ImagePullRetrying + ErrImagePull|ImagePullBackOff (a pull error that is
+ *                not permanent: rk_rollout_pull_error) |
+ *                Unschedulable (a claim that does not exist) CrashLoopBackOff
+ *                ErrImagePull ImagePullBackOff (permanent pull errors)
  *                ErrImageNeverPull InvalidImageName CreateContainerConfigError
  *                CreateContainerError RunContainerError OOMKilled InitContainerFailed
  *                ContainerFailed, and for phase Failed the pod's status.reason
@@ -34,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define REVISION_ANNOTATION "deployment.kubernetes.io/revision"
 #define CHANGE_CAUSE_ANNOTATION "kubernetes.io/change-cause"
@@ -531,11 +536,87 @@ static int is_image_problem(const char *reason)
            streq(reason, "ErrImageNeverPull") || streq(reason, "InvalidImageName");
 }
 
+/* Pull error wording, matched case-insensitively as whole words (a digest's hex or a
+ * port number never matches "503"). Real kubelet messages, e.g.:
+ *   containerd  failed to pull and unpack image "x": failed to resolve reference "x": x:
+ *               not found | pull access denied, repository does not exist or may require
+ *               authorization: server message: insufficient_scope: authorization failed |
+ *               failed to authorize: failed to fetch anonymous token: unexpected status
+ *               from GET request to https://auth.docker.io/token?...: 401 Unauthorized |
+ *               failed to copy: httpReadSeeker: failed open: unexpected status code
+ *               https://...: 503 Service Unavailable | dial tcp 1.2.3.4:443: i/o timeout
+ *   CRI-O       reading manifest x in docker.io/library/y: manifest unknown | requested
+ *               access to the resource is denied | toomanyrequests: You have reached your
+ *               pull rate limit
+ *   kubelet     couldn't parse image reference "x": invalid reference format */
+static const char *const transient_pull_words[] = {
+    "i/o timeout", "timeout", "timed out", "deadline exceeded", "connection refused",
+    "connection reset", "no route to host", "network is unreachable", "no such host",
+    "temporary failure", "try again", "unexpected eof", "eof", "tls handshake",
+    "too many requests", "toomanyrequests", "rate limit", "internal server error",
+    "bad gateway", "service unavailable", "gateway timeout", "500", "502", "503", "504",
+    "429", NULL,
+};
+
+static const char *const permanent_pull_words[] = {
+    "not found", "manifest unknown", "name unknown", "repository does not exist",
+    "pull access denied", "access to the resource is denied", "denied", "unauthorized",
+    "authentication required", "authorization failed", "forbidden", "401", "403",
+    "invalid reference format", "invalid reference", "couldn't parse image", NULL,
+};
+
+static int word_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
+
+/* Whether word occurs in s (case-insensitive) with no letter or digit either side. */
+static int has_word(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = s; *p; p++) {
+        if (strncasecmp(p, word, n) != 0)
+            continue;
+        if ((p == s || !word_char(p[-1])) && !word_char(p[n]))
+            return 1;
+    }
+    return 0;
+}
+
+rk_pull_class rk_rollout_pull_error(const char *message, const char **why)
+{
+    if (why)
+        *why = "";
+    if (is_empty(message))
+        return RK_PULL_UNKNOWN;
+    for (const char *const *w = transient_pull_words; *w; w++)
+        if (has_word(message, *w)) {
+            if (why)
+                *why = *w;
+            return RK_PULL_TRANSIENT;
+        }
+    for (const char *const *w = permanent_pull_words; *w; w++)
+        if (has_word(message, *w)) {
+            if (why)
+                *why = *w;
+            return RK_PULL_PERMANENT;
+        }
+    return RK_PULL_UNKNOWN;
+}
+
+/* ErrImagePull and ImagePullBackOff fail a pod only when the message says the image
+ * cannot be had; otherwise the kubelet is retrying and the pod is progressing. */
+static int is_retried_pull(const char *reason, const char *message)
+{
+    return (streq(reason, "ErrImagePull") || streq(reason, "ImagePullBackOff")) &&
+           rk_rollout_pull_error(message, NULL) != RK_PULL_PERMANENT;
+}
+
 typedef struct {
     reader *r;
     const rk_value *pod;
     rk_verdict *v;
     int failures;
+    /* The first container whose image pull the kubelet retries (not a failure). */
+    const char *retry_container, *retry_reason, *retry_message, *retry_image;
+    int retry_init;
 } pod_check;
 
 /* spec.containers[name] (or initContainers): for the image and the memory limit. */
@@ -604,7 +685,21 @@ static void check_container(pod_check *pc, const rk_value *cs, const char *base,
     if (r->status != RK_OK)
         return;
 
-    if (is_fatal_waiting(w_reason)) {
+    if (is_retried_pull(w_reason, w_message)) {
+        if (!pc->retry_container) {
+            const char *image = get_str(r, cs, base, "image");
+            const rk_value *spec = container_spec(pc, init, name);
+            if (is_empty(image) && spec) {
+                const rk_value *img = rk_map_get_cstr(spec, "image");
+                image = img && img->type == RK_STRING ? img->as.str.ptr : NULL;
+            }
+            pc->retry_container = name;
+            pc->retry_reason = w_reason;
+            pc->retry_message = w_message;
+            pc->retry_image = image;
+            pc->retry_init = init;
+        }
+    } else if (is_fatal_waiting(w_reason)) {
         begin_failure(pc, init, name);
         verdict_append(v, "%s", w_reason);
         verdict_reason(v, w_reason);
@@ -743,7 +838,7 @@ rk_status rk_rollout_pod(const rk_value *obj, rk_verdict *out, rk_error *err)
     if (strcmp(phase, "Failed") == 0) {
         const char *reason = get_text(&r, obj, NULL, "status.reason");
         const char *message = get_text(&r, obj, NULL, "status.message");
-        pod_check pc = {&r, obj, out, 1};
+        pod_check pc = {.r = &r, .pod = obj, .v = out, .failures = 1};
         out->state = RK_ROLLOUT_FAILED;
         verdict_append(out, "pod %s: Failed", name);
         if (*reason)
@@ -774,9 +869,15 @@ rk_status rk_rollout_pod(const rk_value *obj, rk_verdict *out, rk_error *err)
             verdict_append(out, ")");
             return reader_finish(&r, out);
         }
-        /* Failed, not waiting: a cluster autoscaler may still add a node, but the user has
-         * to know now that the pod does not fit (and why, in the scheduler's words). */
-        verdict_set(out, RK_ROLLOUT_FAILED, "Unschedulable", "pod %s: Unschedulable", name);
+        /* A claim that does not exist is a missing object, like a missing ConfigMap: failed.
+         * Anything else may change (a cluster autoscaler adds a node, someone labels or
+         * uncordons one): progressing with reason Unschedulable, and the caller decides
+         * how long to wait, from the nodes, the autoscaler's events and the time
+         * (rigelk8s.rollout: --unschedulable-grace). */
+        int missing_claim = strstr(sched_message, "persistentvolumeclaim \"") &&
+                            strstr(sched_message, "\" not found");
+        verdict_set(out, missing_claim ? RK_ROLLOUT_FAILED : RK_ROLLOUT_PROGRESSING,
+                    "Unschedulable", "pod %s: Unschedulable", name);
         if (*sched_message) {
             verdict_append(out, ": ");
             verdict_text(out, sched_message);
@@ -784,7 +885,7 @@ rk_status rk_rollout_pod(const rk_value *obj, rk_verdict *out, rk_error *err)
         return reader_finish(&r, out);
     }
 
-    pod_check pc = {&r, obj, out, 0};
+    pod_check pc = {.r = &r, .pod = obj, .v = out, .failures = 0};
     out->state = RK_ROLLOUT_FAILED;
     check_containers(&pc, "status.initContainerStatuses", 1);
     check_containers(&pc, "status.containerStatuses", 0);
@@ -792,6 +893,22 @@ rk_status rk_rollout_pod(const rk_value *obj, rk_verdict *out, rk_error *err)
         return reader_finish(&r, out);
 
     out->state = RK_ROLLOUT_PROGRESSING;
+    if (pc.retry_container) {
+        verdict_set(out, RK_ROLLOUT_PROGRESSING, "ImagePullRetrying",
+                    "pod %s: %s %s: %s", name, pc.retry_init ? "init container" : "container",
+                    pc.retry_container, pc.retry_reason);
+        if (!is_empty(pc.retry_image))
+            verdict_append(out, " (image \"%s\")", pc.retry_image);
+        verdict_append(out, ", retrying");
+        if (*pc.retry_message) {
+            int said = rk_rollout_pull_error(pc.retry_message, NULL) == RK_PULL_TRANSIENT;
+            verdict_append(out, said ? " (registry said: " : " (");
+            verdict_text(out, pc.retry_message);
+            verdict_append(out, ")");
+        }
+        verdict_reason(out, pc.retry_reason);
+        return reader_finish(&r, out);
+    }
     if (!condition_true(&r, scheduled) && is_empty(node)) {
         verdict_set(out, RK_ROLLOUT_PROGRESSING, "WaitingToBeScheduled",
                     "pod %s: waiting to be scheduled", name);

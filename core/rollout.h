@@ -74,6 +74,21 @@ rk_status rk_rollout_service(const rk_value *obj, rk_verdict *out, rk_error *err
 rk_status rk_rollout_event_for(const rk_value *obj, const rk_value *events,
                                const rk_value **event_out, rk_error *err);
 
+/* What an image pull error says about the image, from the kubelet's message (the
+ * waiting state's message of ErrImagePull or ImagePullBackOff, or a Failed event's
+ * "Failed to pull image ...: ..."; containerd, CRI-O and Docker wordings):
+ *   RK_PULL_PERMANENT  the image cannot exist or cannot be had with these credentials:
+ *                      "not found", "manifest unknown", "repository does not exist",
+ *                      "pull access denied", "denied", "unauthorized", "401", "403
+ *                      Forbidden", "invalid reference format"...; retrying cannot help
+ *   RK_PULL_TRANSIENT  the registry or the network failed this time: timeouts, "connection
+ *                      refused", EOF, 5xx, "429 Too Many Requests", rate limits...
+ *   RK_PULL_UNKNOWN    neither (an empty message, "Back-off pulling image" alone)
+ * Transient words win over permanent ones ("failed to authorize: ... 502 Bad Gateway").
+ * *why (when not NULL) gets the phrase that decided, a static string, or "". */
+typedef enum { RK_PULL_UNKNOWN, RK_PULL_TRANSIENT, RK_PULL_PERMANENT } rk_pull_class;
+rk_pull_class rk_rollout_pull_error(const char *message, const char **why);
+
 /* Writes "Reason: message" for an event (`note` for events.k8s.io/v1), on one line.
  * Returns the length it wanted, like snprintf. */
 size_t rk_rollout_event_text(const rk_value *event, char *buf, size_t size);

@@ -9,7 +9,8 @@ local rollout = require "rigelk8s.rollout"
 local info = {command = "update", usage = "rigelk8s update [-f Rigelfile] [--image IMAGE] [--atomic] [flags]",
               description = "Roll out a changed Rigelfile (or a new image) and follow the rolling update.",
               flags = {{"image", nil, "--image", value = "IMAGE", help = "new application image"},
-                       {"logs", nil, "--logs", help = "stream the new pods' logs while waiting (rigelk8s logs)"}}}
+                       {"logs", nil, "--logs", help = "stream the new pods' logs while waiting (rigelk8s logs)"},
+                       wf.UNSCHEDULABLE_GRACE_FLAG}}
 
 local function images_of(d)
   local out = {}
@@ -19,6 +20,7 @@ local function images_of(d)
 end
 
 return wf.main(function(ctx)
+  wf.unschedulable_grace(ctx) -- a bad duration is a usage error before anything is applied
   wf.config(ctx)
   if ctx.opts.image then wf.set_image(ctx, ctx.opts.image) end
   wf.render(ctx)

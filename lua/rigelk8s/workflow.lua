@@ -633,6 +633,14 @@ function M.remaining(ctx)
   return math.max(ctx.started + ctx.timeout - sys.now(), 0)
 end
 
+-- The --unschedulable-grace of the run in seconds (deploy, update), or nil: the default.
+M.UNSCHEDULABLE_GRACE_FLAG = {"unschedulable_grace", nil, "--unschedulable-grace", value = "DURATION",
+                              help = "how long a pod may stay Unschedulable while no rule says it never fits (default 30s)"}
+function M.unschedulable_grace(ctx)
+  local g = ctx.opts.unschedulable_grace
+  return g and cli.duration(g, "--unschedulable-grace") or nil
+end
+
 -- Waits for objects together with live progress; returns the rollout result
 -- ({state = "ready"|"failed"|"timeout"|"interrupted", targets, rows, diagnosis, elapsed};
 -- see rigelk8s.rollout). opts: timeout (default: what is left of --timeout), fail_fast
@@ -657,6 +665,7 @@ function M.wait(ctx, objects, opts)
       timeout = opts.timeout or M.remaining(ctx),
       fail_fast = mode == "none" and false or mode,
       namespaces = M.spans_namespaces(ctx, targets),
+      unschedulable_grace = M.unschedulable_grace(ctx),
       tick = logs and 0.25 or (ctx.out.tty and 1 or nil),
       on_progress = function(rows) if logs then logs:pump(0) end; ctx.out:update(rows) end,
     })

@@ -535,7 +535,8 @@ static void test_reasons_are_capped_and_unique(void **state)
                                 "\"phase\":\"Running\",\"containerStatuses\":[");
     for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++)
         n += (size_t)snprintf(json + n, sizeof json - n,
-                              "%s{\"name\":\"c%zu\",\"state\":{\"waiting\":{\"reason\":\"%s\"}}}",
+                              "%s{\"name\":\"c%zu\",\"state\":{\"waiting\":{\"reason\":\"%s\","
+                              "\"message\":\"x: not found\"}}}",
                               i ? "," : "", i, waits[i]);
     snprintf(json + n, sizeof json - n, "]}}");
     rk_value *obj = parse(json);
@@ -548,6 +549,83 @@ static void test_reasons_are_capped_and_unique(void **state)
         assert_string_equal(v.reasons[i], waits[i]);
     assert_non_null(strstr(v.message, "; container c8: CrashLoopBackOff"));
     rk_value_free(obj);
+}
+
+/* Real kubelet messages (containerd, CRI-O, Docker; GitHub issues and the kubelet source)
+ * and what they say about the image. */
+static void test_pull_errors_are_permanent_or_transient(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *message;
+        rk_pull_class want;
+        const char *why;
+    } cases[] = {
+        {"failed to pull and unpack image \"docker.io/library/nginx:nope\": failed to resolve "
+         "reference \"docker.io/library/nginx:nope\": docker.io/library/nginx:nope: not found",
+         RK_PULL_PERMANENT, "not found"},
+        {"failed to pull and unpack image \"docker.io/library/app:imagepull-fail\": failed to "
+         "resolve reference \"docker.io/library/app:imagepull-fail\": pull access denied, "
+         "repository does not exist or may require authorization: server message: "
+         "insufficient_scope: authorization failed",
+         RK_PULL_PERMANENT, "repository does not exist"},
+        {"failed to pull and unpack image \"ghcr.io/o/app:1\": failed to resolve reference "
+         "\"ghcr.io/o/app:1\": failed to authorize: failed to fetch anonymous token: unexpected "
+         "status from GET request to https://ghcr.io/token?scope=repository%3Ao%2Fapp%3Apull: "
+         "401 Unauthorized",
+         RK_PULL_PERMANENT, "unauthorized"},
+        {"rpc error: code = Unknown desc = reading manifest 1.0 in quay.io/o/app: manifest "
+         "unknown: manifest unknown",
+         RK_PULL_PERMANENT, "manifest unknown"},
+        {"Error response from daemon: pull access denied for app, repository does not exist or "
+         "may require 'docker login': denied: requested access to the resource is denied",
+         RK_PULL_PERMANENT, "repository does not exist"},
+        {"failed to resolve reference \"r.example.com/app:1\": unexpected status from HEAD "
+         "request to https://r.example.com/v2/app/manifests/1: 403 Forbidden",
+         RK_PULL_PERMANENT, "forbidden"},
+        {"couldn't parse image reference \"App:1\": invalid reference format: repository name "
+         "must be lowercase",
+         RK_PULL_PERMANENT, "invalid reference format"},
+        {"Back-off pulling image \"nginx:nope\": ErrImagePull: failed to pull and unpack image "
+         "\"docker.io/library/nginx:nope\": failed to resolve reference "
+         "\"docker.io/library/nginx:nope\": docker.io/library/nginx:nope: not found",
+         RK_PULL_PERMANENT, "not found"},
+        {"failed to pull and unpack image \"registry.k8s.io/csi/driver:v1.2.1\": failed to copy: "
+         "httpReadSeeker: failed open: unexpected status code https://registry.k8s.io/v2/csi/"
+         "driver/manifests/sha256:1fa698be6cfa7bb83c90788dfe6c1fd4bd2d72f1b09881c54920e2f81fe82c73: "
+         "503 Service Unavailable",
+         RK_PULL_TRANSIENT, "service unavailable"},
+        {"failed to pull and unpack image \"registry.k8s.io/pause:3.9\": failed to resolve "
+         "reference \"registry.k8s.io/pause:3.9\": failed to do request: Head "
+         "\"https://registry.k8s.io/v2/pause/manifests/3.9\": dial tcp 34.96.108.209:443: "
+         "i/o timeout",
+         RK_PULL_TRANSIENT, "i/o timeout"},
+        {"failed to pull and unpack image \"docker.io/library/app:1\": failed to resolve "
+         "reference \"docker.io/library/app:1\": failed to authorize: failed to fetch anonymous "
+         "token: unexpected status from GET request to https://auth.docker.io/token: 502 Bad "
+         "Gateway",
+         RK_PULL_TRANSIENT, "bad gateway"},
+        {"failed to pull and unpack image \"docker.io/library/app:1\": failed to copy: "
+         "httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/"
+         "library/app/manifests/sha256:0a: 429 Too Many Requests - Server message: "
+         "toomanyrequests: You have reached your pull rate limit.",
+         RK_PULL_TRANSIENT, "too many requests"},
+        {"failed to do request: Head \"https://r.example.com:5000/v2/app/manifests/1\": dial tcp "
+         "10.0.0.9:5000: connect: connection refused",
+         RK_PULL_TRANSIENT, "connection refused"},
+        {"Back-off pulling image \"app:1\"", RK_PULL_UNKNOWN, ""},
+        {"", RK_PULL_UNKNOWN, ""},
+        /* Whole words only: a digest or a port with 401/503 inside says nothing. */
+        {"pulling sha256:ab401cd503ef from r.example.com:5030", RK_PULL_UNKNOWN, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *why = NULL;
+        rk_pull_class got = rk_rollout_pull_error(cases[i].message, &why);
+        if (got != cases[i].want || strcmp(why, cases[i].why) != 0)
+            fail_msg("case %zu: class %d (why \"%s\"), want %d (\"%s\"): %s", i, (int)got, why,
+                     (int)cases[i].want, cases[i].why, cases[i].message);
+    }
+    assert_int_equal(rk_rollout_pull_error(NULL, NULL), RK_PULL_UNKNOWN);
 }
 
 static void test_state_names(void **state)
@@ -580,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_nulls_and_integral_floats_read_like_go),
         cmocka_unit_test(test_long_messages_are_cut_with_an_ellipsis),
         cmocka_unit_test(test_reasons_are_capped_and_unique),
+        cmocka_unit_test(test_pull_errors_are_permanent_or_transient),
         cmocka_unit_test(test_state_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,8 +172,10 @@ class FleetTest(unittest.TestCase):
         try:
             before = {i: self.emus[i].ok("GET", APP.format(ns="fleet"))["metadata"]["annotations"]
                       ["deployment.kubernetes.io/revision"] for i in range(N)}
+            # A cordon may be lifted: r5 fails once its pod has been Unschedulable for the grace.
             rc, out, err = run(["update", "--fleet", self.fleet, "--image", "my/app:v3", "--canary", "1",
-                                "--wave-size", "3", "--atomic", "--timeout", "30s", "-o", "json"], self.dir)
+                                "--wave-size", "3", "--atomic", "--timeout", "30s", "--unschedulable-grace", "2s",
+                                "-o", "json"], self.dir)
         finally:
             self.emus[5].ok("PATCH", node, {"spec": {"unschedulable": False}})
         doc = json.loads(out)

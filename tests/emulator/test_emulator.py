@@ -1160,6 +1160,67 @@ class TestKubeletFailures(EmuCase):
         finally:
             emu.stop()
 
+    def test_flaky_pull_fails_twice_then_pulls(self):
+        emu = Emulator(ready_delay=0.1)
+        try:
+            w = WatchStream(emu, NS + "/pods?watch=true&fieldSelector=metadata.name%3Dflaky")
+            emu.ok("POST", NS + "/pods", pod("flaky", image="registry.example/app:flaky-pull"))
+            seen, messages = [], []
+            while "running" not in seen:
+                ev = w.next()
+                for cs in ev["object"]["status"].get("containerStatuses") or []:
+                    state = cs["state"]
+                    r = state.get("waiting", {}).get("reason") or ("running" if "running" in state else None)
+                    if r and (not seen or seen[-1] != r):
+                        seen.append(r)
+                        if r == "ErrImagePull":
+                            messages.append(state["waiting"]["message"])
+            w.close()
+            self.assertEqual(seen, ["ContainerCreating", "ErrImagePull", "ImagePullBackOff", "ErrImagePull",
+                                    "ImagePullBackOff", "running"])
+            self.assertTrue(messages[0].endswith(": 503 Service Unavailable"), messages)
+            self.assertTrue(messages[1].endswith(": i/o timeout"), messages)
+            failed = [e for e in events_for(emu, "flaky") if e["message"].startswith("Failed to pull image")]
+            self.assertEqual(sum(e["count"] for e in failed), 2)
+        finally:
+            emu.stop()
+
+    def test_permanent_pull_faults_say_not_found_and_401(self):
+        self.emu.ok("POST", NS + "/pods", pod("nf", image="registry.example/app:not-found"))
+        self.emu.ok("POST", NS + "/pods", pod("ua", image="registry.example/app:unauthorized"))
+        for name, end in (("nf", ': registry.example/app:not-found: not found'), ("ua", ": 401 Unauthorized")):
+            p = self.wait(lambda: (lambda p: p if (p["status"].get("containerStatuses") or [{}])[0].get("state", {}).get("waiting", {}).get("reason") == "ErrImagePull" else None)(
+                self.getj(NS + "/pods/" + name)), timeout=5)
+            self.assertTrue(p["status"]["containerStatuses"][0]["state"]["waiting"]["message"].endswith(end), p["status"])
+
+    def test_autoscaler_scale_up_adds_a_fitting_node(self):
+        emu = Emulator("--autoscaler", "scale-up", "--scale-up-delay", "0.3", ready_delay=0.1)
+        try:
+            body = pod("gpu", image="app:1")
+            body["spec"]["nodeSelector"] = {"gpu": "true"}
+            emu.ok("POST", NS + "/pods", body)
+            p = self.wait(lambda: (lambda p: p if p["spec"].get("nodeName") else None)(
+                emu.ok("GET", NS + "/pods/gpu")), timeout=5)
+            self.assertEqual(p["spec"]["nodeName"], "kubeemu-pool-1")
+            node = emu.ok("GET", "/api/v1/nodes/kubeemu-pool-1")
+            self.assertEqual(node["metadata"]["labels"]["gpu"], "true")
+            reasons = [e["reason"] for e in events_for(emu, "gpu")]
+            self.assertLess(reasons.index("TriggeredScaleUp"), reasons.index("FailedScheduling"), reasons)
+        finally:
+            emu.stop()
+
+    def test_autoscaler_no_scale_up_says_so(self):
+        emu = Emulator("--autoscaler", "no-scale-up", ready_delay=0.1)
+        try:
+            body = pod("gpu", image="app:1")
+            body["spec"]["nodeSelector"] = {"gpu": "true"}
+            emu.ok("POST", NS + "/pods", body)
+            ev = self.wait(lambda: [e for e in events_for(emu, "gpu") if e["reason"] == "NotTriggerScaleUp"], timeout=5)
+            self.assertTrue(ev[0]["message"].startswith("pod didn't trigger scale-up: "), ev)
+            self.assertEqual(len(emu.ok("GET", "/api/v1/nodes")["items"]), 1)
+        finally:
+            emu.stop()
+
     def test_never_ready(self):
         self.emu.ok("POST", NS + "/pods", pod("nr", image="app-never-ready:1"))
         p = self.wait(lambda: (lambda p: p if p["status"].get("phase") == "Running" else None)(self.getj(NS + "/pods/nr")))

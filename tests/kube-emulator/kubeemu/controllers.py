@@ -181,6 +181,56 @@ def tolerates(pod_spec, node):
     return True
 
 
+# Image pull faults by image name (tests/kube-emulator/README.md, "Kubelet"), with
+# containerd's wording: permanent ones the kubelet never gets past, transient ones
+# (`flaky-pull`: the first FLAKY_PULL_FAILURES attempts; `registry-down`: every attempt).
+FLAKY_PULL_FAILURES = 2
+
+
+def image_ref(img):
+    """The fully qualified reference containerd names in its messages."""
+    first = img.split("/", 1)[0]
+    if "/" in img and ("." in first or ":" in first or first == "localhost"):
+        ref = img
+    elif "/" in img:
+        ref = "docker.io/" + img
+    else:
+        ref = "docker.io/library/" + img
+    if ":" not in ref.rsplit("/", 1)[-1] and "@" not in ref:
+        ref += ":latest"
+    return ref
+
+
+def pull_fault(img, attempt):
+    """(kind, message) of the pull of img at attempt (1, 2, ...): kind "permanent" or
+    "transient"; None when the pull succeeds."""
+    img = img or ""
+    ref = image_ref(img)
+    host = ref.split("/", 1)[0]
+    repo, _, tag = ref.split("/", 1)[1].rpartition(":")
+    head = 'failed to pull and unpack image "%s": ' % ref
+    if "imagepull-fail" in img:
+        # kept as it always was (existing tests): Docker Hub's answer for a missing repository
+        return "permanent", ('failed to pull and unpack image "docker.io/library/%s": failed to resolve reference '
+                             '"docker.io/library/%s": pull access denied, repository does not exist or may require '
+                             'authorization' % (img, img))
+    if "not-found" in img:
+        return "permanent", head + 'failed to resolve reference "%s": %s: not found' % (ref, ref)
+    if "unauthorized" in img:
+        return "permanent", head + ('failed to resolve reference "%s": failed to authorize: failed to fetch anonymous '
+                                    'token: unexpected status from GET request to https://%s/token?scope=repository'
+                                    '%%3A%s%%3Apull&service=%s: 401 Unauthorized' % (ref, host, repo.replace("/", "%2F"), host))
+    if "registry-down" in img or ("flaky-pull" in img and attempt <= FLAKY_PULL_FAILURES):
+        if attempt % 2:
+            return "transient", head + ('failed to copy: httpReadSeeker: failed open: unexpected status code '
+                                        'https://%s/v2/%s/manifests/sha256:%064x: 503 Service Unavailable'
+                                        % (host, repo, abs(hash(ref)) % (1 << 63)))
+        return "transient", head + ('failed to resolve reference "%s": failed to do request: Head '
+                                    '"https://%s/v2/%s/manifests/%s": dial tcp 10.96.7.7:443: i/o timeout'
+                                    % (ref, host, repo, tag))
+    return None
+
+
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 
 
@@ -201,6 +251,12 @@ class Controllers:
         self.ns_finalize_delay = float(getattr(opts, "namespace_finalize_delay", 0.0) or 0.0)
         # how long a kubelet takes to stop a gracefully deleted pod
         self.pod_stop_delay = float(getattr(opts, "pod_stop_delay", 0.1) or 0.0)
+        # a simulated cluster autoscaler for Unschedulable pods (--autoscaler): "scale-up"
+        # says TriggeredScaleUp and adds a fitting node after --scale-up-delay seconds,
+        # "no-scale-up" says NotTriggerScaleUp, "none" (the default) says nothing
+        self.autoscaler = getattr(opts, "autoscaler", None) or "none"
+        self.scale_up_delay = float(getattr(opts, "scale_up_delay", 2.0) or 0.0)
+        self.scaler_told = set()
         self.seen_at = {}
         self.deferred = set()
         self.cv = threading.Condition()
@@ -1100,6 +1156,8 @@ class Controllers:
                     parts.append("%d node(s) had untolerated taint(s)" % tainted)
                 msg = "0/%d nodes are available: %s." % (n, ", ".join(parts) if parts else "no nodes available to schedule pods")
         if msg is not None:
+            if not candidates and "PersistentVolumeClaim" not in msg and "persistentvolumeclaim" not in msg:
+                self.autoscale(pod, nodes)
             status = deepcopy(pod.get("status") or {})
             conds = status.setdefault("conditions", [])
             c = cond(pod, "PodScheduled")
@@ -1126,6 +1184,48 @@ class Controllers:
         self.kstate[md["uid"]] = {"t0": time.time(), "stage": "scheduled"}
         self.event(new, "Normal", "Scheduled", "Successfully assigned %s/%s to %s" % (ns, md["name"], nname),
                    component="default-scheduler")
+
+    def autoscale(self, pod, nodes):
+        """The cluster autoscaler's answer to an Unschedulable pod (once per pod), told
+        before the scheduler's FailedScheduling event, as a watcher would have seen it
+        by the time it reads the pod's events."""
+        md = pod["metadata"]
+        if self.autoscaler == "none" or md["uid"] in self.scaler_told:
+            return
+        self.scaler_told.add(md["uid"])
+        n = len(nodes)
+        if self.autoscaler == "no-scale-up":
+            self.event(pod, "Normal", "NotTriggerScaleUp",
+                       "pod didn't trigger scale-up: %d node(s) didn't fit, 1 max node group size reached" % n,
+                       component="cluster-autoscaler")
+            return
+        self.event(pod, "Normal", "TriggeredScaleUp",
+                   "pod triggered scale-up: [{kubeemu-pool %d->%d (max: 10)}]" % (n, n + 1),
+                   component="cluster-autoscaler")
+        self.schedule(self.scale_up_delay, ("scale-up", md["namespace"], md["name"]))
+
+    def sync_scale_up(self, ns, name):
+        """The node group's new node: a copy of the first node, without its taints and
+        cordon, with the labels the pod's nodeSelector asks for."""
+        pod = self.store.get(POD, ns, name)
+        nodes = sorted(self.store.objs(NODE), key=lambda n: n["metadata"]["name"])
+        if pod is None or get_path(pod, "spec", "nodeName") or not nodes:
+            return
+        i = len(nodes)
+        nname = "kubeemu-pool-%d" % i
+        while any(nd["metadata"]["name"] == nname for nd in nodes):
+            i += 1
+            nname = "kubeemu-pool-%d" % i
+        node = deepcopy(nodes[0])
+        labels = {k: v for k, v in (node["metadata"].get("labels") or {}).items()
+                  if k.startswith(("kubernetes.io/", "beta.kubernetes.io/"))}
+        labels["kubernetes.io/hostname"] = nname
+        labels.update(get_path(pod, "spec", "nodeSelector") or {})
+        node["metadata"] = {"name": nname, "labels": labels}
+        node["spec"] = {"podCIDR": "10.244.%d.0/24" % i, "podCIDRs": ["10.244.%d.0/24" % i]}
+        node["status"]["addresses"] = [{"type": "InternalIP", "address": "172.18.0.%d" % (2 + i)},
+                                       {"type": "Hostname", "address": nname}]
+        self.create(NODE, node)
 
     def node_ip(self, node):
         for a in get_path(node, "status", "addresses") or []:
@@ -1227,7 +1327,17 @@ class Controllers:
                 self.set_status(POD, pod, st)
                 self.event(pod, "Normal", "BackOff", 'Back-off pulling image "%s"' % img, host=node)
                 self.event(pod, "Warning", "Failed", "Error: ImagePullBackOff", host=node)
+                if ks.get("retry_pull"):
+                    # the kubelet pulls again after its back-off (10 s doubling on a real one)
+                    ks["next"] = now + 2 * max(0.05, min(self.ready_delay, 1.0))
+                    self.schedule(ks["next"] - now, key)
             else:
+                self.schedule(ks["next"] - now, key)
+            return
+        if stage == "pullbackoff":
+            if ks.get("retry_pull") and now >= ks["next"]:
+                self.start_containers(pod, ks, base_status)
+            elif ks.get("retry_pull"):
                 self.schedule(ks["next"] - now, key)
             return
         if stage == "crash":
@@ -1287,18 +1397,20 @@ class Controllers:
             ip = self.alloc_pod_ip(node)
             st["podIP"] = ip
             st["podIPs"] = [{"ip": ip}]
-        bad = [c for c in inits + containers if "imagepull-fail" in (c.get("image") or "")]
+        attempt = ks["pull_attempts"] = ks.get("pull_attempts", 0) + 1
+        faults = {id(c): pull_fault(c.get("image"), attempt) for c in inits + containers}
+        bad = [c for c in inits + containers if faults[id(c)]]
         if bad:
             img = bad[0].get("image")
             bad_init = any(c is bad[0] for c in inits)
-            err = 'failed to pull and unpack image "docker.io/library/%s": failed to resolve reference "docker.io/library/%s": pull access denied, repository does not exist or may require authorization' % (img, img)
+            kind, err = faults[id(bad[0])]
             st["conditions"] = self.pod_conditions(pod, False, initialized=not (inits and bad_init), reason="ContainersNotReady",
                                                    message="containers with unready status: [%s]" % " ".join(c.get("name", "") for c in containers))
             if inits:
                 st["initContainerStatuses"] = []
                 for c in inits:
-                    if "imagepull-fail" in (c.get("image") or ""):
-                        s = self.container_status(c, {"waiting": {"reason": "ErrImagePull", "message": err}}, False)
+                    if faults[id(c)]:
+                        s = self.container_status(c, {"waiting": {"reason": "ErrImagePull", "message": faults[id(c)][1]}}, False)
                     elif bad_init:
                         s = self.container_status(c, {"waiting": {"reason": "PodInitializing"}}, False)
                     else:
@@ -1307,8 +1419,8 @@ class Controllers:
                     st["initContainerStatuses"].append(s)
             st["containerStatuses"] = []
             for c in containers:
-                if "imagepull-fail" in (c.get("image") or "") and not bad_init:
-                    s = self.container_status(c, {"waiting": {"reason": "ErrImagePull", "message": err}}, False, started=False)
+                if faults[id(c)] and not bad_init:
+                    s = self.container_status(c, {"waiting": {"reason": "ErrImagePull", "message": faults[id(c)][1]}}, False, started=False)
                 else:
                     s = self.container_status(c, {"waiting": {"reason": "PodInitializing" if bad_init else "ContainerCreating"}}, False, started=False)
                 s["image_raw"] = c.get("image")
@@ -1316,6 +1428,7 @@ class Controllers:
             st["phase"] = "Pending"
             ks["stage"] = "pullerr"
             ks["bad_image"] = img
+            ks["retry_pull"] = kind == "transient"
             ks["next"] = now + max(0.05, min(self.ready_delay, 1.0))
             clean = deepcopy(st)
             for cs in (clean.get("containerStatuses") or []) + (clean.get("initContainerStatuses") or []):

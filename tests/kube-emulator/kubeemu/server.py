@@ -1295,6 +1295,12 @@ def parse_args(argv):
                     help="seconds a deleted namespace stays Terminating (default 0.5)")
     ap.add_argument("--pod-stop-delay", type=float, default=0.1,
                     help="seconds a kubelet takes to stop a gracefully deleted pod (default 0.1)")
+    ap.add_argument("--autoscaler", choices=("none", "scale-up", "no-scale-up"), default="none",
+                    help="a simulated cluster autoscaler for Unschedulable pods: scale-up (event TriggeredScaleUp, "
+                         "then a node that fits after --scale-up-delay), no-scale-up (event NotTriggerScaleUp), "
+                         "none (default)")
+    ap.add_argument("--scale-up-delay", type=float, default=2.0,
+                    help="seconds from TriggeredScaleUp to the new node (default 2)")
     ap.add_argument("--no-root-ca-configmap", action="store_true",
                     help="do not publish kube-root-ca.crt into namespaces (kube-apiserver < 1.20 did not)")
     ap.add_argument("--history", type=int, default=1000, help="watch event history kept per resource (default 1000)")
