@@ -7,7 +7,9 @@ JSON line, say) registers it for a container name in a namespace:
     DELETE /_emulator/pod-logs                      # forget them all
 
 Every pod of that namespace with a container of that name then logs those lines (after
-the emulator's "started" line) once the container has run. Tests that rely on this must
+the emulator's "started" line) once the container has run; a crash-looping container
+logs them between its "starting" line and its "fatal: simulated crash" line, in its
+current and its previous instance. Tests that rely on this must
 say that the output is simulated."""
 import json
 import threading
