@@ -10,7 +10,7 @@ local sequence = require "rigelk8s.sequence"
 local spec = cli.merge(cli.pick{file = true, kubeconfig = true, context = true, timeout = true, dry_run = true,
                             output = true, verbose = true, no_color = true, request_timeout = true}, {
   {"report_dir", nil, "--report-dir", value = "DIR",
-   help = "where a failed job's rollout report (logs, events, specs) is saved (default: the working directory)"},
+   help = "where a failed job's rollout report (logs, events, specs) is saved (default: RIGELK8S_REPORT_DIR, else the working directory)"},
   {"skip_foreign", nil, "--skip-foreign", help = "skip jobs whose plugin rigelk8s cannot run, instead of refusing"},
   {"list", nil, "--list", help = "list the Rigelfile's sequences"},
   {"branch", nil, "--branch", value = "STAGE", help = "(internal) run one branch of parallel stage STAGE"},

@@ -159,7 +159,7 @@ for _, f in ipairs(require("rigelk8s.fleet").flags) do M.flags[#M.flags + 1] = f
 -- --report-dir: on every command that waits for a rollout (and on a script's own), the
 -- directory of the failure report (README, "When a rollout fails"; wf.failure_report).
 M.report_flag = {"report_dir", nil, "--report-dir", value = "DIR",
-                 help = "where a failed rollout's report (logs, events, specs) is saved (default: the working directory)"}
+                 help = "where a failed rollout's report (logs, events, specs) is saved (default: RIGELK8S_REPORT_DIR, else the working directory)"}
 local NO_ROLLOUT = {status = true, delete = true, diff = true, list = true, ["fleet status"] = true}
 
 -- Commands that run on every target of a fleet (`--contexts` or the Rigelfile's fleet:).
@@ -671,11 +671,19 @@ function M.wait(ctx, objects, opts)
   return result
 end
 
+-- Where failure reports go: --report-dir, else RIGELK8S_REPORT_DIR, else nil (the working
+-- directory).
+function M.report_dir(ctx)
+  local env = os.getenv("RIGELK8S_REPORT_DIR")
+  return ctx.opts.report_dir or (env ~= "" and env or nil)
+end
+
 -- Saves the failure report of a failed (or timed-out) wait result: for each workload
 -- that is not ready, its rendered and live spec and events, and for each failing pod its
 -- containers' states, the last 200 lines of the current and the previous container's log
 -- and its events, with secret values masked (rigelk8s.failreport). Written as a 0600 file
--- rigelk8s-failure-APP-TIME.json in --report-dir (default: the working directory). wf.wait
+-- rigelk8s-failure-APP-TIME.json in --report-dir (or RIGELK8S_REPORT_DIR; default: the
+-- working directory). wf.wait
 -- calls it on the first failure of a run; a script may call it for any result. opts:
 -- dir (instead of --report-dir), app (the name in the file name; default: the
 -- Rigelfile's deployment_name), objects (the rendered objects to compare and to take
@@ -715,7 +723,7 @@ function M.failure_report(ctx, result, opts)
   end
   failreport.mask(doc, failreport.known_secrets(objects))
   rep.doc = doc
-  rep.path, rep.error = failreport.write(doc, opts.dir or ctx.opts.report_dir, app)
+  rep.path, rep.error = failreport.write(doc, opts.dir or M.report_dir(ctx), app)
   rep.shown = failreport.shown(doc)
   result.failure_report = rep
   ctx.failure_report = ctx.failure_report or rep

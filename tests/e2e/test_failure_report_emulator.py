@@ -36,10 +36,13 @@ URL_PASSWORD = "pw-in-the-url"
 REPORT_GLOB = "rigelk8s-failure-*.json"
 
 
-def run(args, cwd, timeout=90):
+def run(args, cwd, timeout=90, env=None):
     t0 = time.monotonic()
+    extra = env or {}
     env = dict(os.environ)
     env.pop("NO_COLOR", None)
+    env.pop("RIGELK8S_REPORT_DIR", None)   # ctest sets it; these tests choose
+    env.update(extra)
     p = subprocess.run([BIN] + list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     p.elapsed = time.monotonic() - t0
     return p
@@ -86,8 +89,8 @@ class FailureReportTest(unittest.TestCase):
         self.emu.ok("POST", "/_emulator/pod-logs", {"namespace": ns, "container": "ros-app", "lines": lines},
                     token=None)
 
-    def rk(self, code, *args, cwd=None):
-        p = run(list(args) + ["--kubeconfig", self.kc], cwd or self.dir)
+    def rk(self, code, *args, cwd=None, env=None):
+        p = run(list(args) + ["--kubeconfig", self.kc], cwd or self.dir, env=env)
         self.assertEqual(p.returncode, code, show(p))
         return p
 
@@ -217,6 +220,12 @@ class FailureReportTest(unittest.TestCase):
         self.assertNotIn("failure_report_error", doc)
         self.assertEqual(report["diagnosis"], doc["diagnosis"])
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        # RIGELK8S_REPORT_DIR is the default for --report-dir.
+        p = self.rk(1, "update", "-f", rf, "--image", CRASH + "-2", "-o", "json", "--timeout", "60s", cwd=work,
+                    env={"RIGELK8S_REPORT_DIR": self.reports})
+        path2, _, _ = self.only_report(self.reports)
+        self.assertEqual(json.loads(p.stdout)["failure_report"], path2)
+        self.assertEqual(len(self.report_files(work)), 1)
 
     def test_unwritable_report_dir_is_a_clear_error_and_the_rollback_still_happens_emulator(self):
         rf = self.rigelfile("nowrite")
