@@ -285,9 +285,11 @@ end
 
 -- collect(client, result, opts) -> the report document (not yet masked). result: a wait
 -- result (rows with kind, object, namespace, state, message, subject). opts: objects
--- (the rendered objects), app, namespace, command, started (wall-clock seconds).
+-- (the rendered objects), app, namespace, command. The document also names the
+-- cluster (context, server) and how long reading it took (collected_in_seconds).
 function M.collect(client, result, opts)
   opts = opts or {}
+  local t0 = sys.now()
   local doc = {
     kind = "RigelK8sFailureReport", version = 1,
     app = opts.app or rigelk8s.null, namespace = opts.namespace or rigelk8s.null,
@@ -297,6 +299,8 @@ function M.collect(client, result, opts)
     state = result.state, diagnosis = result.diagnosis or rigelk8s.null,
     elapsed_seconds = result.elapsed or rigelk8s.null,
     log_tail_lines = M.LOG_TAIL, masking = M.MASKING,
+    -- Which cluster: a fleet's robots run the same app, each into its own report.
+    context = client.context or rigelk8s.null, server = client.server or rigelk8s.null,
     rows = array{}, workloads = array{}, objects = array{},
   }
   if result.ros_graph then doc.ros_graph = copy(result.ros_graph) end
@@ -347,6 +351,7 @@ function M.collect(client, result, opts)
       doc.objects[#doc.objects + 1] = entry
     end
   end
+  doc.collected_in_seconds = sys.now() - t0
   return doc
 end
 

@@ -159,6 +159,8 @@ class FailureReportTest(unittest.TestCase):
         self.assertIn(("Warning", "BackOff"), reasons)
         self.assertIn(("Normal", "Scheduled"), reasons)
         self.assertEqual(doc["log_tail_lines"], 200)
+        self.assertEqual((doc["context"], doc["server"]), ("emulator", self.emu.url))
+        self.assertGreater(doc["collected_in_seconds"], 0)
 
         # Secrets: masked in the specs, the related Secret and the logs; gone from the file.
         self.assert_masked(text)
