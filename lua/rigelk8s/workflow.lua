@@ -20,11 +20,11 @@
 -- "each" | false, hooks}), wait_job, wait_targets, remaining, configmap_from_dir,
 -- record, set_row, report, finish, main, failure_report; whole workflows deploy(ctx) and
 -- delete(ctx, delete_storage). A failed wait saves a failure report (pod logs, events,
--- specs) before anything else happens (wf.failure_report, rigelk8s.failreport). Apply phases, in order: namespace, config, storage, master,
--- application, other, observability. wait() result: {state = "ready"|"failed"|
--- "timeout"|"interrupted", targets, rows, diagnosis, elapsed}; finish() maps it to exit
--- 0/1/4/130. Errors are errors.lua values: exit 2 usage/config, 3 cluster unreachable
--- or credentials refused.
+-- specs) before anything else happens (wf.failure_report, rigelk8s.failreport). Apply
+-- phases, in order: namespace, config, storage, master, application, other, observability.
+-- wait() result: {state = "ready"|"failed"|"timeout"|"interrupted", targets, rows,
+-- diagnosis, elapsed, failure_report}; finish() maps it to exit 0/1/4/130. Errors are
+-- errors.lua values: exit 2 usage/config, 3 cluster unreachable or credentials refused.
 --
 -- Hooks live on the run's context: before_apply(ctx, objects) and after_apply(ctx,
 -- summary) around each apply, after_wait(ctx, result) after each wait, and on_ready(ctx,
@@ -683,8 +683,8 @@ end
 -- containers' states, the last 200 lines of the current and the previous container's log
 -- and its events, with secret values masked (rigelk8s.failreport). Written as a 0600 file
 -- rigelk8s-failure-APP-TIME.json in --report-dir (or RIGELK8S_REPORT_DIR; default: the
--- working directory). wf.wait
--- calls it on the first failure of a run; a script may call it for any result. opts:
+-- working directory). wf.wait calls it on the first failure of a run; a script may call
+-- it for any result. opts:
 -- dir (instead of --report-dir), app (the name in the file name; default: the
 -- Rigelfile's deployment_name), objects (the rendered objects to compare and to take
 -- secret values from, beyond ctx.objects). Returns {path, error, doc, shown} and keeps it
@@ -728,7 +728,7 @@ function M.failure_report(ctx, result, opts)
   result.failure_report = rep
   ctx.failure_report = ctx.failure_report or rep
   if rep.path then
-    ctx.out:say("failure report saved (before anything is rolled back): %s", rep.path)
+    ctx.out:say("failure report saved, before anything else happens: %s", rep.path)
   else
     -- Said even with -o json (stderr): the run goes on, but the evidence is not on disk.
     io.stderr:write("rigelk8s: ", rep.error, "\n")

@@ -131,7 +131,7 @@ class FailureReportTest(unittest.TestCase):
         self.assertRegex(p.stderr, r"update failed, so --atomic rolled deployment %s back to revision 1" % APP)
         self.assertEqual(image(self.k.get("Deployment", "atomic", APP)), GOOD)
         out = p.stderr
-        self.assertLess(out.index("failure report saved (before anything is rolled back): " + path),
+        self.assertLess(out.index("failure report saved, before anything else happens: " + path),
                         out.index("--atomic: rolling deployment"))
 
         # What the report holds.
