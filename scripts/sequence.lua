@@ -9,6 +9,8 @@ local sequence = require "rigelk8s.sequence"
 
 local spec = cli.merge(cli.pick{file = true, kubeconfig = true, context = true, timeout = true, dry_run = true,
                             output = true, verbose = true, no_color = true, request_timeout = true}, {
+  {"report_dir", nil, "--report-dir", value = "DIR",
+   help = "where a failed job's rollout report (logs, events, specs) is saved (default: RIGELK8S_REPORT_DIR, else the working directory)"},
   {"skip_foreign", nil, "--skip-foreign", help = "skip jobs whose plugin rigelk8s cannot run, instead of refusing"},
   {"list", nil, "--list", help = "list the Rigelfile's sequences"},
   {"branch", nil, "--branch", value = "STAGE", help = "(internal) run one branch of parallel stage STAGE"},
@@ -58,7 +60,7 @@ local ok, ret = xpcall(function()
   local run_opts = {kubeconfig = opts.kubeconfig, context = opts.context, timeout = opts.timeout,
                     request_timeout = opts.request_timeout,
                     dry_run = opts.dry_run, verbose = opts.verbose, no_color = opts.no_color,
-                    json = opts.output == "json", skip_foreign = opts.skip_foreign}
+                    json = opts.output == "json", skip_foreign = opts.skip_foreign, report_dir = opts.report_dir}
   local json = require "rigelk8s.json"
   if opts.branch then
     local f = opts.branch_data and io.open(opts.branch_data, "rb")

@@ -39,6 +39,7 @@ function M.run(self, stage, index, data, out)
   if o.no_color then add("--no-color") end
   if o.json then add("-o", "json") end
   if o.skip_foreign then add("--skip-foreign") end
+  if o.report_dir then add("--report-dir", o.report_dir) end
   local dir = os.tmpname()
   os.remove(dir)
   assert(sys.mkdir_private(dir))

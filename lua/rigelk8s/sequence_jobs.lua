@@ -50,6 +50,7 @@ function Runner:workflow_context(settings, command)
   local wf = require "rigelk8s.workflow"
   wf.reset_hooks()  -- hooks an earlier rigelk8s.lua job's script registered are not this job's
   local ctx = wf.context(self:workflow_argv(settings), {command = command})
+  ctx.opts.report_dir = self.opts.report_dir   -- --report-dir: where a failed deploy's report goes
   ctx.out = self:new_out()
   return ctx
 end
@@ -180,6 +181,7 @@ function Runner:lua_start(job, data)
   local ok_w, werr = sys.write_private(tmp, json.encode(next(spec.config) and spec.config or util.list()))
   if not ok_w then errors.raise{message = "job " .. job.name .. ": " .. tostring(werr)} end
   local argv = self:workflow_argv(settings, {"--config", tmp})
+  if self.opts.report_dir then argv[#argv + 1] = "--report-dir"; argv[#argv + 1] = self.opts.report_dir end
   for _, a in ipairs(spec.args) do argv[#argv + 1] = a end
   argv[0], argv[-1] = spec.script, "rigelk8s"
   local info = {name = job.name, sequence = self.plan.name, rigelfile = self.plan.file, data = data,

@@ -18,12 +18,13 @@
 -- render(ctx, {name, image, replicas, labels, selector_labels, namespace})), add, find,
 -- phase_objects, connect, apply, diff, wait(ctx, objects, {timeout, fail_fast = "any" |
 -- "each" | false, hooks}), wait_job, wait_targets, remaining, configmap_from_dir,
--- record, set_row, report, finish, main; whole workflows deploy(ctx) and delete(ctx,
--- delete_storage). Apply phases, in order: namespace, config, storage, master,
--- application, other, observability. wait() result: {state = "ready"|"failed"|
--- "timeout"|"interrupted", targets, rows, diagnosis, elapsed}; finish() maps it to exit
--- 0/1/4/130. Errors are errors.lua values: exit 2 usage/config, 3 cluster unreachable
--- or credentials refused.
+-- record, set_row, report, finish, main, failure_report; whole workflows deploy(ctx) and
+-- delete(ctx, delete_storage). A failed wait saves a failure report (pod logs, events,
+-- specs) before anything else happens (wf.failure_report, rigelk8s.failreport). Apply
+-- phases, in order: namespace, config, storage, master, application, other, observability.
+-- wait() result: {state = "ready"|"failed"|"timeout"|"interrupted", targets, rows,
+-- diagnosis, elapsed, failure_report}; finish() maps it to exit 0/1/4/130. Errors are
+-- errors.lua values: exit 2 usage/config, 3 cluster unreachable or credentials refused.
 --
 -- Hooks live on the run's context: before_apply(ctx, objects) and after_apply(ctx,
 -- summary) around each apply, after_wait(ctx, result) after each wait, and on_ready(ctx,
@@ -155,6 +156,12 @@ M.flags = {
 }
 for _, f in ipairs(require("rigelk8s.fleet").flags) do M.flags[#M.flags + 1] = f end
 
+-- --report-dir: on every command that waits for a rollout (and on a script's own), the
+-- directory of the failure report (README, "When a rollout fails"; wf.failure_report).
+M.report_flag = {"report_dir", nil, "--report-dir", value = "DIR",
+                 help = "where a failed rollout's report (logs, events, specs) is saved (default: RIGELK8S_REPORT_DIR, else the working directory)"}
+local NO_ROLLOUT = {status = true, delete = true, diff = true, list = true, ["fleet status"] = true}
+
 -- Commands that run on every target of a fleet (`--contexts` or the Rigelfile's fleet:).
 local FLEET_COMMANDS = {deploy = true, update = true, status = true, delete = true, diff = true,
                         rollback = true, distributed = true}
@@ -164,7 +171,8 @@ function M.context(argv, info)
   info = info or {}
   -- info.spec: a command's whole flag list, when it cannot take the global one as it is
   -- (logs: -f is --follow there).
-  local spec = info.spec or cli.merge(cli.global, M.flags, info.flags or {})
+  local spec = info.spec or cli.merge(cli.global, M.flags, NO_ROLLOUT[info.command] and {} or {M.report_flag},
+                                      info.flags or {})
   local opts, rest = cli.parse(argv, spec, {usage = info.usage or ("rigelk8s " .. (info.command or "run") .. " [flags]"),
                                             description = info.description})
   opts.output, opts.timeout = opts.output or "text", opts.timeout or "5m"
@@ -673,9 +681,80 @@ function M.wait(ctx, objects, opts)
     ctx.out:finish()
   end
   if opts.ros_graph and result.state == "ready" and not result.dry_run then M.ros_graph_gate(ctx, result) end
+  -- The evidence goes to disk now, before anything is rolled back or deleted (and before
+  -- the after_wait hooks, which may change the cluster): once per run, the first failure.
+  if (result.state == "failed" or result.state == "timeout") and opts.failure_report ~= false
+     and not ctx.failure_report and not sys.interrupted() then
+    M.failure_report(ctx, result, {objects = objects})
+  end
   ctx.result = result  -- wf.set_row corrects the rows of the last wait
   if opts.hooks ~= false then M.run_hooks(ctx, "after_wait", result) end
   return result
+end
+
+-- Where failure reports go: --report-dir, else RIGELK8S_REPORT_DIR, else nil (the working
+-- directory).
+function M.report_dir(ctx)
+  local env = os.getenv("RIGELK8S_REPORT_DIR")
+  return ctx.opts.report_dir or (env ~= "" and env or nil)
+end
+
+-- Saves the failure report of a failed (or timed-out) wait result: for each workload
+-- that is not ready, its rendered and live spec and events, and for each failing pod its
+-- containers' states, the last 200 lines of the current and the previous container's log
+-- and its events, with secret values masked (rigelk8s.failreport). Written as a 0600 file
+-- rigelk8s-failure-APP-TIME.json in --report-dir (or RIGELK8S_REPORT_DIR; default: the
+-- working directory). wf.wait calls it on the first failure of a run; a script may call
+-- it for any result. opts:
+-- dir (instead of --report-dir), app (the name in the file name; default: the
+-- Rigelfile's deployment_name), objects (the rendered objects to compare and to take
+-- secret values from, beyond ctx.objects). Returns {path, error, doc, shown} and keeps it
+-- as result.failure_report (and ctx.failure_report, the first one): path is nil and
+-- error says why when the file could not be written (the workflow goes on: a rollback
+-- still happens). Never raises for the cluster's or the disk's failures.
+function M.failure_report(ctx, result, opts)
+  opts = opts or {}
+  if type(result) ~= "table" or type(result.state) ~= "string" then
+    errors.usage("wf.failure_report: expected a wait result (with state and rows), got %s", type(result))
+  end
+  local failreport = require "rigelk8s.failreport"
+  local cfg = ctx.cfg or {}
+  local app = opts.app or cfg.deployment_name
+  if not app then
+    for _, r in ipairs(result.rows or {}) do
+      if r.state ~= "ready" then app = r.object; break end
+    end
+  end
+  app = app or ctx.command or "run"
+  local objects = M.concat(opts.objects or {}, ctx.objects or {})
+  local rep = {}
+  local ok, doc = pcall(function()
+    return failreport.collect(M.connect(ctx), result, {objects = objects, app = app,
+                                                      namespace = cfg.namespace or ctx.opts.namespace,
+                                                      command = ctx.command})
+  end)
+  if not ok then
+    -- The cluster went away in between: what the wait saw is still worth keeping.
+    local msg = type(doc) == "table" and doc.message or tostring(doc)
+    doc = {kind = "RigelK8sFailureReport", version = 1, app = app, command = ctx.command,
+           created = os.date("!%Y-%m-%dT%H:%M:%SZ"), state = result.state,
+           diagnosis = result.diagnosis or require("rigelk8s").null,
+           collect_error = "could not read the pods, logs and events: " .. tostring(msg),
+           masking = failreport.MASKING}
+  end
+  failreport.mask(doc, failreport.known_secrets(objects))
+  rep.doc = doc
+  rep.path, rep.error = failreport.write(doc, opts.dir or M.report_dir(ctx), app)
+  rep.shown = failreport.shown(doc)
+  result.failure_report = rep
+  ctx.failure_report = ctx.failure_report or rep
+  if rep.path then
+    ctx.out:say("failure report saved, before anything else happens: %s", rep.path)
+  else
+    -- Said even with -o json (stderr): the run goes on, but the evidence is not on disk.
+    io.stderr:write("rigelk8s: ", rep.error, "\n")
+  end
+  return rep
 end
 
 -- The graph the Rigelfile declares (orchestration.ros_graph and every component's,
@@ -860,6 +939,11 @@ function M.report(ctx, result, extra)
                    deleted = a.deleted and rigelk8s.array(a.deleted) or nil}
   end
   if result.ros_graph then doc.ros_graph = result.ros_graph end
+  -- The failure report of this result (or of the run's first failure, which a later
+  -- result such as a rollback's does not replace).
+  local fr = result.state ~= "ready" and (result.failure_report or ctx.failure_report) or nil
+  doc.failure_report = fr and fr.path or rigelk8s.null
+  if fr and fr.error then doc.failure_report_error = fr.error end
   for k, v in pairs(extra) do doc[k] = v end
   local command = ctx.command or "rollout"
   local took = string.format("%.1fs", sys.now() - ctx.started)
@@ -880,6 +964,10 @@ function M.report(ctx, result, extra)
                          ctx.opts.timeout, result.diagnosis or "")
   else
     text = string.format("%s failed after %s:\n%s", command, took, indent(result.diagnosis or result.state, "  "))
+  end
+  if fr then
+    local evidence = require("rigelk8s.failreport").text(fr.shown, fr.path, fr.error)
+    if evidence ~= "" then text = text .. "\n" .. indent(evidence, "  ") end
   end
   if #rows > 0 then text = text .. "\n" .. object_lines(rows) end
   return {code = code, state = result.state, doc = doc, text = text, note = extra.note}

@@ -371,6 +371,7 @@ class TestPrivateFiles(unittest.TestCase):
     # a file fails this test until it goes through sys.write_private / mkdir_private.
     ALLOWED = [
         ("core/lua_sys.c", "open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)"),
+        ("core/lua_sys.c", "open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)"),   # exclusive = true
         ("core/lua_sys.c", "mkdir(path, 0700)"),
         ("core/lua_sys.c", "posix_spawn_file_actions_addopen(&fa, i + 1, lua_tostring(L, -1),"),
         ("core/kubeconfig.c", 'posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)'),

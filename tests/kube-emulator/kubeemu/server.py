@@ -240,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith("/_emulator/") or path == "/_emulator":
                 return self.admin(method, path, q, body)
             srv.requests += 1
+            if srv.request_log is not None:
+                srv.log_request_line(method, self.path)
             lat, fault = srv.faults.take(method, path)
             if lat:
                 time.sleep(lat)
@@ -839,6 +841,7 @@ class Handler(BaseHTTPRequestHandler):
             if not (cs.get("lastState") or {}).get("terminated"):
                 raise bad_request('previous terminated container "%s" in pod "%s" not found' % (cname, name))
             lines = ["[emulator] %s starting (image %s)" % (cname, image), "fatal: simulated crash, exiting with code 1"]
+            lines = simlogs.lines(self.server, ns, cname, lines[:1]) + lines[1:]
         elif "running" in state or "terminated" in state:
             lines = ["[emulator] %s started (image %s)" % (cname, image)]
             if "never-ready" in image:
@@ -849,6 +852,7 @@ class Handler(BaseHTTPRequestHandler):
                 lines.append("ready")
         elif "waiting" in state and "crashloop" in image:
             lines = ["[emulator] %s starting (image %s)" % (cname, image), "fatal: simulated crash, exiting with code 1"]
+            lines = simlogs.lines(self.server, ns, cname, lines[:1]) + lines[1:]
         else:
             reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
             if reason in ("ErrImagePull", "ImagePullBackOff"):
@@ -1003,7 +1007,17 @@ class Server(ThreadingHTTPServer):
         self.conns_lock = threading.Lock()
         self.watches = {}
         self.requests = 0
+        # --request-log PATH: one JSON line per API request, in the order they arrive.
+        self.request_log = open(opts.request_log, "a", buffering=1) if getattr(opts, "request_log", None) else None
+        self.request_log_lock = threading.Lock()
+        self.request_seq = 0
         super().__init__(addr, Handler)
+
+    def log_request_line(self, method, target):
+        with self.request_log_lock:
+            self.request_seq += 1
+            self.request_log.write(json.dumps({"seq": self.request_seq, "time": round(time.time(), 6),
+                                               "method": method, "path": target}) + "\n")
 
     def handle_error(self, request, client_address):
         if self.verbose:
@@ -1311,6 +1325,8 @@ def parse_args(argv):
     ap.add_argument("--no-aggregated-discovery", action="store_true", help="serve only legacy discovery documents")
     ap.add_argument("--require-auth", action="store_true",
                     help="over plain http, answer 401 to requests without credentials (kubectl will then fail)")
+    ap.add_argument("--request-log", metavar="PATH",
+                    help="append one JSON line per API request ({seq, time, method, path}) to PATH, in arrival order")
     ap.add_argument("--verbose", "-v", action="store_true", help="log requests to stderr")
     return ap.parse_args(argv)
 

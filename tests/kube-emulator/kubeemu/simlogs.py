@@ -7,8 +7,10 @@ JSON line, say) registers it for a container name in a namespace:
     DELETE /_emulator/pod-logs                      # forget them all
 
 Every pod of that namespace with a container of that name then logs those lines (after
-the emulator's "started" line) once the container has run. Tests that rely on this must
-say that the output is simulated.
+the emulator's "started" line) once the container has run; a crash-looping container
+logs them between its "starting" line and its "fatal: simulated crash" line, in its
+current and its previous instance. Tests that rely on this must say that the output is
+simulated.
 
 pods/log also takes follow=true (a chunked text stream that stays open while the
 container runs and ends when the pod is deleted or replaced, or the container stops or
@@ -19,7 +21,7 @@ Test hooks in the image name: "log-huge-line" logs a 64 MiB line of 'x' after it
 line; "log-cut" breaks the log off after its start lines with "this line is cut off
 mid-" (no newline) and drops the connection there (no final chunk). That line has the
 container's start time, so a reader that asks again with a sinceSeconds past it gets the
-tick lines after it, without the cut.""" 
+tick lines after it, without the cut."""
 import json
 import threading
 
