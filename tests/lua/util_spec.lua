@@ -135,7 +135,7 @@ describe("util's users", function()
       local name = f:match("^([%w_]+)%.lua$")
       if name and name ~= "util" then
         local text = source("rigelk8s." .. name)
-        if text:find("pcall(require", 1, true) then problems[#problems + 1] = f .. ": pcall(require ...)" end
+        if text:find("pcall%(%s*require%s*,") then problems[#problems + 1] = f .. ": pcall(require ...)" end
         if text:find("local function closest%(word, candidates%)%s*\n") then
           problems[#problems + 1] = f .. ": its own closest()"
         end
