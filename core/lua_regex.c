@@ -15,7 +15,9 @@
  *
  * Errors are raised as tables {message =, kind =, pattern =, offset =} whose metatable is
  * regex.Error: kind "pattern" (offset: 0-based byte offset in the pattern where PCRE2
- * stopped), "replacement" (offset in the replacement), "limit" (a match limit was hit).
+ * stopped), "replacement" (offset in the replacement), "limit" (a match limit was hit),
+ * "text" (the text is not UTF-8: it is checked once per call, as PCRE2's check after
+ * every match would make a sub over a long text quadratic).
  *
  * Python compatibility: patterns are compiled in UTF-8 mode with Unicode properties
  * (PCRE2_UTF | PCRE2_UCP, as Python 3 str patterns), `\Z` means the very end (Python's,
@@ -165,7 +167,7 @@ static regex_ud *compile_new(lua_State *L, int idx)
     int code;
     PCRE2_SIZE offset;
     re->code = pcre2_compile((PCRE2_SPTR)translated, tn,
-                             PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF |
+                             PCRE2_UTF | PCRE2_UCP |
                                  PCRE2_ALT_CIRCUMFLEX | PCRE2_NEVER_BACKSLASH_C,
                              &code, &offset, cctx);
     pcre2_compile_context_free(cctx);
@@ -274,6 +276,12 @@ static int run_match(lua_State *L, int re_idx, regex_ud *re, const char *s, size
     default: {
         PCRE2_UCHAR text[256];
         pcre2_get_error_message(rc, text, sizeof text);
+        if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21) {
+            /* Checked once per call (later matches of one sub pass PCRE2_NO_UTF_CHECK). */
+            lua_pushfstring(L, "regex '%s': the text is not UTF-8: byte %d: %s", pattern,
+                            (int)pcre2_get_startchar(re->md) + 1, (const char *)text);
+            return raise_error(L, "text", pattern, -1, lua_tostring(L, -1));
+        }
         lua_pushfstring(L, "regex '%s': matching failed: %s", pattern, (const char *)text);
     }
     }
@@ -529,7 +537,9 @@ static int l_sub(lua_State *L)
     lua_Integer done = 0;
     int prev_empty = 0;
     while (pos <= n && (count <= 0 || done < count)) {
-        if (!run_match(L, 1, re, s, n, pos, prev_empty ? PCRE2_NOTEMPTY_ATSTART : 0))
+        uint32_t options = (prev_empty ? PCRE2_NOTEMPTY_ATSTART : 0) |
+                           (done ? PCRE2_NO_UTF_CHECK : 0); /* checked by the first match */
+        if (!run_match(L, 1, re, s, n, pos, options))
             break;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
         size_t b = ov[0], e = ov[1];
