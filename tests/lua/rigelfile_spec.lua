@@ -228,6 +228,12 @@ describe("regex_replace", function()
     assert.equal("ノエティック", g.tag)
   end)
 
+  it("refuses a text that is not UTF-8 with the byte, as a template error", function()
+    local _, problems = render({a = "{{ vars.s | regex_replace('a', 'b') }}"}, {vars = {s = "xa\xffa"}})
+    assert.equal(1, #problems)
+    assert.matches("filter 'regex_replace': regex 'a': the text is not UTF-8: byte 3:", problems[1].message, 1, true)
+  end)
+
   -- Broken patterns: the message names the pattern and PCRE2's offset in it.
   local broken = {
     {"(ab", 3, "missing closing parenthesis"},
