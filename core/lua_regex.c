@@ -94,6 +94,8 @@ static void translate_pattern(luaL_Buffer *b, const char *p, size_t n)
         }
         if (c == '\\' && i + 1 < n) {
             char e = p[i + 1];
+            if (in_class)
+                in_class = 2; /* "[\]" : the escape is the class's first item */
             if (e == 'Z' && !in_class) {
                 luaL_addlstring(b, "\\z", 2);
             } else {
