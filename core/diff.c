@@ -249,6 +249,11 @@ static void print_hunks(const diff_op *ops, size_t nops, const diff_line *la,
             if (ops[x].kind != '-' && b_len++ == 0)
                 b_start = ops[x].b + 1;
         }
+        /* An empty range names the line before it (GNU diff's convention; 0 at the top). */
+        if (a_len == 0)
+            a_start = ops[s].a;
+        if (b_len == 0)
+            b_start = ops[s].b;
         rk_buf_printf(out, "@@ -%zu,%zu +%zu,%zu @@\n", a_start, a_len, b_start, b_len);
         for (size_t x = s; x <= e; x++)
             put_line(out, ops[x].kind, ops[x].kind == '+' ? &lb[ops[x].b] : &la[ops[x].a]);

@@ -4,7 +4,8 @@
  * Output format (what `rigelk8s diff` prints and its tests read):
  *   --- <from>
  *   +++ <to>
- *   @@ -<a_start>,<a_len> +<b_start>,<b_len> @@     (start 0 when the length is 0)
+ *   @@ -<a_start>,<a_len> +<b_start>,<b_len> @@     (an empty range names the line before
+ *                                                   it, 0 at the top, as GNU diff does)
  *   ' ', '-' or '+' and the line without its newline
  *   "\ No newline at end of file" after a last line that has no newline
  * with `context` unchanged lines around each change, and hunks closer than 2*context+1

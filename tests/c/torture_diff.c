@@ -63,6 +63,10 @@ static void test_one_change_with_context(void **state)
     assert_diff("1\n2\n3\n", "1\n2\nnew\n3\n", 1,
                 "--- live\n+++ merged\n@@ -2,2 +2,3 @@\n 2\n+new\n 3\n");
     assert_diff("1\n2\n3\n", "1\n3\n", 1, "--- live\n+++ merged\n@@ -1,3 +1,2 @@\n 1\n-2\n 3\n");
+    /* Without context an empty range names the line before it, as GNU diff -U0 does. */
+    assert_diff("1\n2\n3\n", "1\n2\nnew\n3\n", 0, "--- live\n+++ merged\n@@ -2,0 +3,1 @@\n+new\n");
+    assert_diff("1\n2\n3\n", "1\n3\n", 0, "--- live\n+++ merged\n@@ -2,1 +1,0 @@\n-2\n");
+    assert_diff("1\n", "new\n1\n", 0, "--- live\n+++ merged\n@@ -0,0 +1,1 @@\n+new\n");
 }
 
 static void test_no_trailing_newline(void **state)
