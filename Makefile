@@ -2,7 +2,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcjson-dev libcmocka-dev \
+DEB_PACKAGES = liblua5.4-dev libcurl4-openssl-dev libssl-dev libyaml-dev libpcre2-dev libcmocka-dev \
                lua-busted cmake pkg-config libexpat1-dev
 # The real ROS 1 master and client library: the ROS graph gate is tested against them.
 ROS_TEST_PACKAGES = python3-rosmaster python3-rospy python3-roslaunch
@@ -142,7 +142,7 @@ test-deb: deb
 # architecture to dpkg and installs them (root).
 BUILD_ARM64 ?= build-arm64
 ARM64_PACKAGES = crossbuild-essential-arm64 qemu-user-static liblua5.4-dev:arm64 \
-                 libcurl4-openssl-dev:arm64 libyaml-dev:arm64 libcjson-dev:arm64
+                 libcurl4-openssl-dev:arm64 libyaml-dev:arm64 libpcre2-dev:arm64
 .PHONY: deps-arm64 cross-arm64 test-arm64
 deps-arm64:
 	@missing=$$(for p in $(ARM64_PACKAGES); do \

@@ -248,6 +248,8 @@ static int open_state(lua_State *L) {
       {"rigelk8s.kube", load_kube_plugin},
       {"rigelk8s.rollout_core", luaopen_rigelk8s_rollout_core},
       {"rigelk8s.xmlrpc", luaopen_rigelk8s_xmlrpc},
+      {"rigelk8s.regex", luaopen_rigelk8s_regex},
+      {"rigelk8s.diff_core", luaopen_rigelk8s_diff_core},
       {"rigelk8s.scripts", open_scripts},
       {NULL, NULL},
   };

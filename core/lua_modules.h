@@ -18,5 +18,7 @@ int luaopen_rigelk8s_hash(lua_State *L);
 
 int luaopen_rigelk8s_rollout_core(lua_State *L); /* verdicts, event_for, history, undo */
 int luaopen_rigelk8s_xmlrpc(lua_State *L);       /* encode_call, decode_response (ROS 1 master) */
+int luaopen_rigelk8s_regex(lua_State *L);        /* compile, search, match, sub (PCRE2) */
+int luaopen_rigelk8s_diff_core(lua_State *L);    /* unified: line diffs (Myers, diff.c) */
 
 #endif

@@ -32,7 +32,7 @@
 --   the fields may sit directly under `with` (decided: both forms are accepted; with an
 --   `orchestration` key, any other key under `with` is an error).
 --
--- Templates (see template.lua; regex_replace's regex subset is in regex.lua): `{{ vars.x }}`, `{{ data.x }}`, filters. Only what is
+-- Templates (see template.lua; regex_replace is PCRE2, core/lua_regex.c): `{{ vars.x }}`, `{{ data.x }}`, filters. Only what is
 -- used is rendered: the chosen job's `with`, `application.distro`, and the `with.image` of a
 -- BuildX job when the image comes from there. Unrelated jobs may use variables that are
 -- only known elsewhere.

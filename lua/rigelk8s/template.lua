@@ -22,19 +22,13 @@
 -- Filters: default(v [, also_when_falsy]), lower, upper, trim, replace(old, new [, count]),
 -- regex_replace(pattern, replacement), int, string.
 --
--- regex_replace speaks a Python `re` subset; regex.lua lists what is supported. Syntax it
--- does not support (lookaround, named groups, inline flags, back-references) is an error
--- that says so.
+-- regex_replace is Python's re.sub on PCRE2 (rigelk8s.regex, core/lua_regex.c): Python's
+-- syntax and replacement template, with the differences listed in README ("Templates").
+-- A pattern error names its position in the pattern; a pattern that backtracks without
+-- end stops at PCRE2's match limit with an error.
 local M = {}
 
--- The regex engine is compiled only when a template uses regex_replace.
-setmetatable(M, {__index = function(t, k)
-  if k == "regex" then
-    local regex = require "rigelk8s.regex"
-    rawset(t, "regex", regex)
-    return regex
-  end
-end})
+M.regex = require "rigelk8s.regex"
 
 local util = require "rigelk8s.util"
 
@@ -179,17 +173,17 @@ filters.replace = function(v, args)
   out[#out + 1] = s:sub(pos)
   return table.concat(out)
 end
-filters.regex_replace = function(v, args, ctx)
+filters.regex_replace = function(v, args)
   arity("regex_replace", args, 1, 2)
   local s = need_text("regex_replace", v)
   local pattern = arg_text("regex_replace", args[1], "the pattern")
   local repl = args[2] == nil and "" or arg_text("regex_replace", args[2], "the replacement")
   local regex = M.regex
-  local ok, res = pcall(regex.sub, pattern, repl, s, ctx and ctx.regex_budget)
+  local ok, res = pcall(regex.sub, pattern, repl, s)
   if not ok then
     if getmetatable(res) == regex.Error then
-      fail("filter 'regex_replace': %s (supported: . [] [^] \\d \\w \\s * + ? {m,n} lazy ?, " ..
-           "( ) (?: ) | ^ $ \\b; replacement \\1 or \\g<1>)", res.message)
+      fail("filter 'regex_replace': %s%s", res.message, res.kind == "pattern" and
+           " (Python's re syntax, matched by PCRE2; README, \"regex_replace\", lists the differences)" or "")
     end
     error(res, 0)
   end
@@ -380,7 +374,7 @@ function M.context(opts)
   local vars, data = opts.vars or {}, opts.data or {}
   local env = opts.env or os.getenv
   local rendered, busy = {}, {}
-  local ctx = {regex_budget = {steps = 0}} -- one regex step limit for all the file's templates
+  local ctx = {}
   ctx.var_names = function()
     local names = {}
     if type(vars) == "table" then for k in pairs(vars) do names[#names + 1] = tostring(k) end end

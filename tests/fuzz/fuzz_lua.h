@@ -84,6 +84,7 @@ static int fuzz_lua_open(lua_State *L)
         {"rigelk8s", luaopen_rigelk8s},
         {"rigelk8s.yaml", luaopen_rigelk8s_yaml},
         {"rigelk8s.json", luaopen_rigelk8s_json},
+        {"rigelk8s.regex", luaopen_rigelk8s_regex},
         {NULL, NULL},
     };
     for (const luaL_Reg *m = c_modules; m->name; m++) {

@@ -200,14 +200,120 @@ describe("regex_replace", function()
     assert.equal("2.1", out.tag)
   end)
 
-  for _, bad in ipairs{"(?=x)", "(?<=x)", "(?P<n>x)", "a\\1", "(ab", "ab)", "*a", "[abc", "(?i)a"} do
-    it("rejects unsupported or broken pattern " .. bad, function()
-      local _, problems = render({a = "{{ vars.s | regex_replace('" .. bad:gsub("\\", "\\\\") .. "', '') }}"},
-                                 {vars = {s = "x"}})
-      assert.equal(1, #problems)
-      assert.matches("filter 'regex_replace': regex '" .. bad .. "' at position", problems[1].message, 1, true)
+  -- PCRE2 speaks what the old hand-made engine refused: lookaround, named groups, inline
+  -- flags, back-references.
+  local now_supported = {
+    {"(?<=:).*", "", "app:1.0", "app:"},
+    {"\\w+(?=:)", "X", "app:1.0", "X:1.0"},
+    {"(?P<reg>[^/]+)/(?P<app>.*)", "\\g<app>@\\g<reg>", "reg/app:1", "app:1@reg"},
+    {"(?i)APP", "x", "My-App", "My-x"},
+    {"(a)\\1", "X", "aab", "Xb"},
+  }
+  for _, c in ipairs(now_supported) do
+    it(string.format("supports re.sub(%q, %q, %q)", c[1], c[2], c[3]), function()
+      assert.equal(c[4], template.regex.sub(c[1], c[2], c[3]))
     end)
   end
+
+  it("matches Unicode characters, not bytes (UTF-8 text, as Python's str)", function()
+    local sub = template.regex.sub
+    assert.equal("xxxxx", sub(".", "x", "héllo"))           -- 'é' is one character
+    assert.equal("-", sub("\\w+", "-", "wörld"))            -- \w is Unicode-aware
+    assert.equal("e-e", sub("(?i)é", "e", "É-é"))           -- caseless beyond ASCII
+    assert.equal("日本-", sub("語$", "-", "日本語"))
+    assert.equal("-a-é-", sub("x*", "-", "aé"))             -- empty matches step by character
+    local s, e, g = template.regex.search("(?P<tag>[^:]+)$", "ros:ノエティック")
+    assert.equal(5, s)
+    assert.equal(#"ros:ノエティック", e)
+    assert.equal("ノエティック", g.tag)
+  end)
+
+  it("refuses a text that is not UTF-8 with the byte, as a template error", function()
+    local _, problems = render({a = "{{ vars.s | regex_replace('a', 'b') }}"}, {vars = {s = "xa\xffa"}})
+    assert.equal(1, #problems)
+    assert.matches("filter 'regex_replace': regex 'a': the text is not UTF-8: byte 3:", problems[1].message, 1, true)
+  end)
+
+  -- Broken patterns: the message names the pattern and PCRE2's offset in it.
+  local broken = {
+    {"(ab", 3, "missing closing parenthesis"},
+    {"ab)", 2, "unmatched closing parenthesis"},
+    {"*a", 0, "quantifier does not follow a repeatable item"},
+    {"[abc", 4, "missing terminating ] for character class"},
+    {"a\\1", 2, "reference to non-existent subpattern"},
+    {"a{3,2}", 5, "numbers out of order in {} quantifier"},
+  }
+  for _, c in ipairs(broken) do
+    it("rejects the broken pattern " .. c[1] .. " with its position", function()
+      local _, problems = render({a = "{{ vars.s | regex_replace('" .. c[1]:gsub("\\", "\\\\") .. "', '') }}"},
+                                 {vars = {s = "x"}})
+      assert.equal(1, #problems)
+      assert.matches(string.format("filter 'regex_replace': regex '%s' at position %d: %s",
+                                   c[1], c[2], c[3]), problems[1].message, 1, true)
+    end)
+  end
+
+  it("reports a broken pattern in a Rigelfile at its file, line and column", function()
+    local e = load_error(job([[
+        deployment_name: "{{ vars.image | regex_replace('^(.*:', '') }}"
+]], "vars:\n  image: reg/app:1\n"))
+    local file = e.message:match("^(.-):%d+:%d+:")
+    assert.is_not_nil(file, e.message)
+    assert.matches(":8:26: jobs.deploy_k8s.with.orchestration.deployment_name: filter 'regex_replace': " ..
+                   "regex '^(.*:' at position 5: missing closing parenthesis", e.message, 1, true)
+  end)
+
+  it("rejects a bad replacement with its position", function()
+    local ok, e = pcall(template.regex.sub, "(a)", "x\\2", "a")
+    assert.is_false(ok)
+    assert.equal(template.regex.Error, getmetatable(e))
+    assert.equal("replacement", e.kind)
+    assert.equal("regex '(a)': group 2 does not exist in the pattern in the replacement 'x\\2' at position 1",
+                 e.message)
+    ok, e = pcall(template.regex.sub, "a", "\\q", "a")
+    assert.is_false(ok)
+    assert.matches("bad escape '\\q'", e.message, 1, true)
+  end)
+
+  it("stops catastrophic backtracking at PCRE2's match limit with an error", function()
+    -- '(a+)+b' on a run of a's that never ends in b tries 2^n ways to split the run.
+    local subject = string.rep("a", 40) .. "-b"
+    local t0 = os.clock()
+    local ok, e = pcall(template.regex.sub, "(a+)+b", "x", subject)
+    local took = os.clock() - t0
+    assert.is_false(ok)
+    assert.equal("limit", e.kind)
+    assert.matches("regex '(a+)+b' on a 42-byte text: gave up after " .. template.regex.MATCH_LIMIT ..
+                   " backtracking steps (the match limit)", e.message, 1, true)
+    -- Not a timing assertion: exponential search without the limit would not end at all
+    -- (2^40 steps); print what the limit cost here.
+    print(string.format("\n  regex match limit hit after %.1f ms", took * 1000))
+    local _, problems = render({a = "{{ vars.s | regex_replace('(a|a)*c', '') }}"},
+                               {vars = {s = string.rep("a", 40) .. "b c"}})
+    assert.equal(1, #problems)
+    assert.matches("filter 'regex_replace': regex '(a|a)*c' on a 43-byte text: gave up", problems[1].message, 1, true)
+  end)
+
+  it("stops deep backtracking on a long text at the depth limit", function()
+    -- Python's re would match here; PCRE2 keeps a backtracking point per repeat of the
+    -- group and stops at the depth limit (README, "regex_replace").
+    local ok, e = pcall(template.regex.sub, "(a|b)*c", "", string.rep("ab", 100000) .. "c")
+    assert.is_false(ok)
+    assert.equal("limit", e.kind)
+    assert.matches("backtracking went deeper than the limit", e.message, 1, true)
+    -- A character class does the same without a backtracking point per repeat.
+    assert.equal("x", (template.regex.sub("[ab]*c", "x", string.rep("ab", 100000) .. "c")))
+  end)
+
+  it("compiles a pattern once (cached) and exposes the compiled regex", function()
+    local re = template.regex.compile("(\\w+):(\\w+)")
+    assert.equal(re, template.regex.compile("(\\w+):(\\w+)"))
+    assert.equal(2, re.groups)
+    assert.equal("(\\w+):(\\w+)", re.pattern)
+    assert.equal("b:a", (re:sub("\\2:\\1", "a:b")))
+    assert.is_nil(re:match("x a:b"))
+    assert.equal(3, (re:search("x a:b")))
+  end)
 end)
 
 describe("rigelfile.load", function()

@@ -3,7 +3,8 @@
 # argument 2 = arm64 (make test-arm64, after make deb-arm64) the arm64 package is checked
 # the same way, its binary run under qemu-user (a stand-in for an arm64 machine).
 #  - its name is rigelk8s_<version>_<arch>.deb and its Depends came from dpkg-shlibdeps
-#    (the libraries the binary and the plugin link: libcurl, Lua, libyaml, libc);
+#    (the libraries the binary and the plugin link: libcurl, Lua, libyaml, PCRE2, libc;
+#    never libcjson, which nothing uses);
 #  - unpacked into a scratch root with dpkg -x, the binary runs from there: --version,
 #    --version -v (which loads the plugin from usr/lib/rigelk8s), and render of every
 #    golden Rigelfile (tests/e2e/render_golden.sh with this binary, including its
@@ -24,9 +25,10 @@ echo "package: $deb ($(stat -c %s "$deb") bytes)"
 
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for lib in libc6 libcurl4 liblua5.4-0 libyaml-0-2; do
+for lib in libc6 libcurl4 liblua5.4-0 libyaml-0-2 libpcre2-8-0; do
   grep -Eq "(^|, )$lib( |,|$)" <<< "$depends" || fail "Depends lacks $lib (dpkg-shlibdeps): $depends"
 done
+grep -q libcjson <<< "$depends" && fail "Depends names libcjson, which nothing uses: $depends"
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT

@@ -1,3 +1,5 @@
+-- The hand-made backtracking engine regex_replace used before PCRE2 (core/lua_regex.c),
+-- kept only as the reference bench/regex_bench.lua measures against.
 -- A Python `re` subset for the templates' regex_replace filter, matched by a small
 -- backtracking engine. Loaded only when a template uses regex_replace.
 --
