@@ -71,3 +71,14 @@ for label in bins:
         label + ":", w, min(wall[label]), c, w / ref_wall, c / ref_cpu,
         "  [<= 3 ms %s]" % ("ok" if w <= 3 else "MISSED") if label.startswith("bytecode (") else ""))
 PY
+# Instructions executed (valgrind's callgrind, Ir): the same comparison, independent of
+# the machine's load.
+if command -v valgrind > /dev/null; then
+  for v in "bytecode (default):$bin" "text:$text" "bytecode, stripped:$stripped"; do
+    label=${v%%:*} b=${v#*:}
+    ir=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$b" render -f examples/Rigelfile.example 2>&1 >/dev/null |
+         sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+    echo "$label $ir" 
+  done | awk '{ir[NR]=$NF; $NF=""; lab[NR]=$0} END {for (i = 1; i <= NR; i++)
+    printf "render, library as %-19s %.2f M instructions; %.2fx of text\n", lab[i], ir[i] / 1e6, ir[i] / ir[2]}'
+fi
