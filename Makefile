@@ -13,6 +13,8 @@ BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
 TEST_PACKAGES = valgrind python3 $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
 # The completion tests drive zsh and fish too; the man page test renders with man-db.
 DEB_PACKAGES += zsh fish man-db
+# The linters of make test (tests/lint.sh): luacheck and pyflakes.
+DEB_PACKAGES += lua-check pyflakes3
 
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
@@ -20,7 +22,7 @@ FUZZ_TARGETS ?= yaml json kubeconfig template watch lua_codec rigelfile
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 VALGRIND_PACKAGES = valgrind python3
 
-.PHONY: all deps build test test-asan demo bench clean fuzz valgrind
+.PHONY: all deps build test test-asan demo bench clean fuzz valgrind format
 
 all: build
 
@@ -56,6 +58,11 @@ test-asan: deps $(BUILD_ASAN)/CMakeCache.txt
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) -j $(JOBS) --output-on-failure --timeout 900 --output-junit Testing/junit.xml; rc=$$?; \
 	  tests/summary.sh $(BUILD_ASAN); exit $$rc
+
+# Reformats the C of core/ with clang-format (.clang-format: the majority style of core/).
+FORMAT_SOURCES = $(wildcard core/*.c core/*.h)
+format:
+	clang-format -i $(FORMAT_SOURCES)
 
 demo: build
 	examples/demo.sh $(BUILD)/rigelk8s

@@ -8,7 +8,7 @@ cd "$here/.."
 status=0
 step() { echo; echo "######## $*"; }
 step "bench.py: the six headline figures";        python3 bench/bench.py "$bin" || status=1
-step "startup.sh";                                bash bench/startup.sh "$bin" || status=1
+step "startup.sh (run of an empty script; render with the library as bytecode vs text)"; bash bench/startup.sh "$bin" || status=1
 step "yaml_bench.sh";                             bash bench/yaml_bench.sh "$bin" || status=1
 step "render_bench.sh";                           bash bench/render_bench.sh "$bin" || status=1
 step "diff_bench.sh (4,000 lines, 80 changes)";    bash bench/diff_bench.sh "$bin" || status=1

@@ -64,12 +64,19 @@ static const rk_embedded *find_embedded(const char *name) {
   return NULL;
 }
 
+/* The only place binary chunks are accepted: the embedded library, compiled at build
+ * time by the same liblua5.4 (cmake/rk_embed.c). Everything from disk or stdin is
+ * loaded in mode "t". */
+static int load_embedded(lua_State *L, const rk_embedded *e, const char *chunkname) {
+  return luaL_loadbufferx(L, e->chunk, e->chunk_len, chunkname, e->binary ? "b" : "t");
+}
+
 /* package.preload entry for an embedded Lua module: upvalue 1 is the rk_embedded. */
 static int load_embedded_module(lua_State *L) {
   const rk_embedded *e = lua_touserdata(L, lua_upvalueindex(1));
   char chunkname[256];
   snprintf(chunkname, sizeof chunkname, "@lua/%s", e->path);
-  if (luaL_loadbuffer(L, e->source, e->len, chunkname) != LUA_OK) return lua_error(L);
+  if (load_embedded(L, e, chunkname) != LUA_OK) return lua_error(L);
   lua_pushvalue(L, 1);
   lua_call(L, 1, 1);
   return 1;
@@ -151,7 +158,7 @@ static int scripts_load(lua_State *L) {
   } else {
     const rk_embedded *e = find_embedded(key);
     snprintf(path, sizeof path, "@%s", e->path);
-    status = luaL_loadbuffer(L, e->source, e->len, path);
+    status = load_embedded(L, e, path);
   }
   if (status != LUA_OK) {
     luaL_pushfail(L);
@@ -237,8 +244,32 @@ static int open_scripts(lua_State *L) {
   return 1;
 }
 
-static int open_state(lua_State *L) {
+/* package.searchers[2] in text mode: a module found on package.path (the script's own
+ * directory, RIGELK8S_LUA_DIR) is loaded as Lua's own searcher does, but a precompiled one
+ * is refused as a script would be. */
+static int search_lua_source(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchpath");
+  lua_pushvalue(L, 1);
+  lua_getfield(L, -3, "path");
+  lua_call(L, 2, 2);
+  if (lua_isnil(L, -2)) return 1; /* the list of places tried */
+  const char *filename = lua_tostring(L, -2);
+  if (luaL_loadfilex(L, filename, "t") != LUA_OK)
+    return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, filename,
+                      lua_tostring(L, -1));
+  lua_pushvalue(L, -3);
+  return 2;
+}
+
+int rk_host_open(lua_State *L) {
   luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  lua_pushcfunction(L, search_lua_source);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   static const luaL_Reg c_modules[] = {
       {"rigelk8s", luaopen_rigelk8s},
@@ -280,7 +311,7 @@ rk_host *rk_host_new(void) {
     free(host);
     return NULL;
   }
-  lua_pushcfunction(host->L, open_state);
+  lua_pushcfunction(host->L, rk_host_open);
   if (lua_pcall(host->L, 0, 0, 0) != LUA_OK) {
     fprintf(stderr, "rigelk8s: cannot start Lua: %s\n", lua_tostring(host->L, -1));
     lua_close(host->L);
@@ -381,10 +412,14 @@ static int call_chunk(lua_State *L, int argc, char **argv) {
  * errors (bytecode refused, unreadable file) get the file name in front. */
 static int load_failed(lua_State *L, const char *path) {
   const char *msg = lua_tostring(L, -1);
+  const char *hint = strstr(msg, "binary chunk")
+                         ? "; rigelk8s runs Lua source only (bytecode is not verified and can "
+                           "crash it): give it the .lua file the bytecode was compiled from"
+                         : "";
   if (strncmp(msg, path, strlen(path)) == 0 || strstr(msg, path))
-    fprintf(stderr, "rigelk8s: %s\n", msg);
+    fprintf(stderr, "rigelk8s: %s%s\n", msg, hint);
   else
-    fprintf(stderr, "rigelk8s: %s: %s\n", path, msg);
+    fprintf(stderr, "rigelk8s: %s: %s%s\n", path, msg, hint);
   lua_pop(L, 1);
   return 1;
 }
@@ -451,7 +486,7 @@ int rk_host_run_script(rk_host *host, const char *name, int argc, char **argv) {
   } else {
     const rk_embedded *e = find_embedded(key);
     snprintf(path, sizeof path, "@%s", e->path);
-    if (luaL_loadbuffer(L, e->source, e->len, path) != LUA_OK) return load_failed(L, e->path);
+    if (load_embedded(L, e, path) != LUA_OK) return load_failed(L, e->path);
   }
   return call_chunk(L, argc, argv);
 }

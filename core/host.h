@@ -7,7 +7,15 @@
 #ifndef RK_HOST_H
 #define RK_HOST_H
 
+#include <lua.h>
+
 typedef struct rk_host rk_host;
+
+/* Sets up a fresh lua_State as rigelk8s runs Lua: the standard libraries, the C modules
+ * and the Lua library (embedded, or from RIGELK8S_LUA_DIR) in package.preload, and a
+ * text-only searcher for modules on package.path. A lua_CFunction: call it with
+ * lua_pcall. The fuzz targets (tests/fuzz/fuzz_lua.h) use it too. */
+int rk_host_open(lua_State *L);
 
 /* Returns NULL only when memory is exhausted. */
 rk_host *rk_host_new(void);

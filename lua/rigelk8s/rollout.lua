@@ -307,7 +307,7 @@ end
 function M.short_message(obj, v)
   if not obj then return "waiting for the object to appear" end
   local st, sp = type(obj.status) == "table" and obj.status or {}, type(obj.spec) == "table" and obj.spec or {}
-  local kind, text = obj.kind, nil
+  local kind, text = obj.kind
   if kind == "Deployment" or kind == "StatefulSet" or kind == "DaemonSet" then
     if stale(obj) and v.state ~= "failed" then return "waiting for the controller to see the change" end
   end

@@ -362,7 +362,7 @@ local function same(a, b, depth)
     if not (depth == 1 and k == "status") and not (depth == 2 and IGNORED_METADATA[k])
        and not same(v, b[k], depth + 1) then return false end
   end
-  for k, v in pairs(b) do
+  for k in pairs(b) do
     if a[k] == nil and not (depth == 1 and k == "status") and not (depth == 2 and IGNORED_METADATA[k]) then
       return false
     end
@@ -519,7 +519,7 @@ function M.diff(ctx, objects)
   local yaml = require "rigelk8s.yaml"
   local client = M.connect(ctx)
   require("rigelk8s.inventory").label(ctx, objects)
-  local changed, out = {}, {}
+  local names, out = {}, {}
   for _, o in ipairs(objects) do
     local live, err = client:try_get(o)
     if not live and err and err.code ~= 404 then error(err, 0) end
@@ -536,11 +536,11 @@ function M.diff(ctx, objects)
     local text = diff.unified(a and yaml.dump(a) or "", yaml.dump(b),
                               {from = "live/" .. name, to = "merged/" .. name})
     if text ~= "" then
-      changed[#changed + 1] = name
+      names[#names + 1] = name
       out[#out + 1] = text
     end
   end
-  return table.concat(out), changed
+  return table.concat(out), names
 end
 
 -- A note for the report when an apply changed nothing at all.
@@ -593,7 +593,8 @@ function M.observability_stack(ctx)
         values_dir = string.format("%s/rigelk8s-helm-%d-%s", os.getenv("TMPDIR") or "/tmp", sys.getpid(), r.name)
         local made, merr = sys.mkdir_private(values_dir)
         values_file = values_dir .. "/values.json"
-        local wrote, werr = made and sys.write_private(values_file, require("rigelk8s.json").encode(r.values))
+        local wrote, werr = false, nil
+        if made then wrote, werr = sys.write_private(values_file, require("rigelk8s.json").encode(r.values)) end
         if not wrote then
           errors.raise{message = "helm release " .. r.name .. ": cannot write its values file: " ..
                        tostring(merr or werr), exit_code = errors.EXIT.failed}
@@ -603,8 +604,9 @@ function M.observability_stack(ctx)
       local cmd = table.concat(argv, " ")
       ctx.out:say("running: %s", cmd)
       local pid, err = sys.spawn(argv, {stdout_to_stderr = true})
-      local done, code = pid, err
+      local code = err
       while pid do
+        local done
         done, code = sys.wait({pid}, 1)
         if done or code then break end
       end

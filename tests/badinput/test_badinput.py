@@ -37,8 +37,8 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "faults"))
-from rkharness import BIN, Emulator, clean_env, kubeconfig  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, Emulator, clean_env, kubeconfig  # noqa: E402
 from fakeserver import FakeServer  # noqa: E402
 
 CASES = os.path.join(HERE, "cases")

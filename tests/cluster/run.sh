@@ -7,7 +7,7 @@
 # TEST is a unittest name under tests/e2e (default: test_workflows test_examples
 # test_sequence test_fleet). Every test works in namespaces of its own (rk<run id><n>-…),
 # deleted and waited for when it ends; tests that need an emulator knob are skipped with
-# the reason. Images and failure modes: tests/e2e/failmodes.py (RIGELK8S_TEST_IMAGE …).
+# the reason. Images and failure modes: tests/emulator/failmodes.py (RIGELK8S_TEST_IMAGE …).
 # Exit: 0 all passed (some may be skipped), 1 a test failed, 2 usage (no kubeconfig or
 # binary), 77 every test was skipped.
 set -uo pipefail

@@ -1,4 +1,4 @@
-"""Real ROS 1 parts for the graph-gate tests: Debian's rosmaster on a free loopback port,
+"""Real ROS 1 parts for the graph-gate tests (built on tests/emulator/emuharness.py): Debian's rosmaster on a free loopback port,
 and rospy talker / listener / service nodes (tests/e2e/rosnode.py). Nothing here models
 ROS: these are the real master and client library (python3-rosmaster, python3-rospy).
 
@@ -6,13 +6,16 @@ Debian's rospy lives in /usr/lib/python3/dist-packages, which only Debian's own 
 sees; ROS_PYTHON is the first interpreter that can import rospy (None: tests skip)."""
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import xmlrpc.client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "emulator"))
+from emuharness import free_port, stop_process  # noqa: E402
+
 NODE_SCRIPT = os.path.join(HERE, "rosnode.py")
 
 
@@ -31,14 +34,6 @@ ROSMASTER = shutil.which("rosmaster")
 MISSING = None if ROS_PYTHON and ROSMASTER else (
     "the real ROS 1 master and rospy are not installed (apt-get install python3-rosmaster "
     "python3-rospy python3-roslaunch, or make deps)")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class RosMaster:
@@ -109,15 +104,7 @@ class RosNode:
                 time.sleep(0.05)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        stop_process(self.proc)
 
 
 def point_proxy(emu, namespace, target=None, forbidden=False, service="ros-master", port=11311):

@@ -8,26 +8,21 @@ Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_apply_refusals   (f
 import http.client
 import json
 import os
-import shutil
+import sys
 import threading
 import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from wfharness import BIN, Cluster, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import orchestration, rigelk8s, start_emulator, write_rigelfile
 
 PREFIX = "jobs.deploy_k8s.with.orchestration"
 
 
 class ApplyRefusalTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", "robot-1:deploymentType=local", ready_delay=0.2)
-        self.addCleanup(self.emu.stop)
-        self.k = Cluster(self.emu)
-        self.dir = tmpdir()
-        self.addCleanup(shutil.rmtree, self.dir, True)
+        start_emulator(self, nodes="robot-1:deploymentType=local")
 
     def rk(self, code, command, rf, *args):
         r = rigelk8s(command, "-f", rf, "--kubeconfig", self.emu.kubeconfig, *args, timeout=120)
@@ -239,13 +234,7 @@ class ForegroundDeleteStandInTest(unittest.TestCase):
     real server's foregroundDeletion finalizer, which the emulator does not model)."""
 
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", "robot-1:deploymentType=local", ready_delay=0.2)
-        self.addCleanup(self.emu.stop)
-        self.k = Cluster(self.emu)
-        self.dir = tmpdir()
-        self.addCleanup(shutil.rmtree, self.dir, True)
+        start_emulator(self, nodes="robot-1:deploymentType=local")
 
     def test_stand_in_delete_waits_until_the_foreground_deleted_deployment_is_gone(self):
         rf = write_rigelfile(self.dir, orchestration("fg"))

@@ -6,24 +6,18 @@ into three namespaces with one failing.
 Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_example_workflows   (from tests/e2e)"""
 import hashlib
 import os
-import shutil
+import sys
 import unittest
 
-from wfharness import BIN, NODES, ROOT, Cluster, Emulator, image, orchestration, revision, rigelk8s, tmpdir, \
-    write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import ROOT, image, orchestration, revision, rigelk8s, start_emulator, write_rigelfile
 
 EXAMPLES = os.path.join(ROOT, "examples", "workflows")
 
 
 class ExampleTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", NODES, ready_delay=0.2)
-        self.addCleanup(self.emu.stop)
-        self.k = Cluster(self.emu)
-        self.dir = tmpdir()
-        self.addCleanup(shutil.rmtree, self.dir, True)
+        start_emulator(self)
 
     def rigelfile(self, ns, **over):
         over.setdefault("persistent_storage", None)

@@ -16,16 +16,12 @@ import sys
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.environ.get("RK_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
-sys.path.insert(0, HERE)
-from emuharness import Emulator  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
 import failmodes as fm  # noqa: E402
-from wfharness import CLUSTER_MODE, emulator_only, shared_cluster, unique_namespace  # noqa: E402
+from emuharness import (BIN, CLUSTER_MODE, NODES, ROOT, Emulator, emulator_only, shared_cluster,  # noqa: E402
+                        unique_namespace)
 
-BIN = os.environ.get("RIGELK8S_BIN") or os.path.join(ROOT, "build", "rigelk8s")
 EXAMPLES = os.path.join(ROOT, "examples")
-NODES = "robot-1:deploymentType=local;cloud-1:deploymentType=remote"
 
 # Example Rigelfile -> (namespace, the application Deployments it must bring up).
 RIGELFILES = {

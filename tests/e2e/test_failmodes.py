@@ -6,10 +6,12 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import unittest
 
-import failmodes as fm
-from wfharness import BIN, orchestration, tmpdir, write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+import failmodes as fm  # noqa: E402
+from emuharness import BIN, orchestration, tmpdir, write_rigelfile
 
 
 class RealColumn(unittest.TestCase):

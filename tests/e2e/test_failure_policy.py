@@ -15,10 +15,12 @@ the machine is shared, and speed is measured in bench/, not asserted in tests.
 
 Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_failure_policy   (from tests/e2e)"""
 import os
+import sys
 import shutil
 import unittest
 
-from wfharness import BIN, Cluster, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, Cluster, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
 
 GPU = {"gpu": "true"}
 

@@ -17,6 +17,7 @@ import base64
 import glob
 import json
 import os
+import sys
 import shutil
 import stat
 import subprocess
@@ -24,7 +25,8 @@ import textwrap
 import time
 import unittest
 
-from wfharness import BIN, CLUSTER_MODE, NODES, Cluster, Emulator, image, orchestration, revision, tmpdir, \
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, CLUSTER_MODE, NODES, Cluster, Emulator, image, orchestration, revision, tmpdir, \
     write_rigelfile
 
 GOOD = "registry.example.com/robot/app:1.0"

@@ -5,7 +5,6 @@ extra robots (offline, slow, lost mid-wave) get their own emulator or a closed p
 The tests run in order and share the fleet: each leaves it Ready on a known image."""
 import json
 import os
-import re
 import shlex
 import signal
 import socket
@@ -17,13 +16,9 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.environ.get("RK_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
-from emuharness import Emulator  # noqa: E402
-sys.path.insert(0, HERE)
-from wfharness import emulator_only  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, Emulator, emulator_only, free_port  # noqa: E402
 
-BIN = os.environ.get("RIGELK8S_BIN") or os.path.join(ROOT, "build", "rigelk8s")
 N = 10
 APP = "/apis/apps/v1/namespaces/{ns}/deployments/rigel-k8s-application"
 
@@ -44,14 +39,6 @@ jobs:
 def run(args, cwd, timeout=120, env=None):
     p = subprocess.run([BIN] + args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Forwarder:

@@ -10,35 +10,21 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import unittest
 
-from wfharness import BIN, NODES, Cluster, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import (BIN, SERVICE_MONITOR_CRD, Emulator, orchestration, rigelk8s, start_emulator, tmpdir,
+                        write_rigelfile)
 
 APP = "rigel-k8s-application"
 PARENT = "rigelk8s." + APP
 PART_OF = "applyset.kubernetes.io/part-of"
 
-SERVICE_MONITOR_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
-    "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
-             "names": {"plural": "servicemonitors", "singular": "servicemonitor",
-                       "kind": "ServiceMonitor", "listKind": "ServiceMonitorList"},
-             "versions": [{"name": "v1", "served": True, "storage": True,
-                           "schema": {"openAPIV3Schema": {"type": "object",
-                                                          "x-kubernetes-preserve-unknown-fields": True}}}]}}
-
 
 class InventoryTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", NODES, ready_delay=0.1)
-        self.addCleanup(self.emu.stop)
-        self.k = Cluster(self.emu)
-        self.dir = tmpdir()
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        self.kc = self.emu.kubeconfig
+        start_emulator(self, ready_delay=0.1)
         # No helm: observability releases are skipped with a message, not installed.
         self.env = {"PATH": "/usr/bin:/bin"} if shutil.which("helm") else None
 

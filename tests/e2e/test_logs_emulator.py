@@ -6,6 +6,7 @@ has a timeout, so a hang fails the test instead of stalling the suite.
 
 Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_logs_emulator   (from tests/e2e)"""
 import os
+import sys
 import re
 import shutil
 import signal
@@ -14,7 +15,8 @@ import threading
 import time
 import unittest
 
-from wfharness import BIN, Emulator, emulator_only, env_for, rigelk8s, tmpdir, write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, Emulator, emulator_only, clean_env, rigelk8s, tmpdir, write_rigelfile
 
 
 class LiveRun:
@@ -23,7 +25,7 @@ class LiveRun:
     def __init__(self, *args):
         self.args = list(args)
         self.proc = subprocess.Popen([BIN] + self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env_for({"NO_COLOR": "1"}))
+                                     text=True, env=clean_env({"NO_COLOR": "1"}))
         self.out, self.err = [], []
         self.threads = [threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
                         threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True)]
@@ -182,7 +184,7 @@ class LogsOnEmulator(unittest.TestCase):
         self.deploy(rf)
         t0 = time.monotonic()
         p = subprocess.Popen([BIN, "logs", "--file", rf, "--kubeconfig", self.kc], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env_for({"NO_COLOR": "1"}))
+                             stderr=subprocess.PIPE, env=clean_env({"NO_COLOR": "1"}))
         try:
             out, err = p.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -204,7 +206,7 @@ class LogsOnEmulator(unittest.TestCase):
         rf = self.rigelfile("huge2", "huge2", "example.com/log-huge-line:1")
         self.deploy(rf)
         p = subprocess.Popen([BIN, "logs", "--file", rf, "--kubeconfig", self.kc], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=env_for({"NO_COLOR": "1"}))
+                             stderr=subprocess.DEVNULL, env=clean_env({"NO_COLOR": "1"}))
         end = time.monotonic() + 60
         while time.monotonic() < end:
             pid, status, usage = os.wait4(p.pid, os.WNOHANG)

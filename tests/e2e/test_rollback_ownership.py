@@ -12,12 +12,11 @@ Apply), which is what makes the next apply clean on a real server.
 Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_rollback_ownership   (from tests/e2e)"""
 import json
 import os
-import re
-import shutil
+import sys
 import unittest
 
-from wfharness import BIN, GOOD_IMAGE, Cluster, Emulator, image, orchestration, revision, rigelk8s, tmpdir, \
-    write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import GOOD_IMAGE, image, orchestration, rigelk8s, start_emulator, write_rigelfile
 
 NS = "rb"
 APP = "rigel-k8s-application"
@@ -46,13 +45,7 @@ def apply_entry(deploy, manager="rigelk8s"):
 
 class RollbackOwnershipTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", "robot-1:deploymentType=local", ready_delay=0.2)
-        self.addCleanup(self.emu.stop)
-        self.k = Cluster(self.emu)
-        self.dir = tmpdir()
-        self.addCleanup(shutil.rmtree, self.dir, True)
+        start_emulator(self, nodes="robot-1:deploymentType=local")
         self.rf = write_rigelfile(self.dir, orchestration(NS))
 
     def run_code(self, code, command, *args):

@@ -7,10 +7,11 @@ and run against the real ROS 2 only on a real cluster.
 Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_ros2_graph   (from tests/e2e)"""
 import json
 import os
-import shutil
+import sys
 import unittest
 
-from wfharness import BIN, NODES, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import orchestration, rigelk8s, start_emulator, write_rigelfile
 
 GRAPH = {"nodes": ["/listener", "/talker"],
          "topics": [{"name": "/chatter", "type": "std_msgs/msg/String", "publishers": ["/talker"],
@@ -24,12 +25,7 @@ WANT = {"nodes": ["/talker", "/listener"], "topics": {"/chatter": {"publishers":
 
 class Ros2GraphTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", NODES, ready_delay=0.2)
-        self.addCleanup(self.emu.stop)
-        self.dir = tmpdir()
-        self.addCleanup(shutil.rmtree, self.dir, True)
+        start_emulator(self)
 
     def rigelfile(self, ns, graph=WANT, **over):
         orch = orchestration(ns, ros_graph=graph, ros_domain_id=9, persistent_storage=None, **over)

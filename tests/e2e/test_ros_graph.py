@@ -7,13 +7,13 @@ emulator's RBAC answer (copied from kube-apiserver's wording).
 Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_ros_graph   (from tests/e2e)"""
 import json
 import os
-import shutil
+import sys
 import time
 import unittest
 
 from rosharness import MISSING, RosMaster, point_proxy, proxy_requests
-from wfharness import (BIN, NODES, Background, Emulator, orchestration, rigelk8s, tmpdir,
-                       write_rigelfile)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import Background, orchestration, rigelk8s, start_emulator, write_rigelfile
 
 COMPLETE = {"nodes": ["/talker", "/listener", "/server"],
             "topics": {"/chatter": {"publishers": 1, "subscribers": 1}},
@@ -23,14 +23,9 @@ COMPLETE = {"nodes": ["/talker", "/listener", "/server"],
 @unittest.skipIf(MISSING, MISSING)
 class RosGraphGateTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", NODES, ready_delay=0.2)
-        self.addCleanup(self.emu.stop)
+        start_emulator(self)
         self.master = RosMaster()
         self.addCleanup(self.master.stop)
-        self.dir = tmpdir()
-        self.addCleanup(shutil.rmtree, self.dir, True)
 
     def rigelfile(self, ns, graph, **over):
         g = dict(graph)
@@ -230,7 +225,7 @@ class RosGraphGateTest(unittest.TestCase):
     def test_examples_declared_graphs_hold_with_their_real_rospy_nodes(self):
         # The nodes the examples' Dockerfiles run, started here as real rospy nodes with the
         # same names, topics and services; the examples' Rigelfiles deploy unchanged.
-        from wfharness import ROOT
+        from emuharness import ROOT
         cases = {"pubsub": ("pubsub", [("talker", "talker"), ("listener", "listener")]),
                  "service": ("ros-service", [("add_two_ints_server", "server")])}
         for example, (ns, nodes) in cases.items():

@@ -5,12 +5,12 @@ phases are refused with "did you mean", and every apply line, row and report nam
 namespace when a run spans several.
 
 Run: RIGELK8S_BIN=build/rigelk8s python3 -m unittest -v test_scripting_api   (from tests/e2e)"""
-import json
 import os
-import shutil
+import sys
 import unittest
 
-from wfharness import BIN, NODES, Cluster, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import orchestration, rigelk8s, start_emulator, write_rigelfile
 
 HOOKS = '''
 local log = assert(io.open(os.getenv("HOOK_LOG"), "a"))
@@ -43,14 +43,7 @@ end, arg, {command = "migrate-then-deploy"})
 
 class ScriptingTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", NODES, ready_delay=0.2)
-        self.addCleanup(self.emu.stop)
-        self.k = Cluster(self.emu)
-        self.dir = tmpdir()
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        self.kc = self.emu.kubeconfig
+        start_emulator(self)
         self.hook_log = os.path.join(self.dir, "hooks.log")
         open(self.hook_log, "w").close()
         self.hooks = self.write("hooks.lua", HOOKS)

@@ -10,9 +10,11 @@ import json
 import os
 import shutil
 import stat
+import sys
 import unittest
 
-from wfharness import BIN, GOOD_IMAGE, Cluster, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, orchestration, rigelk8s, start_emulator, write_rigelfile
 
 HAVE_KUBECTL = shutil.which("kubectl") is not None
 
@@ -21,14 +23,7 @@ class SeedContractTest(unittest.TestCase):
     nodes = "robot-1:deploymentType=local;cloud-1:deploymentType=remote"
 
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
-        self.emu = Emulator("--nodes", self.nodes, ready_delay=0.1)
-        self.addCleanup(self.emu.stop)
-        self.k = Cluster(self.emu)
-        self.dir = tmpdir()
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        self.kc = self.emu.kubeconfig
+        start_emulator(self, nodes=self.nodes, ready_delay=0.1)
 
     def rigelfile(self, ns, **over):
         return write_rigelfile(self.dir, orchestration(ns, **over), name="Rigelfile-" + ns)

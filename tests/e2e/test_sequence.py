@@ -17,15 +17,9 @@ import textwrap
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.environ.get("RK_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
-from emuharness import Emulator  # noqa: E402
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
 import failmodes as fm  # noqa: E402
-from wfharness import CLUSTER_MODE, RUN_ID, _NAMESPACES, shared_cluster  # noqa: E402
-
-BIN = os.environ.get("RIGELK8S_BIN") or os.path.join(ROOT, "build", "rigelk8s")
-NODES = "robot-1:deploymentType=local;cloud-1:deploymentType=remote"
+from emuharness import BIN, CLUSTER_MODE, NODES, RUN_ID, _NAMESPACES, Emulator, shared_cluster  # noqa: E402
 
 RIGELFILE = """\
 vars:

@@ -13,13 +13,15 @@ import os
 import re
 import shutil
 import signal
+import sys
 import time
 import unittest
 
-import failmodes as fm
-from wfharness import (BIN, CLUSTER_MODE, NODES, ROOT, Background, Cluster, DeploymentEvents, Emulator,
-                       emulator_only, image, orchestration, revision, rigelk8s, rigelk8s_tty, shared_cluster,
-                       tmpdir, unique_namespace, write_rigelfile)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+import failmodes as fm  # noqa: E402
+from emuharness import (BIN, CLUSTER_MODE, NODES, ROOT, SERVICE_MONITOR_CRD, Background, Cluster,
+                        DeploymentEvents, Emulator, emulator_only, image, orchestration, revision, rigelk8s,
+                        rigelk8s_tty, shared_cluster, tmpdir, unique_namespace, write_rigelfile)
 
 READY_DELAY = 0.2
 
@@ -308,7 +310,7 @@ class FailureTest(WorkflowTest):
     def test_sigint_during_a_wait_stops_cleanly_and_prints_the_state(self):
         rf = self.rigelfile("intr", application_image="app:never-ready")
         bg = Background("deploy", "-f", rf, "--kubeconfig", self.kc, "--timeout", self.timeout(60))
-        bg.wait_for_line("[progressing] Deployment/rigel-k8s-application", timeout=fm.within(20))
+        bg.wait_for("[progressing] Deployment/rigel-k8s-application", timeout=fm.within(20))
         self.wait_master_available("intr")
         time.sleep(0.3)
         t0 = time.monotonic()
@@ -624,15 +626,7 @@ class ObservabilityTest(WorkflowTest):
         self.assertIsNotNone(self.k.get("Service", "obs", "rigel-k8s-application-metrics"))
         doc = self.run_ok("deploy", rf, "-o", "json").json()
         self.assertEqual([s["name"] for s in doc["applied"]["skipped"]], ["ServiceMonitor/rigel-k8s-application"])
-        crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-               "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
-               "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
-                        "names": {"plural": "servicemonitors", "singular": "servicemonitor",
-                                  "kind": "ServiceMonitor", "listKind": "ServiceMonitorList"},
-                        "versions": [{"name": "v1", "served": True, "storage": True,
-                                      "schema": {"openAPIV3Schema": {"type": "object",
-                                                                     "x-kubernetes-preserve-unknown-fields": True}}}]}}
-        self.emu.ok("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        self.emu.ok("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", SERVICE_MONITOR_CRD)
         r = self.run_ok("deploy", rf)
         self.assertIn("ServiceMonitor/rigel-k8s-application created", r.stderr)
         sm = self.k.get("ServiceMonitor", "obs", "rigel-k8s-application")

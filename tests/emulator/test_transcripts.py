@@ -21,7 +21,6 @@ README section "Known differences from a real kube-apiserver (checked against th
 transcripts)" of tests/kube-emulator/README.md (checked below). A listed difference
 that no longer occurs fails too, so the list stays true.
 """
-import copy
 import glob
 import http.client
 import json
@@ -663,7 +662,6 @@ class Replay:
             self.watches.append((c, r, base.rsplit("/", 1)[1]))
 
     def timeline(self, i, step):
-        import select
         import threading
         m = re.search(r"\((\d+) s\)", step["timeline"])
         window = float(m.group(1)) if m else 5.0

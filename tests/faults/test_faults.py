@@ -5,12 +5,14 @@ exit code, and that the report matches what the emulator really holds afterwards
 import json
 import os
 import re
+import sys
 import time
 import unittest
 
-from rkharness import (Background, Emulator, TempDir, applied_refs, b64file, clean_env,
-                       free_port, kubeconfig, live, make_ca, names, orchestration,
-                       really_ready, rigelk8s, user_lines, verbose_lines, write_rigelfile)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import (Background, Emulator, TempDir, applied_refs, b64file, clean_env, free_port,
+                        kubeconfig, live, make_ca, names, really_ready, rigelk8s, user_lines,
+                        small_orchestration as orchestration, verbose_lines, write_rigelfile)
 
 ROLLED = ["Deployment/ros-master", "Deployment/rigel-k8s-application"]
 

@@ -1,6 +1,6 @@
-/* fuzz_lua.h — a Lua state for the fuzz targets that run Lua: set up as the rigelk8s host
- * sets up its own (the C modules and the embedded Lua library in package.preload, so
- * the code under test is the code compiled into the binary), and a call that bounds
+/* fuzz_lua.h — a Lua state for the fuzz targets that run Lua: set up by the host's own
+ * rk_host_open (core/host.c: the C modules and the embedded Lua library in
+ * package.preload, so the code under test is the code compiled into the binary), and a call that bounds
  * the run by Lua VM instructions. In the libFuzzer build a line hook also feeds Lua
  * line coverage to libFuzzer, which cannot see into the Lua VM otherwise. */
 #ifndef RK_FUZZ_LUA_H
@@ -11,9 +11,8 @@
 #include <lualib.h>
 #include <string.h>
 
-#include "embedded.h"
 #include "fuzz.h"
-#include "lua_modules.h"
+#include "host.h"
 
 #define FUZZ_LUA_HOOK_EVERY 10000
 
@@ -63,45 +62,6 @@ static void fuzz_lua_hook(lua_State *L, lua_Debug *ar)
                   fuzz_lua_max_instructions);
 }
 
-/* package.preload loader for an embedded module (upvalue: its rk_embedded). */
-static int fuzz_lua_load_embedded(lua_State *L)
-{
-    const rk_embedded *e = lua_touserdata(L, lua_upvalueindex(1));
-    char chunkname[256];
-    snprintf(chunkname, sizeof chunkname, "@lua/%s", e->path);
-    if (luaL_loadbuffer(L, e->source, e->len, chunkname) != LUA_OK)
-        return lua_error(L);
-    lua_pushvalue(L, 1);
-    lua_call(L, 1, 1);
-    return 1;
-}
-
-static int fuzz_lua_open(lua_State *L)
-{
-    luaL_openlibs(L);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    static const luaL_Reg c_modules[] = {
-        {"rigelk8s", luaopen_rigelk8s},
-        {"rigelk8s.yaml", luaopen_rigelk8s_yaml},
-        {"rigelk8s.json", luaopen_rigelk8s_json},
-        {"rigelk8s.regex", luaopen_rigelk8s_regex},
-        {NULL, NULL},
-    };
-    for (const luaL_Reg *m = c_modules; m->name; m++) {
-        lua_pushcfunction(L, m->func);
-        lua_setfield(L, -2, m->name);
-    }
-    for (const rk_embedded *e = rk_embedded_files; e->name; e++) {
-        if (strncmp(e->name, "scripts/", 8) == 0)
-            continue;
-        lua_pushlightuserdata(L, (void *)e);
-        lua_pushcclosure(L, fuzz_lua_load_embedded, 1);
-        lua_setfield(L, -2, e->name);
-    }
-    lua_pop(L, 1);
-    return 0;
-}
-
 /* A fresh state per input: every run frees what it allocates (so LeakSanitizer sees
  * real leaks, and libFuzzer does not scan the heap after every input), and a replayed
  * input behaves exactly as it did when it was found. */
@@ -110,7 +70,7 @@ static lua_State *fuzz_lua_new(void)
     lua_State *L = luaL_newstate();
     if (!L)
         abort();
-    lua_pushcfunction(L, fuzz_lua_open);
+    lua_pushcfunction(L, rk_host_open);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK)
         fuzz_fail("cannot set up the Lua state: %s", lua_tostring(L, -1));
     return L;

@@ -68,6 +68,58 @@ describe("rigelk8s run", function()
     assert.equal(1, code)
     assert.equal("", out)
     assert.truthy(err:find(path .. ": attempt to load a binary chunk", 1, true), err)
+    assert.truthy(err:find("rigelk8s runs Lua source only", 1, true), err)
+    assert.truthy(err:find("give it the .lua file the bytecode was compiled from", 1, true), err)
+  end)
+
+  -- A script dir/main.lua that prints require("helper").answer; helper.lua holds `helper`.
+  local function script_with_module(name, helper)
+    local dir = tmp .. "/" .. name
+    assert(sys.mkdir_private(dir))
+    for file, text in pairs{["helper.lua"] = helper, ["main.lua"] = 'print(require("helper").answer)'} do
+      local f = assert(io.open(dir .. "/" .. file, "wb"))
+      f:write(text)
+      f:close()
+    end
+    return dir
+  end
+
+  it("refuses a precompiled module that a script requires, as it refuses a precompiled script", function()
+    local dir = script_with_module("bcmod", string.dump(load("return {answer = 42}")))
+    local out, err, code = sh(q(bin) .. " run " .. q(dir .. "/main.lua"))
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.truthy(err:find("error loading module 'helper' from file '" .. dir .. "/helper.lua'", 1, true), err)
+    assert.truthy(err:find("attempt to load a binary chunk (mode is 't')", 1, true), err)
+  end)
+
+  it("still loads a module's source from the script's directory", function()
+    local dir = script_with_module("srcmod", "return {answer = 42}")
+    local out, err, code = sh(q(bin) .. " run " .. q(dir .. "/main.lua"))
+    assert.equal(0, code, err)
+    assert.equal("42\n", out)
+  end)
+
+  -- The library is embedded as bytecode (RK_EMBED_BYTECODE, the default) compiled with
+  -- its debug information: an error inside it still names lua/rigelk8s/FILE.lua:LINE,
+  -- and that line is the one in the source.
+  it("names the file and line inside an embedded module", function()
+    local script = write("embedded_error.lua", [[
+local t = setmetatable({}, {__pairs = function() error("boom", 3) end})
+require("rigelk8s.merge").copy(t)
+]])
+    local _, err, code = sh("env -u RIGELK8S_LUA_DIR " .. q(bin) .. " run " .. q(script))
+    assert.equal(1, code)
+    local line = tonumber(err:match("^rigelk8s: lua/rigelk8s/merge%.lua:(%d+): boom"))
+    assert.truthy(line, err)
+    assert.truthy(err:find("lua/rigelk8s/merge.lua:" .. line .. ": in function 'rigelk8s.merge.copy'", 1, true), err)
+    local root = os.getenv("RK_SOURCE_DIR") or "."
+    local n, text = 0, nil
+    for l in io.lines(root .. "/lua/rigelk8s/merge.lua") do
+      n = n + 1
+      if n == line then text = l end
+    end
+    assert.truthy(text and text:find("pairs(", 1, true), text)
   end)
 
   it("honours os.exit and a returned exit code", function()

@@ -15,14 +15,6 @@ local function copy(v)
   return c
 end
 
-local function merge(base, over)
-  local out = copy(base)
-  for k, v in pairs(over or {}) do
-    if type(v) == "table" and type(out[k]) == "table" and v[1] == nil then out[k] = merge(out[k], v) else out[k] = copy(v) end
-  end
-  return out
-end
-
 -- The templates as the server stores them (defaulted), good and crashing.
 local function template(image, hash)
   local labels = {app = "ros"}
@@ -101,7 +93,7 @@ local H2_NEW = "2020-01-01T00:01:00Z"
 local function scripted_client(events)
   local i, adds = 0, {}
   local ws = {}
-  function ws:add(spec, name) adds[#adds + 1] = name; return #adds end
+  function ws:add(_, name) adds[#adds + 1] = name; return #adds end
   function ws:next(timeout)
     if timeout == 0 then return nil end
     i = i + 1

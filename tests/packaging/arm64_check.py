@@ -16,10 +16,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from wfharness import orchestration, write_rigelfile  # noqa: E402
-from emuharness import Emulator  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import ROOT, Emulator, orchestration, write_rigelfile  # noqa: E402
 
 failures = []
 

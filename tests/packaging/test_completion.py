@@ -11,11 +11,13 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
-from pkgharness import BIN, run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, run  # noqa: E402
 
 KUBECONFIG_A = """apiVersion: v1
 kind: Config

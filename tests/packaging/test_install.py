@@ -4,11 +4,12 @@ that tree and finds its plugin there (and after the tree is moved)."""
 import gzip
 import os
 import shutil
-import subprocess
+import sys
 import tempfile
 import unittest
 
-from pkgharness import BIN, BUILD, ROOT, clean_env, run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, BUILD, ROOT, run  # noqa: E402
 
 
 

@@ -6,10 +6,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
-from pkgharness import BIN, ROOT, clean_env, run
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, ROOT, user_env, run  # noqa: E402
 
 
 def unroff(text):
@@ -115,7 +117,7 @@ class CommandTable(unittest.TestCase):
             f.write(text.replace("MARKER", self.marker))
 
     def rk(self, *args):
-        return run([BIN, *args], env=clean_env(RIGELK8S_SCRIPT_DIR=self.scripts))
+        return run([BIN, *args], env=user_env(RIGELK8S_SCRIPT_DIR=self.scripts))
 
     def test_a_listed_script_runs_only_up_to_cli_parse(self):
         self.write("render", """local cli = require "rigelk8s.cli"

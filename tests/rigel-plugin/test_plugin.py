@@ -10,8 +10,8 @@ import types
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.environ.get("RK_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
+sys.path.insert(0, os.path.join(HERE, "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import BIN, ROOT, Emulator  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "examples", "rigel-plugin"))
 try:
     import rigel.plugins  # noqa: F401  (the real Rigel, when installed)
@@ -29,10 +29,8 @@ else:
                      "CLI are skipped\n")
 NO_RIGEL = "Rigel is not installed (import rigel failed): needs Rigel's real loader and CLI"
 
-from emuharness import Emulator  # noqa: E402
 from rigelk8s_rigel import LuaPlugin, OrchestrationPlugin, RigelK8sError  # noqa: E402
 
-BIN = os.environ.get("RIGELK8S_BIN") or os.path.join(ROOT, "build", "rigelk8s")
 APPS = "/apis/apps/v1/namespaces/%s/deployments/%s"
 
 

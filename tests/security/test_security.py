@@ -15,9 +15,9 @@ import time
 import unittest
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
-from rkharness import (BIN, ROOT, Emulator, TempDir, clean_env, kubeconfig, orchestration,  # noqa: E402
-                       rigelk8s, write_rigelfile)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import (BIN, ROOT, Emulator, TempDir, clean_env, kubeconfig, rigelk8s,  # noqa: E402
+                        small_orchestration as orchestration, write_rigelfile)
 
 SECRET_SCRIPT = r"""
 -- The stock deploy plus a Secret; `diff` as first argument prints the diff instead.

@@ -20,9 +20,9 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "faults"))
-from rkharness import Emulator, clean_env, orchestration, write_rigelfile  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "emulator"))  # tests/emulator/emuharness.py
+from emuharness import ROOT, Emulator, clean_env, write_rigelfile  # noqa: E402
+from emuharness import small_orchestration as orchestration  # noqa: E402
 
 TIME = "/usr/bin/time"
 

@@ -1285,7 +1285,6 @@ class Controllers:
         inits = spec.get("initContainers") or []
         key = ("pod", ns, name)
         stage = ks["stage"]
-        rp = spec.get("restartPolicy", "Always")
         node = spec.get("nodeName")
         start = ks["t0"] + self.ready_delay
         base_status = deepcopy(pod.get("status") or {})
