@@ -175,7 +175,7 @@ local additional = S.object({
 -- config, holding only the entry of the application image's registry.
 local registry_credentials = {kind = "registry_credentials"}
 function check.registry_credentials(v, ty, path, vx)
-  local src = v
+  local src
   if type(v) == "table" and not is_list(v) then
     for k in pairs(v) do
       if k ~= "from_docker_config" then

@@ -318,13 +318,13 @@ function M.plan(opts)
     end
     for _, e in ipairs(foreign) do
       local with = doc.jobs[e.name].with
-      local names = {}
-      for n in pairs(data_refs(is_map(with) and with or {})) do names[#names + 1] = n end
-      table.sort(names)
-      if #names > 0 then
+      local refs = {}
+      for n in pairs(data_refs(is_map(with) and with or {})) do refs[#refs + 1] = n end
+      table.sort(refs)
+      if #refs > 0 then
         local wpath = child(child("jobs", e.name), "with")
         local keys = matrix_of[e.name]
-        local uses = "{{ data." .. table.concat(names, " }}, {{ data.") .. " }}"
+        local uses = "{{ data." .. table.concat(refs, " }}, {{ data.") .. " }}"
         p:problem(wpath, string.format(
           "job %s (plugin %s) uses %s%s, but it is delegated to `rigel run job %s`, which gets no shared " ..
           "data%s: run the whole sequence with `rigel run sequence %s`%s, or write the values into jobs.%s.with",

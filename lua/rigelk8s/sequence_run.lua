@@ -34,7 +34,7 @@ local function prefixed_stream(stream, prefix)
   return s
 end
 
-local function run_sequential(self, stage, data, out)
+local function run_sequential(self, _, data, out)
   for _, j in ipairs(out.jobs) do
     if not self:start(j, data) then return false end
     if not self:stop(j) then return false end
@@ -42,7 +42,7 @@ local function run_sequential(self, stage, data, out)
   return true
 end
 
-local function run_concurrent(self, stage, data, out)
+local function run_concurrent(self, _, data, out)
   local deps, jobs = {}, {}
   for _, j in ipairs(out.jobs) do
     if j.role == "dependency" then deps[#deps + 1] = j else jobs[#jobs + 1] = j end

@@ -47,7 +47,7 @@ local function tracker(p, opts)
   return t, function(s) now = now + s end
 end
 
-local function judge(t, p)
+local function judge(t)
   return t:evaluate(t.targets[1])
 end
 
