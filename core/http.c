@@ -29,6 +29,7 @@ typedef struct xfer {
     const rk_http_request *req;
     rk_http_response *resp;
     enum xfer_state state;
+    int counted; /* a batch has counted it as ended */
     double first_start, attempt_start, not_before;
     char errbuf[CURL_ERROR_SIZE];
     /* streams only */
@@ -46,8 +47,16 @@ struct rk_http_stream {
     rk_http_response resp;
 };
 
-struct rk_http {
+struct rk_http_group {
     CURLM *multi;
+    unsigned long news; /* the sum of its clients' news */
+    size_t refs;        /* the creator's reference and one per client */
+};
+
+struct rk_http {
+    CURLM *multi;       /* its own, or its group's */
+    rk_http_group *group;
+    unsigned long news; /* see rk_http_news */
     CURLSH *share;
     char *server;   /* as configured, for messages */
     char *url_base; /* what URLs are built on (differs with tls-server-name) */
@@ -226,7 +235,7 @@ rk_status rk_http_set_client_cert(rk_http *h, const void *cert, size_t cert_len,
     return RK_OK;
 }
 
-rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
+static rk_status global_init(rk_error *err)
 {
     static int global_done;
     if (!global_done) {
@@ -234,6 +243,21 @@ rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
             return rk_error_set(err, RK_ERR_INTERNAL, "libcurl failed to initialise");
         global_done = 1;
     }
+    return RK_OK;
+}
+
+static void group_release(rk_http_group *g)
+{
+    if (g && --g->refs == 0) {
+        curl_multi_cleanup(g->multi);
+        free(g);
+    }
+}
+
+rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
+{
+    if (global_init(err) != RK_OK)
+        return err ? err->code : RK_ERR_INTERNAL;
     *out = NULL;
     if (!o->server || !*o->server)
         return rk_error_set(err, RK_ERR_INVALID, "no server URL");
@@ -258,7 +282,13 @@ rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
                                           : DEFAULT_MAX_RETRIES;
     h->seed = (unsigned int)time(NULL) ^ (unsigned int)(size_t)h;
     snprintf(h->user_agent, sizeof h->user_agent, "rigelk8s/%s", RK_VERSION);
-    h->multi = curl_multi_init();
+    if (o->group) {
+        h->group = o->group;
+        h->group->refs++;
+        h->multi = o->group->multi;
+    } else {
+        h->multi = curl_multi_init();
+    }
     h->share = curl_share_init();
     rk_status st = RK_OK;
     if (!h->server || !h->multi || !h->share || (o->ca_file && !h->ca_file) ||
@@ -275,8 +305,10 @@ rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
      * cache, which every transfer of the run goes through. */
     curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 64L);
+    if (!h->group) {
+        curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 64L);
+    }
     *out = h;
     return RK_OK;
 fail:
@@ -290,7 +322,9 @@ void rk_http_free(rk_http *h)
         return;
     for (size_t i = 0; i < h->npool; i++)
         curl_easy_cleanup(h->pool[i]);
-    if (h->multi)
+    if (h->group)
+        group_release(h->group);
+    else if (h->multi)
         curl_multi_cleanup(h->multi);
     if (h->share)
         curl_share_cleanup(h->share);
@@ -339,6 +373,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
         if (code >= 200 && code < 300) {
             x->h->activity = 1;
+            x->h->news++;
+            if (x->h->group)
+                x->h->group->news++;
             rk_status st = x->sink(x->ud, data, n, &x->sink_err);
             if (st != RK_OK) {
                 x->sink_failed = 1;
@@ -605,6 +642,9 @@ static void finish_attempt(xfer *x, CURLcode rc)
     rk_http *h = x->h;
     rk_http_response *r = x->resp;
     double t = now_seconds();
+    h->news++;
+    if (h->group)
+        h->group->news++;
     curl_multi_remove_handle(h->multi, x->easy);
     r->failure = RK_NET_OK;
     rk_error_clear(&r->err);
@@ -659,11 +699,13 @@ static void finish_attempt(xfer *x, CURLcode rc)
         log_attempt(x, t - x->attempt_start, outcome, delay);
 }
 
-static void collect(rk_http *h)
+/* Finishes the attempts that ended; in a group they may belong to any of its clients
+ * (each transfer knows its own through CURLINFO_PRIVATE). */
+static void collect(CURLM *multi)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(h->multi, &left))) {
+    while ((msg = curl_multi_info_read(multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         xfer *x = NULL;
@@ -679,11 +721,11 @@ static void pump(rk_http *h, long wait_ms, int for_streams)
 {
     int running = 0;
     curl_multi_perform(h->multi, &running);
-    collect(h);
+    collect(h->multi);
     if (wait_ms > 0 && !(for_streams && h->activity)) {
         curl_multi_poll(h->multi, NULL, 0, (int)wait_ms, NULL);
         curl_multi_perform(h->multi, &running);
-        collect(h);
+        collect(h->multi);
     }
 }
 
@@ -706,14 +748,30 @@ static void release_xfer(xfer *x)
     x->headers = NULL;
 }
 
-rk_status rk_http_do_many(rk_http *h, const rk_http_request *reqs, rk_http_response *resps,
-                          size_t n, size_t concurrency, rk_error *err)
+struct rk_http_batch {
+    rk_http *h;
+    xfer *xs;
+    size_t n, next, active, done, concurrency;
+    int interrupted;
+};
+
+double rk_http_now(void)
 {
-    if (!concurrency)
-        concurrency = DEFAULT_CONCURRENCY;
+    return now_seconds();
+}
+
+rk_status rk_http_batch_start(rk_http *h, const rk_http_request *reqs, rk_http_response *resps,
+                              size_t n, size_t concurrency, rk_http_batch **out,
+                              rk_error *err)
+{
+    *out = NULL;
+    rk_http_batch *b = calloc(1, sizeof *b);
     xfer *xs = calloc(n ? n : 1, sizeof *xs);
-    if (!xs)
+    if (!b || !xs) {
+        free(b);
+        free(xs);
         return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < n; i++) {
         xs[i].h = h;
         xs[i].req = &reqs[i];
@@ -721,41 +779,109 @@ rk_status rk_http_do_many(rk_http *h, const rk_http_request *reqs, rk_http_respo
         xs[i].state = XF_IDLE;
         rk_http_response_init(&resps[i]);
     }
-    size_t next = 0, active = 0, done = 0;
-    rk_status st = RK_OK;
-    while (done < n) {
-        if (rk_interrupted()) {
-            for (size_t i = 0; i < n; i++)
-                if (xs[i].state != XF_DONE)
-                    interrupt_xfer(&xs[i]);
-            st = rk_error_set(err, RK_ERR_NETWORK, "interrupted");
-            break;
-        }
-        double t = now_seconds(), soonest = t + POLL_SLICE_MS / 1000.0;
-        for (size_t i = 0; i < next; i++) {
-            if (xs[i].state == XF_WAITING) {
-                if (xs[i].not_before <= t)
-                    start_attempt(&xs[i]);
-                else if (xs[i].not_before < soonest)
-                    soonest = xs[i].not_before;
-            }
-        }
-        while (active < concurrency && next < n) {
-            start_attempt(&xs[next++]);
-            active++;
-        }
-        pump(h, (long)((soonest - t) * 1000) + 1, 0);
-        for (size_t i = 0; i < next; i++) {
-            if (xs[i].state == XF_DONE && xs[i].easy) {
-                release_xfer(&xs[i]);
-                active--;
-                done++;
-            }
+    b->h = h;
+    b->xs = xs;
+    b->n = n;
+    b->concurrency = concurrency ? concurrency : DEFAULT_CONCURRENCY;
+    *out = b;
+    return RK_OK;
+}
+
+static void batch_interrupt(rk_http_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->xs[i].state != XF_DONE)
+            interrupt_xfer(&b->xs[i]);
+    b->interrupted = 1;
+    b->done = b->n;
+}
+
+int rk_http_batch_step(rk_http_batch *b, double *wake)
+{
+    xfer *xs = b->xs;
+    *wake = 0;
+    if (b->done >= b->n)
+        return 1;
+    if (rk_interrupted()) {
+        batch_interrupt(b);
+        return 1;
+    }
+    for (size_t i = 0; i < b->next; i++) {
+        if (xs[i].state == XF_DONE && !xs[i].counted) {
+            xs[i].counted = 1;
+            release_xfer(&xs[i]);
+            b->active--;
+            b->done++;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        release_xfer(&xs[i]);
-    free(xs);
+    double t = now_seconds();
+    for (size_t i = 0; i < b->next; i++) {
+        if (xs[i].state == XF_WAITING) {
+            if (xs[i].not_before <= t)
+                start_attempt(&xs[i]);
+            else if (!*wake || xs[i].not_before < *wake)
+                *wake = xs[i].not_before;
+        }
+    }
+    while (b->active < b->concurrency && b->next < b->n) {
+        start_attempt(&xs[b->next++]);
+        b->active++;
+    }
+    /* start_attempt may have failed at once (out of memory): count those now. */
+    for (size_t i = 0; i < b->next; i++) {
+        if (xs[i].state == XF_DONE && !xs[i].counted) {
+            xs[i].counted = 1;
+            release_xfer(&xs[i]);
+            b->active--;
+            b->done++;
+        }
+    }
+    return b->done >= b->n;
+}
+
+rk_status rk_http_batch_run(rk_http_batch *b, rk_error *err)
+{
+    for (;;) {
+        double wake;
+        if (rk_http_batch_step(b, &wake))
+            break;
+        double t = now_seconds(), soonest = t + POLL_SLICE_MS / 1000.0;
+        if (wake && wake < soonest)
+            soonest = wake;
+        pump(b->h, (long)((soonest - t) * 1000) + 1, 0);
+    }
+    if (b->interrupted)
+        return rk_error_set(err, RK_ERR_NETWORK, "interrupted");
+    return RK_OK;
+}
+
+int rk_http_batch_interrupted(const rk_http_batch *b)
+{
+    return b->interrupted;
+}
+
+void rk_http_batch_free(rk_http_batch *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->xs[i].state != XF_DONE && b->xs[i].state != XF_IDLE)
+            interrupt_xfer(&b->xs[i]);
+        release_xfer(&b->xs[i]);
+    }
+    free(b->xs);
+    free(b);
+}
+
+rk_status rk_http_do_many(rk_http *h, const rk_http_request *reqs, rk_http_response *resps,
+                          size_t n, size_t concurrency, rk_error *err)
+{
+    rk_http_batch *b;
+    rk_status st = rk_http_batch_start(h, reqs, resps, n, concurrency, &b, err);
+    if (st != RK_OK)
+        return st;
+    st = rk_http_batch_run(b, err);
+    rk_http_batch_free(b);
     return st;
 }
 
@@ -851,4 +977,54 @@ rk_status rk_http_wait(rk_http *h, long timeout_ms, rk_error *err)
         if (h->activity || now_seconds() >= deadline)
             return RK_OK;
     }
+}
+
+/* ---- groups ----------------------------------------------------------------------- */
+
+rk_status rk_http_group_new(rk_http_group **out, rk_error *err)
+{
+    *out = NULL;
+    rk_status st = global_init(err);
+    if (st != RK_OK)
+        return st;
+    rk_http_group *g = calloc(1, sizeof *g);
+    if (!g || !(g->multi = curl_multi_init())) {
+        free(g);
+        return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
+    }
+    g->refs = 1;
+    curl_multi_setopt(g->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* Connections to the same API server are shared by the clients whose TLS settings
+     * match (libcurl compares them); room for a few per client of a large fleet. */
+    curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    *out = g;
+    return RK_OK;
+}
+
+void rk_http_group_free(rk_http_group *g)
+{
+    group_release(g);
+}
+
+unsigned long rk_http_news(const rk_http *h)
+{
+    return h->news;
+}
+
+rk_status rk_http_group_wait(rk_http_group *g, long timeout_ms, rk_error *err)
+{
+    if (rk_interrupted())
+        return rk_error_set(err, RK_ERR_NETWORK, "interrupted");
+    if (timeout_ms > POLL_SLICE_MS)
+        timeout_ms = POLL_SLICE_MS;
+    int running = 0;
+    unsigned long before = g->news;
+    curl_multi_perform(g->multi, &running);
+    collect(g->multi);
+    if (g->news == before && timeout_ms > 0) {
+        curl_multi_poll(g->multi, NULL, 0, (int)timeout_ms, NULL);
+        curl_multi_perform(g->multi, &running);
+        collect(g->multi);
+    }
+    return RK_OK;
 }

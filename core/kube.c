@@ -367,6 +367,7 @@ rk_status rk_kube_connect(const rk_kube_options *o, rk_kube **out, rk_kube_error
     ho.max_retries = o->max_retries;
     ho.verbose = o->verbose;
     ho.log = k->log;
+    ho.group = o->group;
     if ((st = rk_http_new(&ho, &k->http, &err)) != RK_OK) {
         rk_error_prefix(&err, "%s: context \"%s\": cluster \"%s\": ", kc->path, kc->context,
                         kc->cluster_name ? kc->cluster_name : "");
@@ -920,27 +921,75 @@ static rk_status interrupted(rk_kube_error *kerr)
     return RK_ERR_NETWORK;
 }
 
-rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
-                            rk_status *statuses, size_t n, size_t concurrency,
-                            rk_kube_error *kerr)
+struct rk_kube_batch {
+    rk_kube *k;
+    rk_kube_prepared *ps;
+    rk_http_response *resps;
+    rk_http_request *reqs;
+    size_t n, concurrency;
+    rk_http_batch *hb;
+};
+
+void rk_kube_send_abandon(rk_kube_batch *b)
 {
+    if (!b)
+        return;
+    rk_http_batch_free(b->hb);
+    free(b->reqs);
+    free(b);
+}
+
+rk_status rk_kube_send_start(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
+                             size_t n, size_t concurrency, rk_kube_batch **out,
+                             rk_kube_error *kerr)
+{
+    *out = NULL;
     for (size_t i = 0; i < n; i++)
         rk_http_response_init(&resps[i]);
     rk_status st = rk_kube_authenticate(k, 0, kerr);
     if (st != RK_OK)
         return st;
+    rk_kube_batch *b = calloc(1, sizeof *b);
     rk_http_request *reqs = calloc(n ? n : 1, sizeof *reqs);
-    size_t *redo = malloc((n ? n : 1) * sizeof *redo);
-    if (!reqs || !redo) {
+    rk_error err;
+    if (!b || !reqs) {
+        free(b);
         free(reqs);
-        free(redo);
         set_kerr(kerr, 0, "InternalError", RK_EXIT_FAILED, "out of memory");
         return RK_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++)
         reqs[i] = ps[i].http;
+    *b = (rk_kube_batch){k, ps, resps, reqs, n, concurrency, NULL};
+    if ((st = rk_http_batch_start(k->http, reqs, resps, n, concurrency, &b->hb, &err)) != RK_OK) {
+        rk_kube_send_abandon(b);
+        set_kerr(kerr, 0, "InternalError", RK_EXIT_FAILED, "out of memory");
+        return st;
+    }
+    *out = b;
+    return RK_OK;
+}
+
+int rk_kube_send_step(rk_kube_batch *b, double *wake)
+{
+    return rk_http_batch_step(b->hb, wake);
+}
+
+rk_status rk_kube_send_finish(rk_kube_batch *b, rk_status *statuses, rk_kube_error *kerr)
+{
+    rk_kube *k = b->k;
+    rk_http_response *resps = b->resps;
+    size_t n = b->n;
+    rk_status st = rk_http_batch_interrupted(b->hb) ? RK_ERR_NETWORK : RK_OK;
+    rk_http_batch_free(b->hb);
+    b->hb = NULL;
+    size_t *redo = malloc((n ? n : 1) * sizeof *redo);
+    if (!redo) {
+        rk_kube_send_abandon(b);
+        set_kerr(kerr, 0, "InternalError", RK_EXIT_FAILED, "out of memory");
+        return RK_ERR_NOMEM;
+    }
     rk_error err;
-    st = rk_http_do_many(k->http, reqs, resps, n, concurrency, &err);
     /* Expired credentials: refresh once, then send the refused requests again. */
     size_t nredo = 0;
     for (size_t i = 0; i < n && st == RK_OK; i++)
@@ -953,8 +1002,8 @@ rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *
         rk_http_response *ar = malloc(nredo * sizeof *ar);
         if (again && ar) {
             for (size_t j = 0; j < nredo; j++)
-                again[j] = ps[redo[j]].http;
-            st = rk_http_do_many(k->http, again, ar, nredo, concurrency, &err);
+                again[j] = b->ps[redo[j]].http;
+            st = rk_http_do_many(k->http, again, ar, nredo, b->concurrency, &err);
             for (size_t j = 0; j < nredo; j++) {
                 rk_http_response_free(&resps[redo[j]]);
                 resps[redo[j]] = ar[j];
@@ -963,8 +1012,8 @@ rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *
         free(again);
         free(ar);
     }
-    free(reqs);
     free(redo);
+    rk_kube_send_abandon(b);
     if (st != RK_OK)
         return interrupted(kerr);
     for (size_t i = 0; i < n; i++) {
@@ -976,4 +1025,17 @@ rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *
             statuses[i] = resps[i].failure == RK_NET_TIMEOUT ? RK_ERR_TIMEOUT : RK_ERR_NETWORK;
     }
     return RK_OK;
+}
+
+rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
+                            rk_status *statuses, size_t n, size_t concurrency,
+                            rk_kube_error *kerr)
+{
+    rk_kube_batch *b;
+    rk_status st = rk_kube_send_start(k, ps, resps, n, concurrency, &b, kerr);
+    if (st != RK_OK)
+        return st;
+    rk_error err;
+    rk_http_batch_run(b->hb, &err);
+    return rk_kube_send_finish(b, statuses, kerr);
 }
