@@ -44,6 +44,7 @@ struct lbatch {
     size_t *slot;        /* prepared index -> spec index */
     rk_kube_batch *kb;
     int failed;          /* rk_kube_send_start failed: err says why */
+    int orphaned;        /* its client was closed first */
     rk_kube_error err;
 };
 
@@ -131,8 +132,10 @@ static void batch_release(lbatch *b)
 
 void rk_lk_close_batches(lclient *c)
 {
-    while (c->batches)
+    while (c->batches) {
+        c->batches->orphaned = 1;
         batch_release(c->batches);
+    }
 }
 
 static int batch_gc(lua_State *L)
@@ -216,7 +219,7 @@ static int client_start_many(lua_State *L)
 static lbatch *check_batch(lua_State *L)
 {
     lbatch *b = luaL_checkudata(L, 1, BATCH_MT);
-    if (!b->kb && !b->failed)
+    if (!b->kb && !b->failed && !b->orphaned)
         luaL_error(L, "the batch is finished or closed");
     return b;
 }
@@ -224,7 +227,7 @@ static lbatch *check_batch(lua_State *L)
 static int batch_step(lua_State *L)
 {
     lbatch *b = check_batch(L);
-    if (b->failed) {
+    if (b->failed || b->orphaned) {
         lua_pushboolean(L, 1);
         return 1;
     }
@@ -252,6 +255,7 @@ static int batch_results(lua_State *L)
         }
         batch_release(b);
         b->failed = 0;
+        b->orphaned = 0;
         lua_pushnil(L);
         rk_lk_push_kube_error(L, &e);
         return 2;

@@ -74,7 +74,8 @@ function M.report(ctx, targets, waves, info)
                  offline = names(by.offline), held = names(by.held), skipped = names(by.skipped),
                  interrupted = names(by.interrupted), rolled_back = names(info.rolled),
                  changed = names(changed), maybe_changed = names(maybe),
-                 stop_reason = info.stop_reason or rigelk8s.null, retry_command = retry or rigelk8s.null}
+                 stop_reason = info.stop_reason or rigelk8s.null, retry_command = retry or rigelk8s.null,
+                 runner = info.runner or rigelk8s.null}
     for _, t in ipairs(targets) do
       doc.targets[#doc.targets + 1] = {name = t.name, context = t.context, wave = t.wave or rigelk8s.null,
         namespace = t.namespace or rigelk8s.null, state = t.state, message = t.message or rigelk8s.null,
@@ -134,7 +135,7 @@ function M.status(ctx, targets, argv)
   runner:each(reachable, "diff", function() return dargs end, function(job) df[job.t] = job end)
   runner:close()
   local rigelk8s = require "rigelk8s"
-  local doc = {command = "fleet status", targets = rigelk8s.array{}}
+  local doc = {command = "fleet status", targets = rigelk8s.array{}, runner = runner.kind}
   local code = 0
   for _, t in ipairs(targets) do
     local s, d = st[t], df[t]

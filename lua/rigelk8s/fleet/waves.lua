@@ -311,7 +311,8 @@ function M.run(ctx, targets, argv)
   end
   if not ctx.json then out:finish() end
   runner:close()
-  return fleet.report(ctx, targets, waves, {stop_reason = stop_reason, rolled = rolled, argv = argv, p = p})
+  return fleet.report(ctx, targets, waves, {stop_reason = stop_reason, rolled = rolled, argv = argv, p = p,
+                                           runner = runner.kind})
 end
 
 return M
