@@ -14,6 +14,7 @@ single-cluster figures. The process runner (one rigelk8s per target,
 RIGELK8S_FLEET_RUNNER=process) is measured as the reference, at the --max-parallel
 values of FLEET_PARALLEL (default "16"). Pods become Ready FLEET_READY_DELAY seconds
 after scheduling (default 1.0)."""
+import json
 import os
 import resource
 import statistics
@@ -127,12 +128,13 @@ def timed(args, cwd, sample=False, runner=None):
     peak = sampler.done() if sampler else (0, 0, 0)
     if p.returncode != 0:
         sys.exit(f"fleet_bench: {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    timed.last_stdout = p.stdout
     return dt, peak, cpu
 
 
 def series(label, args, d, emus, runner=None):
     """Runs an update RUNS times (a new image each time); prints and returns the median."""
-    times, peaks, cpus, ecpus = [], [], [], []
+    times, peaks, cpus, ecpus, spans = [], [], [], [], []
     for _ in range(RUNS):
         series.v += 1
         e0 = emu_cpu(emus)
@@ -141,8 +143,18 @@ def series(label, args, d, emus, runner=None):
         peaks.append(peak)
         cpus.append(cpu)
         ecpus.append(emu_cpu(emus) - e0)
+        if "-o" in args:
+            # Where the time went, from the fleet's own report: when the last target
+            # started, each target's own update time, when the last one finished.
+            doc = json.loads(timed.last_stdout)
+            ts = doc["targets"]
+            spans.append((max(t["started_at"] for t in ts), statistics.median(t["elapsed_seconds"] for t in ts),
+                          max(t["elapsed_seconds"] for t in ts), max(t["finished_at"] for t in ts)))
     m = statistics.median(times)
     rss, procs, pss = max(peaks)
+    if spans:
+        print(f"  {label}: per run, last target started at / median target update / slowest target / "
+              f"last target finished (s): " + "; ".join("%.2f / %.2f / %.2f / %.2f" % sp for sp in spans))
     return m, rss, procs, pss, statistics.median(cpus), statistics.median(ecpus), times
 
 
@@ -178,11 +190,17 @@ def main():
                   f"({procs} process{'es' if procs != 1 else ''}) "
                   f"[target <= 300 MB: {'met' if rss <= 300 * 2**20 else 'NOT met'}]; "
                   f"CPU: rigelk8s {cpu:.1f} s, emulators {ecpu:.1f} s")
+            # The CPU this update needs, spread over every core: on a machine with nothing
+            # else to do, the wall time cannot be lower than this (nor than one cluster's).
+            cores = os.cpu_count() or 1
+            print(f"  CPU of rigelk8s and the emulators / {cores} cores: {(cpu + ecpu) / cores:.2f} s "
+                  f"({(cpu + ecpu) / cores / m1:.2f}x one cluster)")
 
-        show("in one process (shipped)", series("inprocess", ["update", "--fleet", many], d, emus))
+        show("in one process (shipped)", series("in one process", ["update", "--fleet", many, "-o", "json"], d, emus))
         for par in PARALLEL:
             show(f"process per target, --max-parallel {par}",
-                 series("process", ["update", "--fleet", many, "--max-parallel", str(par)], d, emus,
+                 series(f"processes, --max-parallel {par}",
+                        ["update", "--fleet", many, "--max-parallel", str(par), "-o", "json"], d, emus,
                         runner="process"))
         print(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:

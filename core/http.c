@@ -9,72 +9,9 @@
 
 #include "host.h"
 
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
-#define DEFAULT_TIMEOUT_MS 30000L
-#define DEFAULT_MAX_RETRIES 5
-#define DEFAULT_CONCURRENCY 16
-/* Connection failures are retried less: an unreachable cluster should be reported
- * within a second, not after the full backoff ladder. */
-#define CONNECT_MAX_RETRIES 2
-/* How often a wait wakes up to look at Ctrl-C. */
-#define POLL_SLICE_MS 100
-#define POOL_MAX 64
+#include "http_internal.h"
 
-enum xfer_state { XF_IDLE, XF_WAITING, XF_RUNNING, XF_DONE };
-
-typedef struct xfer {
-    rk_http *h;
-    CURL *easy;
-    struct curl_slist *headers;
-    const rk_http_request *req;
-    rk_http_response *resp;
-    enum xfer_state state;
-    int counted; /* a batch has counted it as ended */
-    double first_start, attempt_start, not_before;
-    char errbuf[CURL_ERROR_SIZE];
-    /* streams only */
-    int is_stream;
-    rk_http_sink sink;
-    void *ud;
-    int sink_failed;
-    rk_error sink_err;
-} xfer;
-
-struct rk_http_stream {
-    xfer x;
-    rk_http_request req; /* the stream keeps its own copy: callers' requests are temporary */
-    char *path;
-    rk_http_response resp;
-};
-
-struct rk_http_group {
-    CURLM *multi;
-    unsigned long news; /* the sum of its clients' news */
-    size_t refs;        /* the creator's reference and one per client */
-};
-
-struct rk_http {
-    CURLM *multi;       /* its own, or its group's */
-    rk_http_group *group;
-    unsigned long news; /* see rk_http_news */
-    CURLSH *share;
-    char *server;   /* as configured, for messages */
-    char *url_base; /* what URLs are built on (differs with tls-server-name) */
-    struct curl_slist *connect_to;
-    char *ca_file, *cert_file, *key_file, *proxy, *username, *password;
-    struct curl_blob ca_blob, cert_blob, key_blob;
-    char *auth_header;
-    long connect_timeout_ms, timeout_ms;
-    int max_retries, insecure, verbose;
-    FILE *log;
-    char user_agent[64];
-    CURL *pool[POOL_MAX];
-    size_t npool;
-    int activity; /* a stream delivered data or ended since the last wait began */
-    unsigned int seed;
-};
-
-static double now_seconds(void)
+double rk_http_x_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -235,7 +172,7 @@ rk_status rk_http_set_client_cert(rk_http *h, const void *cert, size_t cert_len,
     return RK_OK;
 }
 
-static rk_status global_init(rk_error *err)
+rk_status rk_http_x_global_init(rk_error *err)
 {
     static int global_done;
     if (!global_done) {
@@ -246,7 +183,7 @@ static rk_status global_init(rk_error *err)
     return RK_OK;
 }
 
-static void group_release(rk_http_group *g)
+void rk_http_x_group_release(rk_http_group *g)
 {
     if (g && --g->refs == 0) {
         curl_multi_cleanup(g->multi);
@@ -256,7 +193,7 @@ static void group_release(rk_http_group *g)
 
 rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
 {
-    if (global_init(err) != RK_OK)
+    if (rk_http_x_global_init(err) != RK_OK)
         return err ? err->code : RK_ERR_INTERNAL;
     *out = NULL;
     if (!o->server || !*o->server)
@@ -323,7 +260,7 @@ void rk_http_free(rk_http *h)
     for (size_t i = 0; i < h->npool; i++)
         curl_easy_cleanup(h->pool[i]);
     if (h->group)
-        group_release(h->group);
+        rk_http_x_group_release(h->group);
     else if (h->multi)
         curl_multi_cleanup(h->multi);
     if (h->share)
@@ -524,7 +461,7 @@ static int setup_easy(xfer *x)
     return 0;
 }
 
-static rk_status start_attempt(xfer *x)
+rk_status rk_http_x_start(xfer *x)
 {
     rk_http *h = x->h;
     if (!x->easy && !(x->easy = take_easy(h)))
@@ -536,7 +473,7 @@ static rk_status start_attempt(xfer *x)
     x->resp->content_type[0] = '\0';
     x->resp->retry_after = -1;
     x->resp->attempts++;
-    x->attempt_start = now_seconds();
+    x->attempt_start = rk_http_x_now();
     if (!x->first_start)
         x->first_start = x->attempt_start;
     if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
@@ -641,7 +578,7 @@ static void finish_attempt(xfer *x, CURLcode rc)
 {
     rk_http *h = x->h;
     rk_http_response *r = x->resp;
-    double t = now_seconds();
+    double t = rk_http_x_now();
     h->news++;
     if (h->group)
         h->group->news++;
@@ -701,7 +638,7 @@ static void finish_attempt(xfer *x, CURLcode rc)
 
 /* Finishes the attempts that ended; in a group they may belong to any of its clients
  * (each transfer knows its own through CURLINFO_PRIVATE). */
-static void collect(CURLM *multi)
+void rk_http_x_collect(CURLM *multi)
 {
     CURLMsg *msg;
     int left;
@@ -717,19 +654,19 @@ static void collect(CURLM *multi)
 
 /* Runs libcurl for at most wait_ms and finishes the attempts that ended. A wait for
  * streams returns as soon as one of them has news. */
-static void pump(rk_http *h, long wait_ms, int for_streams)
+void rk_http_x_pump(rk_http *h, long wait_ms, int for_streams)
 {
     int running = 0;
     curl_multi_perform(h->multi, &running);
-    collect(h->multi);
+    rk_http_x_collect(h->multi);
     if (wait_ms > 0 && !(for_streams && h->activity)) {
         curl_multi_poll(h->multi, NULL, 0, (int)wait_ms, NULL);
         curl_multi_perform(h->multi, &running);
-        collect(h->multi);
+        rk_http_x_collect(h->multi);
     }
 }
 
-static void interrupt_xfer(xfer *x)
+void rk_http_x_interrupt(xfer *x)
 {
     if (x->state == XF_RUNNING)
         curl_multi_remove_handle(x->h->multi, x->easy);
@@ -738,7 +675,7 @@ static void interrupt_xfer(xfer *x)
     rk_error_set(&x->resp->err, RK_ERR_NETWORK, "interrupted");
 }
 
-static void release_xfer(xfer *x)
+void rk_http_x_release(xfer *x)
 {
     if (x->state == XF_RUNNING)
         curl_multi_remove_handle(x->h->multi, x->easy);
@@ -746,143 +683,6 @@ static void release_xfer(xfer *x)
     x->easy = NULL;
     curl_slist_free_all(x->headers);
     x->headers = NULL;
-}
-
-struct rk_http_batch {
-    rk_http *h;
-    xfer *xs;
-    size_t n, next, active, done, concurrency;
-    int interrupted;
-};
-
-double rk_http_now(void)
-{
-    return now_seconds();
-}
-
-rk_status rk_http_batch_start(rk_http *h, const rk_http_request *reqs, rk_http_response *resps,
-                              size_t n, size_t concurrency, rk_http_batch **out,
-                              rk_error *err)
-{
-    *out = NULL;
-    rk_http_batch *b = calloc(1, sizeof *b);
-    xfer *xs = calloc(n ? n : 1, sizeof *xs);
-    if (!b || !xs) {
-        free(b);
-        free(xs);
-        return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        xs[i].h = h;
-        xs[i].req = &reqs[i];
-        xs[i].resp = &resps[i];
-        xs[i].state = XF_IDLE;
-        rk_http_response_init(&resps[i]);
-    }
-    b->h = h;
-    b->xs = xs;
-    b->n = n;
-    b->concurrency = concurrency ? concurrency : DEFAULT_CONCURRENCY;
-    *out = b;
-    return RK_OK;
-}
-
-static void batch_interrupt(rk_http_batch *b)
-{
-    for (size_t i = 0; i < b->n; i++)
-        if (b->xs[i].state != XF_DONE)
-            interrupt_xfer(&b->xs[i]);
-    b->interrupted = 1;
-    b->done = b->n;
-}
-
-int rk_http_batch_step(rk_http_batch *b, double *wake)
-{
-    xfer *xs = b->xs;
-    *wake = 0;
-    if (b->done >= b->n)
-        return 1;
-    if (rk_interrupted()) {
-        batch_interrupt(b);
-        return 1;
-    }
-    for (size_t i = 0; i < b->next; i++) {
-        if (xs[i].state == XF_DONE && !xs[i].counted) {
-            xs[i].counted = 1;
-            release_xfer(&xs[i]);
-            b->active--;
-            b->done++;
-        }
-    }
-    double t = now_seconds();
-    for (size_t i = 0; i < b->next; i++) {
-        if (xs[i].state == XF_WAITING) {
-            if (xs[i].not_before <= t)
-                start_attempt(&xs[i]);
-            else if (!*wake || xs[i].not_before < *wake)
-                *wake = xs[i].not_before;
-        }
-    }
-    while (b->active < b->concurrency && b->next < b->n) {
-        start_attempt(&xs[b->next++]);
-        b->active++;
-    }
-    /* start_attempt may have failed at once (out of memory): count those now. */
-    for (size_t i = 0; i < b->next; i++) {
-        if (xs[i].state == XF_DONE && !xs[i].counted) {
-            xs[i].counted = 1;
-            release_xfer(&xs[i]);
-            b->active--;
-            b->done++;
-        }
-    }
-    return b->done >= b->n;
-}
-
-rk_status rk_http_batch_run(rk_http_batch *b, rk_error *err)
-{
-    for (;;) {
-        double wake;
-        if (rk_http_batch_step(b, &wake))
-            break;
-        double t = now_seconds(), soonest = t + POLL_SLICE_MS / 1000.0;
-        if (wake && wake < soonest)
-            soonest = wake;
-        pump(b->h, (long)((soonest - t) * 1000) + 1, 0);
-    }
-    if (b->interrupted)
-        return rk_error_set(err, RK_ERR_NETWORK, "interrupted");
-    return RK_OK;
-}
-
-int rk_http_batch_interrupted(const rk_http_batch *b)
-{
-    return b->interrupted;
-}
-
-void rk_http_batch_free(rk_http_batch *b)
-{
-    if (!b)
-        return;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->xs[i].state != XF_DONE && b->xs[i].state != XF_IDLE)
-            interrupt_xfer(&b->xs[i]);
-        release_xfer(&b->xs[i]);
-    }
-    free(b->xs);
-    free(b);
-}
-
-rk_status rk_http_do_many(rk_http *h, const rk_http_request *reqs, rk_http_response *resps,
-                          size_t n, size_t concurrency, rk_error *err)
-{
-    rk_http_batch *b;
-    rk_status st = rk_http_batch_start(h, reqs, resps, n, concurrency, &b, err);
-    if (st != RK_OK)
-        return st;
-    st = rk_http_batch_run(b, err);
-    rk_http_batch_free(b);
-    return st;
 }
 
 rk_status rk_http_do(rk_http *h, const rk_http_request *req, rk_http_response *resp,
@@ -921,7 +721,7 @@ rk_status rk_http_stream_open(rk_http *h, const rk_http_request *req, rk_http_si
     s->x.is_stream = 1;
     s->x.sink = sink;
     s->x.ud = ud;
-    rk_status st = start_attempt(&s->x);
+    rk_status st = rk_http_x_start(&s->x);
     if (st != RK_OK) {
         if (err)
             *err = s->resp.err;
@@ -956,7 +756,7 @@ void rk_http_stream_close(rk_http_stream *s)
 {
     if (!s)
         return;
-    release_xfer(&s->x);
+    rk_http_x_release(&s->x);
     rk_http_response_free(&s->resp);
     free(s->path);
     free(s);
@@ -964,67 +764,17 @@ void rk_http_stream_close(rk_http_stream *s)
 
 rk_status rk_http_wait(rk_http *h, long timeout_ms, rk_error *err)
 {
-    double deadline = now_seconds() + (timeout_ms > 0 ? timeout_ms : 0) / 1000.0;
+    double deadline = rk_http_x_now() + (timeout_ms > 0 ? timeout_ms : 0) / 1000.0;
     h->activity = 0;
     for (;;) {
         if (rk_interrupted())
             return rk_error_set(err, RK_ERR_NETWORK, "interrupted");
-        double left = deadline - now_seconds();
+        double left = deadline - rk_http_x_now();
         long slice = left > 0 ? (long)(left * 1000) + 1 : 0;
         if (slice > POLL_SLICE_MS)
             slice = POLL_SLICE_MS;
-        pump(h, slice, 1);
-        if (h->activity || now_seconds() >= deadline)
+        rk_http_x_pump(h, slice, 1);
+        if (h->activity || rk_http_x_now() >= deadline)
             return RK_OK;
     }
-}
-
-/* ---- groups ----------------------------------------------------------------------- */
-
-rk_status rk_http_group_new(rk_http_group **out, rk_error *err)
-{
-    *out = NULL;
-    rk_status st = global_init(err);
-    if (st != RK_OK)
-        return st;
-    rk_http_group *g = calloc(1, sizeof *g);
-    if (!g || !(g->multi = curl_multi_init())) {
-        free(g);
-        return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-    }
-    g->refs = 1;
-    curl_multi_setopt(g->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    /* Connections to the same API server are shared by the clients whose TLS settings
-     * match (libcurl compares them); room for a few per client of a large fleet. */
-    curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, 1024L);
-    *out = g;
-    return RK_OK;
-}
-
-void rk_http_group_free(rk_http_group *g)
-{
-    group_release(g);
-}
-
-unsigned long rk_http_news(const rk_http *h)
-{
-    return h->news;
-}
-
-rk_status rk_http_group_wait(rk_http_group *g, long timeout_ms, rk_error *err)
-{
-    if (rk_interrupted())
-        return rk_error_set(err, RK_ERR_NETWORK, "interrupted");
-    if (timeout_ms > POLL_SLICE_MS)
-        timeout_ms = POLL_SLICE_MS;
-    int running = 0;
-    unsigned long before = g->news;
-    curl_multi_perform(g->multi, &running);
-    collect(g->multi);
-    if (g->news == before && timeout_ms > 0) {
-        curl_multi_poll(g->multi, NULL, 0, (int)timeout_ms, NULL);
-        curl_multi_perform(g->multi, &running);
-        collect(g->multi);
-    }
-    return RK_OK;
 }
