@@ -80,11 +80,15 @@ function Inproc:start(t, command, args, kind)
   end
   job.co = coroutine.create(function()
     local ok, code = pcall(chunk)
-    if ok then return math.type(code) == "integer" and code or (code == nil and 0 or 1) end
-    -- As the host reports a script's error: its message on stderr, its exit code.
-    local e = errors.wrap(code)
-    job.stderr:write("rigelk8s: ", tostring(e.message), "\n")
-    return sys.interrupted() and errors.EXIT.interrupted or e.exit_code or 1
+    if ok then
+      job.exit = math.type(code) == "integer" and code or (code == nil and 0 or 1)
+    else
+      -- As the host reports a script's error: its message on stderr, its exit code.
+      local e = errors.wrap(code)
+      job.stderr:write("rigelk8s: ", tostring(e.message), "\n")
+      job.exit = sys.interrupted() and errors.EXIT.interrupted or e.exit_code or 1
+    end
+    return job.exit
   end)
   fleet.current[job.co] = job
   k8s.cooperative[job.co] = self.group
@@ -118,16 +122,22 @@ local function resume(self, job)
     job.stdout:write(table.concat(parts, "\t"), "\n")
   end
   _G.arg = job.argv
+  -- Restored however this function is left: Ctrl-C raises in this (the main) coroutine
+  -- at whatever instruction it runs next (core/host.c).
+  local _ <close> = setmetatable({}, {__close = function()
+    io.stdout, io.stderr, io.write, _G.print, _G.arg = saved[1], saved[2], saved[3], saved[4], saved[5]
+  end})
   local ok, a, b = coroutine.resume(job.co)
-  io.stdout, io.stderr, io.write, _G.print, _G.arg = saved[1], saved[2], saved[3], saved[4], saved[5]
   if coroutine.status(job.co) == "dead" then
-    if not ok then job.stderr:write("rigelk8s: ", tostring(type(a) == "table" and a.message or a), "\n") end
-    ended(self, job, ok and a or 1)
+    if not ok and not job.exit then job.stderr:write("rigelk8s: ", tostring(type(a) == "table" and a.message or a), "\n") end
+    ended(self, job, job.exit or 1)
     return
   end
   -- Yielded by a cooperative call: (client or watch set, wake time).
-  job.wait_on, job.wake = a, b or (sys.now() + 0.25)
-  job.seen = a and a:news() or nil
+  -- Anything else that yields is resumed again after a moment.
+  local ours = type(a) == "userdata" and type(b) == "number"
+  job.wait_on, job.wake = ours and a or false, ours and b or (sys.now() + 0.01)
+  job.seen = ours and a:news() or nil
 end
 
 -- Resumes every target that has something to do; returns how many it resumed.
@@ -137,7 +147,7 @@ function Inproc:step()
   for _, job in ipairs(self.running) do
     if not job.co_done then
       local w = job.wait_on
-      if not w or stopping or now >= job.wake or w:news() ~= job.seen then
+      if w == nil or stopping or now >= job.wake or (w and w:news() ~= job.seen) then
         resume(self, job)
         resumed = resumed + 1
       end
@@ -163,7 +173,7 @@ function Inproc:idle(secs)
   if #self.running == 0 or sys.interrupted() then sys.sleep(math.min(secs, 0.005)); return end
   local soonest = math.huge
   for _, job in ipairs(self.running) do
-    if not job.wait_on then soonest = 0 elseif job.wake < soonest then soonest = job.wake end
+    if job.wait_on == nil then soonest = 0 elseif job.wake < soonest then soonest = job.wake end
   end
   local t = math.max(0, math.min(secs, soonest - sys.now()))
   self.group:wait(t)
