@@ -403,7 +403,12 @@ class FleetTest(unittest.TestCase):
             live["slow"] = self.image(slow)
             self.assertEqual(sorted(n for n, img in live.items() if img == "my/app:v9"), changed)
             self.assertEqual(sorted(doc["skipped"]), ["r3", "r4"])
-            self.assertEqual(doc["interrupted"], ["slow"])
+            # slow was interrupted; r2, its wave-mate, finished before the Ctrl-C or (on a
+            # loaded machine, still finishing its report) was interrupted with it: either
+            # way it is listed as changed above, and nothing outside wave 2 was running.
+            self.assertIn("slow", doc["interrupted"])
+            self.assertLessEqual(set(doc["interrupted"]), {"r2", "slow"})
+            self.assertEqual(sorted(doc["succeeded"]), sorted({"r0", "r1", "r2"} - set(doc["interrupted"])))
         finally:
             slow.stop()
 
