@@ -9,63 +9,9 @@
 
 #include "host.h"
 
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
-#define DEFAULT_TIMEOUT_MS 30000L
-#define DEFAULT_MAX_RETRIES 5
-#define DEFAULT_CONCURRENCY 16
-/* Connection failures are retried less: an unreachable cluster should be reported
- * within a second, not after the full backoff ladder. */
-#define CONNECT_MAX_RETRIES 2
-/* How often a wait wakes up to look at Ctrl-C. */
-#define POLL_SLICE_MS 100
-#define POOL_MAX 64
+#include "http_internal.h"
 
-enum xfer_state { XF_IDLE, XF_WAITING, XF_RUNNING, XF_DONE };
-
-typedef struct xfer {
-    rk_http *h;
-    CURL *easy;
-    struct curl_slist *headers;
-    const rk_http_request *req;
-    rk_http_response *resp;
-    enum xfer_state state;
-    double first_start, attempt_start, not_before;
-    char errbuf[CURL_ERROR_SIZE];
-    /* streams only */
-    int is_stream;
-    rk_http_sink sink;
-    void *ud;
-    int sink_failed;
-    rk_error sink_err;
-} xfer;
-
-struct rk_http_stream {
-    xfer x;
-    rk_http_request req; /* the stream keeps its own copy: callers' requests are temporary */
-    char *path;
-    rk_http_response resp;
-};
-
-struct rk_http {
-    CURLM *multi;
-    CURLSH *share;
-    char *server;   /* as configured, for messages */
-    char *url_base; /* what URLs are built on (differs with tls-server-name) */
-    struct curl_slist *connect_to;
-    char *ca_file, *cert_file, *key_file, *proxy, *username, *password;
-    struct curl_blob ca_blob, cert_blob, key_blob;
-    char *auth_header;
-    long connect_timeout_ms, timeout_ms;
-    int max_retries, insecure, verbose;
-    FILE *log;
-    char user_agent[64];
-    CURL *pool[POOL_MAX];
-    size_t npool;
-    int activity; /* a stream delivered data or ended since the last wait began */
-    unsigned int seed;
-};
-
-static double now_seconds(void)
+double rk_http_x_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -226,7 +172,7 @@ rk_status rk_http_set_client_cert(rk_http *h, const void *cert, size_t cert_len,
     return RK_OK;
 }
 
-rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
+rk_status rk_http_x_global_init(rk_error *err)
 {
     static int global_done;
     if (!global_done) {
@@ -234,6 +180,21 @@ rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
             return rk_error_set(err, RK_ERR_INTERNAL, "libcurl failed to initialise");
         global_done = 1;
     }
+    return RK_OK;
+}
+
+void rk_http_x_group_release(rk_http_group *g)
+{
+    if (g && --g->refs == 0) {
+        curl_multi_cleanup(g->multi);
+        free(g);
+    }
+}
+
+rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
+{
+    if (rk_http_x_global_init(err) != RK_OK)
+        return err ? err->code : RK_ERR_INTERNAL;
     *out = NULL;
     if (!o->server || !*o->server)
         return rk_error_set(err, RK_ERR_INVALID, "no server URL");
@@ -258,7 +219,13 @@ rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
                                           : DEFAULT_MAX_RETRIES;
     h->seed = (unsigned int)time(NULL) ^ (unsigned int)(size_t)h;
     snprintf(h->user_agent, sizeof h->user_agent, "rigelk8s/%s", RK_VERSION);
-    h->multi = curl_multi_init();
+    if (o->group) {
+        h->group = o->group;
+        h->group->refs++;
+        h->multi = o->group->multi;
+    } else {
+        h->multi = curl_multi_init();
+    }
     h->share = curl_share_init();
     rk_status st = RK_OK;
     if (!h->server || !h->multi || !h->share || (o->ca_file && !h->ca_file) ||
@@ -275,8 +242,10 @@ rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
      * cache, which every transfer of the run goes through. */
     curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 64L);
+    if (!h->group) {
+        curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 64L);
+    }
     *out = h;
     return RK_OK;
 fail:
@@ -290,7 +259,9 @@ void rk_http_free(rk_http *h)
         return;
     for (size_t i = 0; i < h->npool; i++)
         curl_easy_cleanup(h->pool[i]);
-    if (h->multi)
+    if (h->group)
+        rk_http_x_group_release(h->group);
+    else if (h->multi)
         curl_multi_cleanup(h->multi);
     if (h->share)
         curl_share_cleanup(h->share);
@@ -339,6 +310,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
         if (code >= 200 && code < 300) {
             x->h->activity = 1;
+            x->h->news++;
+            if (x->h->group)
+                x->h->group->news++;
             rk_status st = x->sink(x->ud, data, n, &x->sink_err);
             if (st != RK_OK) {
                 x->sink_failed = 1;
@@ -487,7 +461,7 @@ static int setup_easy(xfer *x)
     return 0;
 }
 
-static rk_status start_attempt(xfer *x)
+rk_status rk_http_x_start(xfer *x)
 {
     rk_http *h = x->h;
     if (!x->easy && !(x->easy = take_easy(h)))
@@ -499,7 +473,7 @@ static rk_status start_attempt(xfer *x)
     x->resp->content_type[0] = '\0';
     x->resp->retry_after = -1;
     x->resp->attempts++;
-    x->attempt_start = now_seconds();
+    x->attempt_start = rk_http_x_now();
     if (!x->first_start)
         x->first_start = x->attempt_start;
     if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
@@ -604,7 +578,10 @@ static void finish_attempt(xfer *x, CURLcode rc)
 {
     rk_http *h = x->h;
     rk_http_response *r = x->resp;
-    double t = now_seconds();
+    double t = rk_http_x_now();
+    h->news++;
+    if (h->group)
+        h->group->news++;
     curl_multi_remove_handle(h->multi, x->easy);
     r->failure = RK_NET_OK;
     rk_error_clear(&r->err);
@@ -659,11 +636,13 @@ static void finish_attempt(xfer *x, CURLcode rc)
         log_attempt(x, t - x->attempt_start, outcome, delay);
 }
 
-static void collect(rk_http *h)
+/* Finishes the attempts that ended; in a group they may belong to any of its clients
+ * (each transfer knows its own through CURLINFO_PRIVATE). */
+void rk_http_x_collect(CURLM *multi)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(h->multi, &left))) {
+    while ((msg = curl_multi_info_read(multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         xfer *x = NULL;
@@ -675,19 +654,19 @@ static void collect(rk_http *h)
 
 /* Runs libcurl for at most wait_ms and finishes the attempts that ended. A wait for
  * streams returns as soon as one of them has news. */
-static void pump(rk_http *h, long wait_ms, int for_streams)
+void rk_http_x_pump(rk_http *h, long wait_ms, int for_streams)
 {
     int running = 0;
     curl_multi_perform(h->multi, &running);
-    collect(h);
+    rk_http_x_collect(h->multi);
     if (wait_ms > 0 && !(for_streams && h->activity)) {
         curl_multi_poll(h->multi, NULL, 0, (int)wait_ms, NULL);
         curl_multi_perform(h->multi, &running);
-        collect(h);
+        rk_http_x_collect(h->multi);
     }
 }
 
-static void interrupt_xfer(xfer *x)
+void rk_http_x_interrupt(xfer *x)
 {
     if (x->state == XF_RUNNING)
         curl_multi_remove_handle(x->h->multi, x->easy);
@@ -696,7 +675,7 @@ static void interrupt_xfer(xfer *x)
     rk_error_set(&x->resp->err, RK_ERR_NETWORK, "interrupted");
 }
 
-static void release_xfer(xfer *x)
+void rk_http_x_release(xfer *x)
 {
     if (x->state == XF_RUNNING)
         curl_multi_remove_handle(x->h->multi, x->easy);
@@ -704,59 +683,6 @@ static void release_xfer(xfer *x)
     x->easy = NULL;
     curl_slist_free_all(x->headers);
     x->headers = NULL;
-}
-
-rk_status rk_http_do_many(rk_http *h, const rk_http_request *reqs, rk_http_response *resps,
-                          size_t n, size_t concurrency, rk_error *err)
-{
-    if (!concurrency)
-        concurrency = DEFAULT_CONCURRENCY;
-    xfer *xs = calloc(n ? n : 1, sizeof *xs);
-    if (!xs)
-        return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        xs[i].h = h;
-        xs[i].req = &reqs[i];
-        xs[i].resp = &resps[i];
-        xs[i].state = XF_IDLE;
-        rk_http_response_init(&resps[i]);
-    }
-    size_t next = 0, active = 0, done = 0;
-    rk_status st = RK_OK;
-    while (done < n) {
-        if (rk_interrupted()) {
-            for (size_t i = 0; i < n; i++)
-                if (xs[i].state != XF_DONE)
-                    interrupt_xfer(&xs[i]);
-            st = rk_error_set(err, RK_ERR_NETWORK, "interrupted");
-            break;
-        }
-        double t = now_seconds(), soonest = t + POLL_SLICE_MS / 1000.0;
-        for (size_t i = 0; i < next; i++) {
-            if (xs[i].state == XF_WAITING) {
-                if (xs[i].not_before <= t)
-                    start_attempt(&xs[i]);
-                else if (xs[i].not_before < soonest)
-                    soonest = xs[i].not_before;
-            }
-        }
-        while (active < concurrency && next < n) {
-            start_attempt(&xs[next++]);
-            active++;
-        }
-        pump(h, (long)((soonest - t) * 1000) + 1, 0);
-        for (size_t i = 0; i < next; i++) {
-            if (xs[i].state == XF_DONE && xs[i].easy) {
-                release_xfer(&xs[i]);
-                active--;
-                done++;
-            }
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        release_xfer(&xs[i]);
-    free(xs);
-    return st;
 }
 
 rk_status rk_http_do(rk_http *h, const rk_http_request *req, rk_http_response *resp,
@@ -795,7 +721,7 @@ rk_status rk_http_stream_open(rk_http *h, const rk_http_request *req, rk_http_si
     s->x.is_stream = 1;
     s->x.sink = sink;
     s->x.ud = ud;
-    rk_status st = start_attempt(&s->x);
+    rk_status st = rk_http_x_start(&s->x);
     if (st != RK_OK) {
         if (err)
             *err = s->resp.err;
@@ -830,7 +756,7 @@ void rk_http_stream_close(rk_http_stream *s)
 {
     if (!s)
         return;
-    release_xfer(&s->x);
+    rk_http_x_release(&s->x);
     rk_http_response_free(&s->resp);
     free(s->path);
     free(s);
@@ -838,17 +764,17 @@ void rk_http_stream_close(rk_http_stream *s)
 
 rk_status rk_http_wait(rk_http *h, long timeout_ms, rk_error *err)
 {
-    double deadline = now_seconds() + (timeout_ms > 0 ? timeout_ms : 0) / 1000.0;
+    double deadline = rk_http_x_now() + (timeout_ms > 0 ? timeout_ms : 0) / 1000.0;
     h->activity = 0;
     for (;;) {
         if (rk_interrupted())
             return rk_error_set(err, RK_ERR_NETWORK, "interrupted");
-        double left = deadline - now_seconds();
+        double left = deadline - rk_http_x_now();
         long slice = left > 0 ? (long)(left * 1000) + 1 : 0;
         if (slice > POLL_SLICE_MS)
             slice = POLL_SLICE_MS;
-        pump(h, slice, 1);
-        if (h->activity || now_seconds() >= deadline)
+        rk_http_x_pump(h, slice, 1);
+        if (h->activity || rk_http_x_now() >= deadline)
             return RK_OK;
     }
 }

@@ -18,6 +18,8 @@
 
 typedef struct rk_http rk_http;
 typedef struct rk_http_stream rk_http_stream;
+typedef struct rk_http_group rk_http_group;
+typedef struct rk_http_batch rk_http_batch;
 
 typedef struct {
     const char *server;          /* "https://host:port[/prefix]", required */
@@ -37,6 +39,8 @@ typedef struct {
     int max_retries;             /* extra attempts for repeatable requests; 0: 5, <0: none */
     int verbose;                 /* log every request to log */
     FILE *log;                   /* NULL: stderr */
+    rk_http_group *group;        /* NULL: a multi handle of its own; else the group's
+                                    (borrowed; the group lives until its last client) */
 } rk_http_options;
 
 typedef struct {
@@ -121,6 +125,51 @@ void rk_http_stream_close(rk_http_stream *s);
 /* Drives every open transfer for at most timeout_ms, returning early once a stream has
  * delivered data or ended. Returns RK_ERR_NETWORK when interrupted. */
 rk_status rk_http_wait(rk_http *h, long timeout_ms, rk_error *err);
+
+/* ---- groups and non-blocking batches (many clients in one process) ---------------
+ *
+ * A fleet updates many clusters from one process. Each cluster has its own client (its
+ * own credentials, TLS settings and discovery cache), and the clients of a group share
+ * one curl multi handle: every transfer of every client, requests and watch streams,
+ * progresses whenever any of them is driven, and one poll waits on all of them. Nothing
+ * here uses threads.
+ *
+ * A batch is rk_http_do_many cut in steps: rk_http_batch_start queues the requests,
+ * rk_http_batch_step starts what may start (queued requests, retries whose backoff has
+ * passed) and finishes what ended, without waiting; the group's wait (or
+ * rk_http_batch_run, which is rk_http_do_many's loop) moves the bytes. A Lua coroutine
+ * per cluster can then start a batch, yield, and be resumed when its client has news
+ * (rk_http_news). */
+
+rk_status rk_http_group_new(rk_http_group **out, rk_error *err);
+/* Releases the caller's reference; the group goes with its last client. */
+void rk_http_group_free(rk_http_group *g);
+/* Drives every transfer of every client of the group for at most timeout_ms (capped at
+ * 100 ms, to look at Ctrl-C), returning early once a transfer ended or a stream
+ * delivered data. Returns RK_ERR_NETWORK when interrupted. */
+rk_status rk_http_group_wait(rk_http_group *g, long timeout_ms, rk_error *err);
+/* A counter that grows whenever one of h's transfers ends or one of its streams gets
+ * data: a waiter compares it with the value it saw before it went to sleep. */
+unsigned long rk_http_news(const rk_http *h);
+
+/* Queues n requests (at most concurrency in flight, 0: 16); resps[i] answers reqs[i].
+ * reqs and resps are borrowed until the batch is freed. Nothing is sent until a step. */
+rk_status rk_http_batch_start(rk_http *h, const rk_http_request *reqs, rk_http_response *resps,
+                              size_t n, size_t concurrency, rk_http_batch **out,
+                              rk_error *err);
+/* Moves the batch along without waiting. Returns 1 once every request has ended, else
+ * 0 with *wake set to the monotonic time (seconds, as rk_http_now) at which a retry is
+ * due, or 0 when none is. Ctrl-C ends the unfinished requests as RK_NET_INTERRUPTED. */
+int rk_http_batch_step(rk_http_batch *b, double *wake);
+/* Steps and drives the batch's client until every request has ended (rk_http_do_many's
+ * loop). RK_ERR_NETWORK when interrupted. */
+rk_status rk_http_batch_run(rk_http_batch *b, rk_error *err);
+/* Whether Ctrl-C ended the batch. */
+int rk_http_batch_interrupted(const rk_http_batch *b);
+/* Stops unfinished requests (their responses say RK_NET_INTERRUPTED) and frees. */
+void rk_http_batch_free(rk_http_batch *b);
+/* The clock of batch wake times. */
+double rk_http_now(void);
 
 /* ---- policy, exposed for tests ----------------------------------------------------- */
 

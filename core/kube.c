@@ -367,6 +367,7 @@ rk_status rk_kube_connect(const rk_kube_options *o, rk_kube **out, rk_kube_error
     ho.max_retries = o->max_retries;
     ho.verbose = o->verbose;
     ho.log = k->log;
+    ho.group = o->group;
     if ((st = rk_http_new(&ho, &k->http, &err)) != RK_OK) {
         rk_error_prefix(&err, "%s: context \"%s\": cluster \"%s\": ", kc->path, kc->context,
                         kc->cluster_name ? kc->cluster_name : "");
@@ -896,11 +897,6 @@ void rk_kube_describe_failure(const rk_kube *k, const rk_kube_prepared *p,
                  resp->status, resp->attempts, resp->seconds);
 }
 
-static int is_2xx(long status)
-{
-    return status >= 200 && status < 300;
-}
-
 rk_status rk_kube_send(rk_kube *k, rk_kube_prepared *p, rk_http_response *resp,
                        rk_kube_error *kerr)
 {
@@ -912,68 +908,4 @@ rk_status rk_kube_send(rk_kube *k, rk_kube_prepared *p, rk_http_response *resp,
     if (status != RK_OK)
         rk_kube_describe_failure(k, p, resp, kerr);
     return status;
-}
-
-static rk_status interrupted(rk_kube_error *kerr)
-{
-    set_kerr(kerr, 0, "Interrupted", RK_EXIT_INTERRUPTED, "interrupted");
-    return RK_ERR_NETWORK;
-}
-
-rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
-                            rk_status *statuses, size_t n, size_t concurrency,
-                            rk_kube_error *kerr)
-{
-    for (size_t i = 0; i < n; i++)
-        rk_http_response_init(&resps[i]);
-    rk_status st = rk_kube_authenticate(k, 0, kerr);
-    if (st != RK_OK)
-        return st;
-    rk_http_request *reqs = calloc(n ? n : 1, sizeof *reqs);
-    size_t *redo = malloc((n ? n : 1) * sizeof *redo);
-    if (!reqs || !redo) {
-        free(reqs);
-        free(redo);
-        set_kerr(kerr, 0, "InternalError", RK_EXIT_FAILED, "out of memory");
-        return RK_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        reqs[i] = ps[i].http;
-    rk_error err;
-    st = rk_http_do_many(k->http, reqs, resps, n, concurrency, &err);
-    /* Expired credentials: refresh once, then send the refused requests again. */
-    size_t nredo = 0;
-    for (size_t i = 0; i < n && st == RK_OK; i++)
-        if (resps[i].failure == RK_NET_OK && resps[i].status == 401)
-            redo[nredo++] = i;
-    rk_kube_error auth_err;
-    if (nredo && rk_kubeconfig_can_refresh(k->kc) &&
-        rk_kube_authenticate(k, 1, &auth_err) == RK_OK) {
-        rk_http_request *again = malloc(nredo * sizeof *again);
-        rk_http_response *ar = malloc(nredo * sizeof *ar);
-        if (again && ar) {
-            for (size_t j = 0; j < nredo; j++)
-                again[j] = ps[redo[j]].http;
-            st = rk_http_do_many(k->http, again, ar, nredo, concurrency, &err);
-            for (size_t j = 0; j < nredo; j++) {
-                rk_http_response_free(&resps[redo[j]]);
-                resps[redo[j]] = ar[j];
-            }
-        }
-        free(again);
-        free(ar);
-    }
-    free(reqs);
-    free(redo);
-    if (st != RK_OK)
-        return interrupted(kerr);
-    for (size_t i = 0; i < n; i++) {
-        if (resps[i].failure == RK_NET_OK && is_2xx(resps[i].status))
-            statuses[i] = RK_OK;
-        else if (resps[i].failure == RK_NET_OK)
-            statuses[i] = RK_ERR_HTTP;
-        else
-            statuses[i] = resps[i].failure == RK_NET_TIMEOUT ? RK_ERR_TIMEOUT : RK_ERR_NETWORK;
-    }
-    return RK_OK;
 }

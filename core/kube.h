@@ -55,6 +55,7 @@ typedef struct {
     double timeout;     /* seconds for one request; 0: 30 */
     int max_retries;    /* 0: the transport's default (5); <0: no retries */
     FILE *log;          /* verbose log and warnings; NULL: stderr */
+    rk_http_group *group; /* share this group's transfers (see http.h); NULL: none */
 } rk_kube_options;
 
 rk_status rk_kube_connect(const rk_kube_options *o, rk_kube **out, rk_kube_error *kerr);
@@ -171,6 +172,21 @@ rk_status rk_kube_send(rk_kube *k, rk_kube_prepared *p, rk_http_response *resp,
 rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
                             rk_status *statuses, size_t n, size_t concurrency,
                             rk_kube_error *kerr);
+
+/* The same, in steps, for many clients driven from one loop (a fleet in one process):
+ * rk_kube_send_start authenticates (an exec plugin may run here) and queues the
+ * requests; rk_kube_send_step moves them along without waiting (see
+ * rk_http_batch_step; 1 once all ended); rk_kube_send_finish fills statuses like
+ * rk_kube_send_many, sending the requests refused with 401 once more after a credential
+ * refresh (that retry blocks: it is rare), and frees the batch. rk_kube_send_abandon
+ * frees a batch that will not be finished. ps and resps are borrowed until then. */
+typedef struct rk_kube_batch rk_kube_batch;
+rk_status rk_kube_send_start(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
+                             size_t n, size_t concurrency, rk_kube_batch **out,
+                             rk_kube_error *kerr);
+int rk_kube_send_step(rk_kube_batch *b, double *wake);
+rk_status rk_kube_send_finish(rk_kube_batch *b, rk_status *statuses, rk_kube_error *kerr);
+void rk_kube_send_abandon(rk_kube_batch *b);
 
 /* Explains a call that did not get a 2xx answer: transport failure or the server's
  * Status, prefixed with what was being done, with hints for 401, 403 and conflicts. */

@@ -41,24 +41,9 @@
 #include "json.h"
 #include "kube.h"
 #include "lua_modules.h"
+#include "lua_kube_internal.h"
 #include "lua_value.h"
 #include "watch.h"
-
-#define CLIENT_MT "rigelk8s.Client"
-#define WATCHSET_MT "rigelk8s.WatchSet"
-
-typedef struct lwatchset lwatchset;
-
-typedef struct {
-    rk_kube *k;
-    lwatchset *sets; /* open watch sets: closed before the client */
-} lclient;
-
-struct lwatchset {
-    rk_watch_set *ws;
-    lclient *owner;
-    lwatchset *next;
-};
 
 /* ---- errors ------------------------------------------------------------------------- */
 
@@ -104,7 +89,7 @@ static void push_manager(lua_State *L, const char *message)
         lua_pushstring(L, message);
 }
 
-static void push_kube_error(lua_State *L, const rk_kube_error *e)
+void rk_lk_push_kube_error(lua_State *L, const rk_kube_error *e)
 {
     lua_createtable(L, 0, 8);
     lua_pushinteger(L, e->code);
@@ -152,7 +137,7 @@ static void push_kube_error(lua_State *L, const rk_kube_error *e)
 static int fail_kube(lua_State *L, const rk_kube_error *e)
 {
     lua_pushnil(L);
-    push_kube_error(L, e);
+    rk_lk_push_kube_error(L, e);
     return 2;
 }
 
@@ -168,7 +153,7 @@ static int fail_msg(lua_State *L, const char *reason, int exit_code, const char 
 
 /* ---- client ------------------------------------------------------------------------- */
 
-static lclient *check_client(lua_State *L, int idx)
+lclient *rk_lk_check_client(lua_State *L, int idx)
 {
     lclient *c = luaL_checkudata(L, idx, CLIENT_MT);
     if (!c->k)
@@ -213,6 +198,7 @@ static int kube_connect(lua_State *L)
     o.verbose = bool_field(L, 1, "verbose");
     o.timeout = num_field(L, 1, "timeout", 0);
     o.max_retries = (int)num_field(L, 1, "retries", 0);
+    o.group = rk_lk_opt_group(L, 1);
     if (o.max_retries == 0 && lua_getfield(L, 1, "retries") == LUA_TNUMBER)
         o.max_retries = -1; /* retries = 0 asked for none */
     lua_settop(L, 1);
@@ -240,6 +226,7 @@ static int client_close(lua_State *L)
         close_set(s);
     }
     c->sets = NULL;
+    rk_lk_close_batches(c);
     rk_kube_free(c->k);
     c->k = NULL;
     return 0;
@@ -325,15 +312,10 @@ static int verb_of(const char *verb, const char *patch_type, rk_kube_verb *out)
     return 0;
 }
 
-/* One request being put together: the call plus the JSON body it owns. */
-typedef struct {
-    rk_kube_call call;
-    rk_buf body;
-} built;
 
 /* Fills b from the spec table at t. Strings point into the spec (which the caller
  * keeps on the stack). Returns 0, or -1 with kerr set. */
-static int build_call(lua_State *L, int t, built *b, rk_kube_error *kerr)
+int rk_lk_build_call(lua_State *L, int t, built *b, rk_kube_error *kerr)
 {
     memset(kerr, 0, sizeof *kerr);
     rk_buf_init(&b->body);
@@ -453,11 +435,11 @@ static int push_json(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
 
 static int client_call(lua_State *L)
 {
-    lclient *c = check_client(L, 1);
+    lclient *c = rk_lk_check_client(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     built b;
     rk_kube_error kerr;
-    if (build_call(L, 2, &b, &kerr) != 0)
+    if (rk_lk_build_call(L, 2, &b, &kerr) != 0)
         return fail_kube(L, &kerr);
     rk_kube_prepared p;
     if (rk_kube_prepare(c->k, &b.call, &p, &kerr) != RK_OK) {
@@ -572,8 +554,8 @@ static void push_lazy_mt(lua_State *L)
 /* For the result table on top of the stack: checks that the answer is JSON and keeps it
  * for lazy decoding (an empty answer is object = true at once, as push_json does). Also
  * sets namespace from the answer's metadata, which apply_all reports without decoding. */
-static int set_lazy_object(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
-                           const rk_http_response *resp, rk_kube_error *kerr)
+int rk_lk_set_lazy_object(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
+                          const rk_http_response *resp, rk_kube_error *kerr)
 {
     if (!resp->body.len) {
         lua_pushboolean(L, 1);
@@ -628,7 +610,7 @@ static int set_lazy_object(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
 
 static int client_call_many(lua_State *L)
 {
-    lclient *c = check_client(L, 1);
+    lclient *c = rk_lk_check_client(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer conc = luaL_optinteger(L, 3, 16);
     size_t concurrency = (size_t)(conc > 0 ? conc : 16);
@@ -663,7 +645,7 @@ static int client_call_many(lua_State *L)
                 snprintf(kerr.message, sizeof kerr.message, "item %zu is not a table", i + 1);
                 kerr.exit_code = RK_EXIT_FAILED;
                 failed = 1;
-            } else if (build_call(L, 5, &bs[np], &kerr) != 0) {
+            } else if (rk_lk_build_call(L, 5, &bs[np], &kerr) != 0) {
                 failed = 1;
             } else if (rk_kube_prepare(c->k, &bs[np].call, &ps[np], &kerr) != RK_OK) {
                 rk_buf_free(&bs[np].body);
@@ -674,7 +656,7 @@ static int client_call_many(lua_State *L)
                 lua_createtable(L, 0, 3);
                 lua_pushboolean(L, 0);
                 lua_setfield(L, -2, "ok");
-                push_kube_error(L, &kerr);
+                rk_lk_push_kube_error(L, &kerr);
                 lua_setfield(L, -2, "error");
                 lua_rawseti(L, 3, (lua_Integer)i + 1);
                 continue;
@@ -690,14 +672,14 @@ static int client_call_many(lua_State *L)
                 rk_kube_error e;
                 if (!ok)
                     rk_kube_describe_failure(c->k, &ps[j], &resps[j], &e);
-                else if (set_lazy_object(L, c->k, &ps[j], &resps[j], &e) != 0)
+                else if (rk_lk_set_lazy_object(L, c->k, &ps[j], &resps[j], &e) != 0)
                     ok = 0;
                 lua_pushboolean(L, ok);
                 lua_setfield(L, -2, "ok");
                 lua_pushinteger(L, resps[j].status);
                 lua_setfield(L, -2, "status");
                 if (!ok) {
-                    push_kube_error(L, &e);
+                    rk_lk_push_kube_error(L, &e);
                     lua_setfield(L, -2, "error");
                 }
                 lua_rawseti(L, 3, (lua_Integer)slot[j] + 1);
@@ -718,12 +700,12 @@ static int client_call_many(lua_State *L)
 /* list_all(spec): every page of a list, merged into the first page's List object. */
 static int client_list_all(lua_State *L)
 {
-    lclient *c = check_client(L, 1);
+    lclient *c = rk_lk_check_client(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     built b;
     rk_kube_error kerr;
-    if (build_call(L, 2, &b, &kerr) != 0)
+    if (rk_lk_build_call(L, 2, &b, &kerr) != 0)
         return fail_kube(L, &kerr);
     b.call.verb = RK_VERB_LIST;
     if (b.call.q.limit <= 0)
@@ -842,7 +824,7 @@ static int client_list_all(lua_State *L)
 
 static int client_resolve(lua_State *L)
 {
-    lclient *c = check_client(L, 1);
+    lclient *c = rk_lk_check_client(L, 1);
     const char *av = luaL_checkstring(L, 2), *kind = luaL_checkstring(L, 3);
     const rk_kube_resource *r;
     rk_kube_error kerr;
@@ -870,7 +852,7 @@ static lwatchset *check_set(lua_State *L, int idx)
 
 static int client_watch_set(lua_State *L)
 {
-    lclient *c = check_client(L, 1);
+    lclient *c = rk_lk_check_client(L, 1);
     lwatchset *s = lua_newuserdatauv(L, sizeof *s, 2);
     memset(s, 0, sizeof *s);
     luaL_setmetatable(L, WATCHSET_MT);
@@ -1030,7 +1012,7 @@ static int set_next(lua_State *L)
         lua_setfield(L, -2, "cut");
     }
     if (ev->error) {
-        push_kube_error(L, ev->error);
+        rk_lk_push_kube_error(L, ev->error);
         lua_setfield(L, -2, "error");
     }
     if (ev->error || strcmp(ev->type, "END") == 0) {
@@ -1094,6 +1076,7 @@ int luaopen_rigelk8s_kube(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, kube_connect);
     lua_setfield(L, -2, "connect");
+    rk_lk_open_group(L);
     lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version); /* the linked libcurl */
     lua_setfield(L, -2, "curl_version");
     return 1;

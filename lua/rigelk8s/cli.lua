@@ -74,6 +74,7 @@ M.environment = {
   {"RIGELK8S_LIBDIR", "where to look first for the plugin rigelk8s-kube.so"},
   {"RIGELK8S_REQUEST_TIMEOUT", "the default for --request-timeout"},
   {"RIGELK8S_REPORT_DIR", "the default for --report-dir: where failed rollouts' reports are saved"},
+  {"RIGELK8S_FLEET_RUNNER", "fleet runs: process (one rigelk8s process per target) or inprocess (the default where it can)"},
   {"KUBECONFIG", "colon-separated kubeconfig files, as for kubectl"},
   {"NO_COLOR", "no colours"},
 }

@@ -393,4 +393,136 @@ function Client:watch(ref, opts, callback)
   return iter, nil, nil, set
 end
 
+---------------------------------------------------------------------------------------
+-- Cooperative calls: many clusters from one process (lua/rigelk8s/fleet/inprocess.lua).
+--
+-- The fleet runs each target's workflow in a coroutine and registers it here
+-- (M.cooperative[co] = a kube.group()). A client connected inside such a coroutine joins
+-- the group: every client of the group shares one curl multi handle (core/http.c), so
+-- one wait moves every target's transfers. Its call, call_many, list_all and watch-set
+-- next then never block: they start the requests (client:start_many, a non-blocking C
+-- batch) or look for a queued event, and yield (client or set, wake time) to the fleet's
+-- scheduler, which resumes the coroutine once that client has news (client:news()) or
+-- the time has come. Outside a registered coroutine, or where Lua cannot yield (inside a
+-- C callback such as a table.sort comparator), the same calls block as they always did:
+-- a grouped client works either way.
+
+M.cooperative = setmetatable({}, {__mode = "k"})
+M.clients_of = setmetatable({}, {__mode = "k"}) -- coroutine -> the clients it connected
+local grouped = setmetatable({}, {__mode = "k"}) -- clients and sets of a group
+
+local c_connect, c_call, c_call_many, c_list_all = M.connect, Client.call, Client.call_many, Client.list_all
+local c_watch_set, c_next = Client.watch_set, WatchSet.next
+
+local function cooperating(obj)
+  if not grouped[obj] then return false end
+  local co, main = coroutine.running()
+  return not main and M.cooperative[co] ~= nil and coroutine.isyieldable()
+end
+M.cooperating = cooperating
+
+function M.connect(opts)
+  local co = coroutine.running()
+  local group = M.cooperative[co]
+  if group and (opts == nil or opts.group == nil) then
+    local copy = {}
+    for k, v in pairs(opts or {}) do copy[k] = v end
+    copy.group = group
+    opts = copy
+  end
+  local c = c_connect(opts)
+  if opts and opts.group then
+    grouped[c] = true
+    local list = M.clients_of[co] or {}
+    M.clients_of[co] = list
+    list[#list + 1] = c
+  end
+  return c
+end
+
+function Client:call_many(specs, n)
+  if not cooperating(self) then return c_call_many(self, specs, n) end
+  local b <close> = self:start_many(specs, n)
+  while true do
+    local done, wake = b:step()
+    if done then break end
+    coroutine.yield(self, sys.now() + math.min(wake or 0.25, 0.25))
+  end
+  return b:results()
+end
+
+function Client:call(spec)
+  if not cooperating(self) then return c_call(self, spec) end
+  local results, err = self:call_many({spec}, 1)
+  if not results then return nil, err end
+  local r = results[1]
+  if not r.ok then return nil, r.error end
+  if spec.text then return r.text, r.status end
+  return r.object, r.status
+end
+
+-- list_all, page by page through call: the same merge as the C version.
+function Client:list_all(spec)
+  if not cooperating(self) then return c_list_all(self, spec) end
+  local s = {}
+  for k, v in pairs(spec) do s[k] = v end
+  s.verb = "list"
+  if not s.limit or s.limit <= 0 then s.limit = 500 end
+  local first, items, prev
+  while true do
+    s.continue = prev
+    local page, err = self:call(s)
+    if not page then return nil, err end
+    if type(page) ~= "table" then
+      return nil, errors.new{reason = "InvalidResponse", message = "a list answer that is not an object"}
+    end
+    local md = type(page.metadata) == "table" and page.metadata or {}
+    local ct = md.continue
+    if ct == "" then ct = nil end
+    if ct and ct == prev then
+      return nil, errors.new{reason = "InvalidResponse", message = "list: the server answered a page with the same " ..
+                             "continue token it was asked for; stopping instead of paging forever"}
+    end
+    if not first then
+      first = page
+      md.continue = nil
+      if type(page.items) ~= "table" then page.items = require("rigelk8s").array{} end
+      items = page.items
+    elseif type(page.items) == "table" then
+      for _, it in ipairs(page.items) do items[#items + 1] = it end
+    end
+    prev = ct
+    if not ct then break end
+  end
+  local av, lk = first.apiVersion, first.kind
+  if type(av) == "string" and type(lk) == "string" then
+    local kind = lk:match("^(.+)List$") or spec.kind or lk
+    for _, it in ipairs(items) do
+      if type(it) == "table" and it.kind == nil then it.apiVersion, it.kind = av, kind end
+    end
+  end
+  return first
+end
+
+function Client:watch_set()
+  local set, err = c_watch_set(self)
+  if set and grouped[self] then grouped[set] = true end
+  return set, err
+end
+
+function WatchSet:next(timeout)
+  if not cooperating(self) then return c_next(self, timeout) end
+  timeout = timeout or -1
+  local deadline = timeout >= 0 and sys.now() + timeout or math.huge
+  while true do
+    local ev, err = c_next(self, 0)
+    if ev or err then return ev, err end
+    if timeout < 0 and self:count() == 0 then return nil end
+    if sys.now() >= deadline then return nil end
+    -- Ctrl-C: the blocking form notices it and returns the Interrupted error.
+    if sys.interrupted() then return c_next(self, 0.001) end
+    coroutine.yield(self, math.min(deadline, sys.now() + 0.25))
+  end
+end
+
 return M

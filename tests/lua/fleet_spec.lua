@@ -87,3 +87,48 @@ describe("fleet waves", function()
     assert.matches("--offline: expected skip, fail or wait:DURATION", e.message, 1, true)
   end)
 end)
+
+describe("fleet runners", function()
+  -- A context as workflow.context leaves it, with a config already loaded (no Rigelfile
+  -- is read: cfg stands in for it).
+  local function ctx(opts, cfg)
+    local c = {opts = opts or {}, cfg = cfg or {namespace = "x"}}
+    c.cfg_loaded = true
+    return c
+  end
+  local wf = require "rigelk8s.workflow"
+  local real_config = wf.config
+  before_each(function() wf.config = function(c) return c.cfg end end)
+  after_each(function() wf.config = real_config end)
+
+  it("runs the stock commands in this process", function()
+    for _, cmd in ipairs{"deploy", "update", "status", "diff", "rollback"} do
+      assert.is_nil(fleet.needs_processes(ctx(), cmd), cmd)
+    end
+  end)
+
+  it("gives each target a process for hooks, ros_graph, delete, distributed", function()
+    assert.matches("--hooks", fleet.needs_processes(ctx{hooks = {"h.lua"}}, "update"), 1, true)
+    assert.matches("hooks:", fleet.needs_processes(ctx({}, {namespace = "x", hooks = "h.lua"}), "update"), 1, true)
+    assert.matches("ros_graph", fleet.needs_processes(ctx({}, {namespace = "x", ros_graph = {nodes = {"/a"}}}), "deploy"), 1, true)
+    assert.truthy(fleet.needs_processes(ctx(), "delete"))
+    assert.truthy(fleet.needs_processes(ctx(), "distributed"))
+  end)
+
+  it("keeps a target's marks, in a process or in a coroutine", function()
+    local job = {}
+    fleet.read_marks(job, {"applying", "applied\tDeployment/app,ConfigMap/c"})
+    assert.is_false(job.applying)
+    assert.equal("Deployment/app,ConfigMap/c", job.changed)
+    local co = coroutine.create(function()
+      assert.is_true(fleet.is_child())
+      assert.is_true(fleet.marking())
+      fleet.mark("held\tmapping")
+    end)
+    local cur = {kind = "main", marks = {}}
+    fleet.current[co] = cur
+    assert(coroutine.resume(co))
+    assert.same({"held\tmapping"}, cur.marks)
+    assert.is_false(fleet.is_child()) -- not here, outside the target's coroutine
+  end)
+end)
