@@ -91,8 +91,8 @@ end)
 describe("fleet runners", function()
   -- A context as workflow.context leaves it, with a config already loaded (no Rigelfile
   -- is read: cfg stands in for it).
-  local function ctx(opts, cfg)
-    local c = {opts = opts or {}, cfg = cfg or {namespace = "x"}}
+  local function ctx(o, cfg)
+    local c = {opts = o or {}, cfg = cfg or {namespace = "x"}}
     c.cfg_loaded = true
     return c
   end
