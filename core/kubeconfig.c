@@ -12,9 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "host.h"
 #include "json.h"
+#include "rfc3339.h"
 #include "yaml_doc.h"
 
 extern char **environ;
@@ -47,106 +49,6 @@ static rk_status field_error(rk_error *err, rk_status code, const origin *o, con
 }
 
 /* ---- small helpers ---------------------------------------------------------------- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-unsigned char *rk_base64_decode(const char *text, size_t len, size_t *out_len)
-{
-    signed char map[256];
-    memset(map, -1, sizeof map);
-    for (int i = 0; i < 64; i++)
-        map[(unsigned char)b64_alphabet[i]] = (signed char)i;
-    unsigned char *out = malloc(len / 4 * 3 + 4);
-    if (!out)
-        return NULL;
-    size_t o = 0, pad = 0, quad = 0;
-    unsigned int acc = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        if (pad || map[c] < 0)
-            goto bad; /* data after padding, or not in the alphabet */
-        acc = (acc << 6) | (unsigned int)map[c];
-        if (++quad == 4) {
-            out[o++] = (unsigned char)(acc >> 16);
-            out[o++] = (unsigned char)(acc >> 8);
-            out[o++] = (unsigned char)acc;
-            quad = 0;
-            acc = 0;
-        }
-    }
-    if (quad == 1 || pad > 2 || (pad && (quad + pad) % 4 != 0))
-        goto bad;
-    if (quad == 2) {
-        out[o++] = (unsigned char)(acc >> 4);
-    } else if (quad == 3) {
-        out[o++] = (unsigned char)(acc >> 10);
-        out[o++] = (unsigned char)(acc >> 2);
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-bad:
-    free(out);
-    return NULL;
-}
-
-static int days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    int yoe = y - era * 400;
-    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* Whether s starts with n ASCII digits: sscanf's %2d alone also takes "-1" and " 1". */
-static int all_digits(const char *s, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
-time_t rk_parse_rfc3339(const char *s)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-        n != 19 || !all_digits(s, 4) || !all_digits(s + 5, 2) || !all_digits(s + 8, 2) ||
-        !all_digits(s + 11, 2) || !all_digits(s + 14, 2) || !all_digits(s + 17, 2))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    const char *p = s + n;
-    if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++) {
-        }
-    long offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || !all_digits(p + 1, 2) ||
-            !all_digits(p + 4, 2))
-            return -1;
-        offset = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    long long days = days_from_civil(y, mo, d);
-    return (time_t)(days * 86400LL + h * 3600LL + mi * 60LL + sec - offset);
-}
 
 static rk_status read_file(const char *path, rk_buf *out, rk_error *err)
 {
@@ -224,10 +126,16 @@ static rk_status get_base64(const rk_value *map, const char *key, const origin *
     rk_status st = get_string(map, key, o, &text, err);
     if (st != RK_OK || !text)
         return st;
-    *out = rk_base64_decode(text, strlen(text), len);
+    rk_error why;
+    st = rk_base64_decode(text, strlen(text), out, len, &why);
     wipe_free_str(text);
-    if (!*out)
-        return field_error(err, RK_ERR_INVALID, o, key, "not valid base64");
+    if (st == RK_ERR_PARSE) {
+        char what[sizeof why.msg + 32];
+        snprintf(what, sizeof what, "not valid base64: %s", why.msg);
+        return field_error(err, RK_ERR_INVALID, o, key, what);
+    }
+    if (st != RK_OK)
+        return rk_error_set(err, st, "%s", why.msg);
     return RK_OK;
 }
 
@@ -911,26 +819,6 @@ static rk_status put_str(rk_value *map, const char *key, const char *s)
     return rk_map_append(map, key, strlen(key), rk_string_new_cstr(s));
 }
 
-static char *base64_encode(const unsigned char *d, size_t len)
-{
-    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned int v = (unsigned int)d[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned int)d[i + 1] << 8;
-        if (i + 2 < len)
-            v |= d[i + 2];
-        *o++ = b64_alphabet[(v >> 18) & 63];
-        *o++ = b64_alphabet[(v >> 12) & 63];
-        *o++ = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < len ? b64_alphabet[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
-}
-
 /* KUBERNETES_EXEC_INFO: what the plugin may know about the request (an ExecCredential
  * with only the spec filled in). */
 static rk_status exec_info(const rk_kubeconfig *kc, int interactive, rk_buf *out,
@@ -941,8 +829,10 @@ static rk_status exec_info(const rk_kubeconfig *kc, int interactive, rk_buf *out
     rk_status st = root && spec ? RK_OK : RK_ERR_NOMEM;
     if (st == RK_OK && e->provide_cluster_info) {
         rk_value *cluster = rk_map_new();
-        char *ca = kc->ca_data ? base64_encode(kc->ca_data, kc->ca_len) : NULL;
-        if (!cluster || (kc->ca_data && !ca))
+        rk_buf ca = RK_BUF_INIT;
+        if (kc->ca_data)
+            rk_base64_encode(&ca, kc->ca_data, kc->ca_len);
+        if (!cluster || ca.failed)
             st = RK_ERR_NOMEM;
         if (st == RK_OK)
             st = put_str(cluster, "server", kc->server);
@@ -950,11 +840,11 @@ static rk_status exec_info(const rk_kubeconfig *kc, int interactive, rk_buf *out
             st = put_str(cluster, "tls-server-name", kc->tls_server_name);
         if (st == RK_OK && kc->insecure)
             st = rk_map_append(cluster, "insecure-skip-tls-verify", 24, rk_bool_new(1));
-        if (st == RK_OK && ca)
-            st = put_str(cluster, "certificate-authority-data", ca);
+        if (st == RK_OK && kc->ca_data)
+            st = put_str(cluster, "certificate-authority-data", ca.data ? ca.data : "");
         if (st == RK_OK && kc->proxy_url)
             st = put_str(cluster, "proxy-url", kc->proxy_url);
-        free(ca);
+        rk_buf_free(&ca);
         if (st == RK_OK)
             st = rk_map_append(spec, "cluster", 7, cluster);
         else
@@ -1172,8 +1062,8 @@ static rk_status parse_exec_output(rk_kubeconfig *kc, const char *text, size_t l
         free(expiry);
         goto out;
     }
-    time_t exp = 0;
-    if (expiry && (exp = rk_parse_rfc3339(expiry)) == (time_t)-1) {
+    int64_t exp = 0;
+    if (expiry && rk_rfc3339_parse(expiry, &exp, NULL) != RK_OK) {
         snprintf(what, sizeof what, "plugin \"%s\": expirationTimestamp \"%s\" is not an "
                  "RFC 3339 time", kc->exec->command, expiry);
         st = field_error(err, RK_ERR_INVALID, &o, "exec", what);
@@ -1198,7 +1088,7 @@ static rk_status parse_exec_output(rk_kubeconfig *kc, const char *text, size_t l
     kc->cred.cert_len = cert ? strlen(cert) : 0;
     kc->cred.key_data = (unsigned char *)key;
     kc->cred.key_len = key ? strlen(key) : 0;
-    kc->cred_expiry = exp;
+    kc->cred_expiry = (time_t)exp;
 out:
     rk_value_free(doc);
     return st;

@@ -1,4 +1,5 @@
 #include "yaml_doc.h"
+#include "base64.h"
 #include "utf8.h"
 
 #include <inttypes.h>
@@ -753,52 +754,21 @@ static rk_value *copy_limited(loader *ld, const rk_value *v, size_t depth, rk_st
     return c;
 }
 
-static rk_status base64_decode(loader *ld, const char *s, size_t n, uint32_t line,
-                               uint32_t col, rk_value **out)
+static rk_status binary_value(loader *ld, const char *s, size_t n, uint32_t line,
+                             uint32_t col, rk_value **out)
 {
-    char *dst = malloc(n / 4 * 3 + 4);
-    if (!dst)
+    unsigned char *bytes;
+    size_t len;
+    rk_error why;
+    rk_status st = rk_base64_decode(s, n, &bytes, &len, &why);
+    if (st == RK_ERR_PARSE)
+        return fail_at(ld, RK_ERR_PARSE, line, col, "!!binary value is not valid base64: %s",
+                       why.msg);
+    if (st != RK_OK)
         return nomem(ld);
-    size_t k = 0, q = 0, pad = 0;
-    uint32_t acc = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i], d;
-        if (c == '\n' || c == '\r')
-            continue;
-        if (c == '=') {
-            pad++;
-            d = 0;
-        } else {
-            if (pad)
-                goto bad;
-            if (c >= 'A' && c <= 'Z') d = c - 'A';
-            else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-            else if (is_digit(c)) d = c - '0' + 52;
-            else if (c == '+') d = 62;
-            else if (c == '/') d = 63;
-            else goto bad;
-        }
-        acc = (acc << 6) | (uint32_t)d;
-        if (++q == 4) {
-            if (pad > 2)
-                goto bad;
-            dst[k++] = (char)(acc >> 16);
-            if (pad < 2)
-                dst[k++] = (char)(acc >> 8);
-            if (pad < 1)
-                dst[k++] = (char)acc;
-            q = 0;
-            acc = 0;
-        }
-    }
-    if (q != 0)
-        goto bad;
-    *out = rk_string_new(dst, k);
-    free(dst);
+    *out = rk_string_new((const char *)bytes, len);
+    free(bytes);
     return *out ? RK_OK : nomem(ld);
-bad:
-    free(dst);
-    return fail_at(ld, RK_ERR_PARSE, line, col, "!!binary value contains invalid base64 data");
 }
 
 static const char *short_tag(const char *tag, char *buf, size_t size)
@@ -852,7 +822,7 @@ static rk_status make_scalar(loader *ld, const yaml_event_t *ev, rk_value **out)
         if (strcmp(name, "str") == 0 || strcmp(name, "merge") == 0) {
             *out = rk_string_new(s, n);
         } else if (strcmp(name, "binary") == 0) {
-            return base64_decode(ld, s, n, line, col, out);
+            return binary_value(ld, s, n, line, col, out);
         } else if (strcmp(name, "timestamp") == 0) {
             *out = rk_string_new(s, n);
         } else if (strcmp(name, "int") == 0 || strcmp(name, "float") == 0 ||
@@ -1577,22 +1547,6 @@ static int plain_ok(const char *s, size_t n)
     return 1;
 }
 
-static void emit_base64(rk_buf *b, const char *s, size_t n)
-{
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (uint32_t)(unsigned char)s[i + 2];
-        char q[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63],
-                     i + 1 < n ? tbl[(v >> 6) & 63] : '=', i + 2 < n ? tbl[v & 63] : '='};
-        rk_buf_append(b, q, 4);
-    }
-}
-
 static void emit_double_quoted(rk_buf *b, const char *s, size_t n)
 {
     rk_buf_putc(b, '"');
@@ -1707,7 +1661,7 @@ static int emit_string(rk_buf *b, const char *s, size_t n, size_t block_indent)
     analyze(s, n, &si);
     if (!si.valid_utf8) {
         rk_buf_puts(b, "!!binary ");
-        emit_base64(b, s, n);
+        rk_base64_encode(b, s, n);
     } else if (si.multiline_ok && block_indent && has_text_line(s, n)) {
         emit_literal(b, s, n, block_indent);
         return 1;
