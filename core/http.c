@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "host.h"
-
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_MAX_RETRIES 5
@@ -19,6 +17,18 @@
 /* How often a wait wakes up to look at Ctrl-C. */
 #define POLL_SLICE_MS 100
 #define POOL_MAX 64
+
+static rk_interrupt_fn interrupt_fn;
+
+void rk_http_set_interrupt(rk_interrupt_fn fn)
+{
+    interrupt_fn = fn;
+}
+
+int rk_http_interrupted(void)
+{
+    return interrupt_fn && interrupt_fn();
+}
 
 enum xfer_state { XF_IDLE, XF_WAITING, XF_RUNNING, XF_DONE };
 
@@ -724,7 +734,7 @@ rk_status rk_http_do_many(rk_http *h, const rk_http_request *reqs, rk_http_respo
     size_t next = 0, active = 0, done = 0;
     rk_status st = RK_OK;
     while (done < n) {
-        if (rk_interrupted()) {
+        if (rk_http_interrupted()) {
             for (size_t i = 0; i < n; i++)
                 if (xs[i].state != XF_DONE)
                     interrupt_xfer(&xs[i]);
@@ -841,7 +851,7 @@ rk_status rk_http_wait(rk_http *h, long timeout_ms, rk_error *err)
     double deadline = now_seconds() + (timeout_ms > 0 ? timeout_ms : 0) / 1000.0;
     h->activity = 0;
     for (;;) {
-        if (rk_interrupted())
+        if (rk_http_interrupted())
             return rk_error_set(err, RK_ERR_NETWORK, "interrupted");
         double left = deadline - now_seconds();
         long slice = left > 0 ? (long)(left * 1000) + 1 : 0;

@@ -14,7 +14,7 @@
 
 #include "base64.h"
 #include "buf.h"
-#include "host.h"
+#include "http.h"
 #include "json.h"
 #include "rfc3339.h"
 #include "yaml_doc.h"
@@ -967,7 +967,7 @@ static rk_status run_plugin(rk_kubeconfig *kc, rk_buf *out, rk_error *err)
         goto out;
     }
     for (;;) {
-        if (rk_interrupted()) {
+        if (rk_http_interrupted()) {
             kill(pid, SIGTERM);
             st = rk_error_set(err, RK_ERR_IO, "interrupted");
             break;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "kubeconfig.h"
 #include "yaml_doc.h"
 
@@ -665,6 +666,33 @@ static void test_exec_plugin_failures(void **state)
     unsetenv("RK_PLUGIN_MODE");
 }
 
+/* Ctrl-C reaches the plugin's wait through the callback the host gives the transport
+ * (rk_http_set_interrupt): the plugin is stopped and the run told so. */
+static int interrupt_calls;
+
+static int interrupt_on_third_call(void)
+{
+    return ++interrupt_calls >= 3;
+}
+
+static void test_exec_plugin_stopped_when_interrupted(void **state)
+{
+    (void)state;
+    setenv("RK_PLUGIN_MODE", "hang", 1);
+    rk_kubeconfig *kc = exec_config("v1", "");
+    const rk_credential *cred;
+    rk_error err;
+    interrupt_calls = 0;
+    rk_http_set_interrupt(interrupt_on_third_call);
+    assert_int_equal(rk_kubeconfig_credential(kc, 0, &cred, NULL, &err), RK_ERR_IO);
+    rk_http_set_interrupt(NULL);
+    assert_string_equal(err.msg, "interrupted");
+    assert_int_equal(interrupt_calls, 3);
+    assert_null(cred->token);
+    rk_kubeconfig_free(kc);
+    unsetenv("RK_PLUGIN_MODE");
+}
+
 static void test_exec_plugin_missing_shows_install_hint(void **state)
 {
     (void)state;
@@ -701,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_exec_plugin_token_cached_until_expiry),
         cmocka_unit_test(test_exec_plugin_client_certificate),
         cmocka_unit_test(test_exec_plugin_failures),
+        cmocka_unit_test(test_exec_plugin_stopped_when_interrupted),
         cmocka_unit_test(test_exec_plugin_missing_shows_install_hint),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
