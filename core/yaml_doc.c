@@ -14,7 +14,7 @@
  * ---------------------------------------------------------------------------------- */
 
 rk_status rk_yaml_fail_at(loader *ld, rk_status code, uint32_t line, uint32_t col,
-                         const char *fmt, ...)
+                          const char *fmt, ...)
 {
     char msg[400];
     va_list ap;

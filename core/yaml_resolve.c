@@ -360,7 +360,7 @@ static int pyyaml_int_base(const char *t, int base, int64_t *out)
 }
 
 void rk_yaml_resolve_pyyaml(const rk_pyyaml_resolver *res, const char *s, size_t n,
-                           scalar_res *r)
+                            scalar_res *r)
 {
     memset(r, 0, sizeof *r);
     r->type = RK_STRING;
