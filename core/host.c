@@ -126,7 +126,9 @@ static int load_kube_plugin(lua_State *L) {
     /* The plugin's waits stop on Ctrl-C by asking us: it never links against the host. */
     void (*set_interrupt)(rk_interrupt_fn) =
         (void (*)(rk_interrupt_fn))(uintptr_t)dlsym(handle, "rk_http_set_interrupt");
-    if (!set_interrupt) return luaL_error(L, "%s: no rk_http_set_interrupt", candidates[i]);
+    if (!set_interrupt)
+      return luaL_error(L, "%s: no rk_http_set_interrupt: a plugin of another rigelk8s "
+                           "version; reinstall (make install)", candidates[i]);
     set_interrupt(rk_interrupted);
     lua_pushcfunction(L, open);
     lua_call(L, 0, 1);
