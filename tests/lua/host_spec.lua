@@ -102,7 +102,13 @@ describe("rigelk8s run", function()
 
   it("exits 130 on Ctrl-C in a busy script", function()
     local script = write("loop.lua", "io.stdout:write('started\\n'); io.stdout:flush(); while true do end")
-    local _, err, code = sh(q(bin) .. " run " .. q(script) .. " & pid=$!; sleep 0.3; kill -INT $pid; wait $pid")
+    -- Ctrl-C once the script runs: a background job starts with SIGINT ignored until the
+    -- host installs its handler, which a slow start (sanitizers, a loaded machine) makes
+    -- later than any fixed sleep.
+    local out = q(tmp .. "/loop.out")
+    local _, err, code = sh(q(bin) .. " run " .. q(script) .. " >" .. out .. " & pid=$!; i=0; " ..
+      "while ! grep -q started " .. out .. " && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; " ..
+      "kill -INT $pid; wait $pid")
     assert.equal(130, code)
     assert.truthy(err:find("interrupted", 1, true), err)
   end)
