@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "embedded.h"
+#include "http.h"
 #include "lua_modules.h"
 
 #define RK_EXIT_INTERRUPTED 130
@@ -129,6 +130,13 @@ static int load_kube_plugin(lua_State *L) {
     }
     lua_CFunction open = (lua_CFunction)(uintptr_t)dlsym(handle, "luaopen_rigelk8s_kube");
     if (!open) return luaL_error(L, "%s: no luaopen_rigelk8s_kube", candidates[i]);
+    /* The plugin's waits stop on Ctrl-C by asking us: it never links against the host. */
+    void (*set_interrupt)(rk_interrupt_fn) =
+        (void (*)(rk_interrupt_fn))(uintptr_t)dlsym(handle, "rk_http_set_interrupt");
+    if (!set_interrupt)
+      return luaL_error(L, "%s: no rk_http_set_interrupt: a plugin of another rigelk8s "
+                           "version; reinstall (make install)", candidates[i]);
+    set_interrupt(rk_interrupted);
     lua_pushcfunction(L, open);
     lua_call(L, 0, 1);
     return 1;

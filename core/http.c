@@ -7,9 +7,19 @@
 #include <string.h>
 #include <time.h>
 
-#include "host.h"
-
 #include "http_internal.h"
+
+static rk_interrupt_fn interrupt_fn;
+
+void rk_http_set_interrupt(rk_interrupt_fn fn)
+{
+    interrupt_fn = fn;
+}
+
+int rk_http_interrupted(void)
+{
+    return interrupt_fn && interrupt_fn();
+}
 
 double rk_http_x_now(void)
 {
@@ -767,7 +777,7 @@ rk_status rk_http_wait(rk_http *h, long timeout_ms, rk_error *err)
     double deadline = rk_http_x_now() + (timeout_ms > 0 ? timeout_ms : 0) / 1000.0;
     h->activity = 0;
     for (;;) {
-        if (rk_interrupted())
+        if (rk_http_interrupted())
             return rk_error_set(err, RK_ERR_NETWORK, "interrupted");
         double left = deadline - rk_http_x_now();
         long slice = left > 0 ? (long)(left * 1000) + 1 : 0;

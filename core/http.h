@@ -171,6 +171,19 @@ void rk_http_batch_free(rk_http_batch *b);
 /* The clock of batch wake times. */
 double rk_http_now(void);
 
+/* ---- interruption (Ctrl-C) --------------------------------------------------------- */
+
+/* Whether the user asked the run to stop. */
+typedef int (*rk_interrupt_fn)(void);
+
+/* Sets what the waits of this transport, and of exec credential plugins, ask before
+ * going on (every 100 ms at the most); a yes ends them with "interrupted". Process-wide;
+ * NULL, the default, means never. The host sets it when it loads the plugin, so that
+ * the plugin needs nothing of the host. */
+void rk_http_set_interrupt(rk_interrupt_fn fn);
+/* Non-zero when the function set above says so. */
+int rk_http_interrupted(void);
+
 /* ---- policy, exposed for tests ----------------------------------------------------- */
 
 /* Whether an attempt that ended with this failure / status should be tried again. */

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host.h"
 #include "http_internal.h"
 
 struct rk_http_batch {
@@ -62,7 +61,7 @@ int rk_http_batch_step(rk_http_batch *b, double *wake)
     *wake = 0;
     if (b->done >= b->n)
         return 1;
-    if (rk_interrupted()) {
+    if (rk_http_interrupted()) {
         batch_interrupt(b);
         return 1;
     }
@@ -179,7 +178,7 @@ unsigned long rk_http_news(const rk_http *h)
 
 rk_status rk_http_group_wait(rk_http_group *g, long timeout_ms, rk_error *err)
 {
-    if (rk_interrupted())
+    if (rk_http_interrupted())
         return rk_error_set(err, RK_ERR_NETWORK, "interrupted");
     if (timeout_ms > POLL_SLICE_MS)
         timeout_ms = POLL_SLICE_MS;

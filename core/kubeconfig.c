@@ -1,40 +1,18 @@
-#include "kubeconfig.h"
+#include "kubeconfig_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "buf.h"
-#include "host.h"
-#include "json.h"
 #include "yaml_doc.h"
 
-extern char **environ;
-
-#define TOKEN_FILE_REREAD_SECONDS 60
-/* A plugin credential is renewed this long before it expires, so that a request in
- * flight does not race the expiry. */
-#define EXPIRY_MARGIN_SECONDS 10
-#define MAX_FILE_BYTES (16u * 1024u * 1024u)
-
-/* Where a field lives, for messages: "FILE: context "c": user "u": FIELD". */
-typedef struct {
-    const char *file;
-    const char *context;
-    const char *kind; /* "cluster" | "user" | NULL */
-    const char *name;
-} origin;
-
-static rk_status field_error(rk_error *err, rk_status code, const origin *o, const char *field,
-                             const char *what)
+rk_status rk_kc_field_error(rk_error *err, rk_status code, const origin *o, const char *field,
+                            const char *what)
 {
     char where[512] = "";
     size_t n = 0;
@@ -48,107 +26,7 @@ static rk_status field_error(rk_error *err, rk_status code, const origin *o, con
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-unsigned char *rk_base64_decode(const char *text, size_t len, size_t *out_len)
-{
-    signed char map[256];
-    memset(map, -1, sizeof map);
-    for (int i = 0; i < 64; i++)
-        map[(unsigned char)b64_alphabet[i]] = (signed char)i;
-    unsigned char *out = malloc(len / 4 * 3 + 4);
-    if (!out)
-        return NULL;
-    size_t o = 0, pad = 0, quad = 0;
-    unsigned int acc = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        if (pad || map[c] < 0)
-            goto bad; /* data after padding, or not in the alphabet */
-        acc = (acc << 6) | (unsigned int)map[c];
-        if (++quad == 4) {
-            out[o++] = (unsigned char)(acc >> 16);
-            out[o++] = (unsigned char)(acc >> 8);
-            out[o++] = (unsigned char)acc;
-            quad = 0;
-            acc = 0;
-        }
-    }
-    if (quad == 1 || pad > 2 || (pad && (quad + pad) % 4 != 0))
-        goto bad;
-    if (quad == 2) {
-        out[o++] = (unsigned char)(acc >> 4);
-    } else if (quad == 3) {
-        out[o++] = (unsigned char)(acc >> 10);
-        out[o++] = (unsigned char)(acc >> 2);
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-bad:
-    free(out);
-    return NULL;
-}
-
-static int days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    int yoe = y - era * 400;
-    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* Whether s starts with n ASCII digits: sscanf's %2d alone also takes "-1" and " 1". */
-static int all_digits(const char *s, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
-time_t rk_parse_rfc3339(const char *s)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-        n != 19 || !all_digits(s, 4) || !all_digits(s + 5, 2) || !all_digits(s + 8, 2) ||
-        !all_digits(s + 11, 2) || !all_digits(s + 14, 2) || !all_digits(s + 17, 2))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    const char *p = s + n;
-    if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++) {
-        }
-    long offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || !all_digits(p + 1, 2) ||
-            !all_digits(p + 4, 2))
-            return -1;
-        offset = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    long long days = days_from_civil(y, mo, d);
-    return (time_t)(days * 86400LL + h * 3600LL + mi * 60LL + sec - offset);
-}
-
-static rk_status read_file(const char *path, rk_buf *out, rk_error *err)
+rk_status rk_kc_read_file(const char *path, rk_buf *out, rk_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -172,30 +50,30 @@ static rk_status read_file(const char *path, rk_buf *out, rk_error *err)
     return rk_buf_status(out, err);
 }
 
-static void wipe_free(void *p, size_t len)
+void rk_kc_wipe_free(void *p, size_t len)
 {
     if (p && len)
         memset(p, 0, len);
     free(p);
 }
 
-static void wipe_free_str(char *s)
+void rk_kc_wipe_free_str(char *s)
 {
-    wipe_free(s, s ? strlen(s) : 0);
+    rk_kc_wipe_free(s, s ? strlen(s) : 0);
 }
 
 /* ---- typed field access ------------------------------------------------------------ */
 
-static rk_status get_string(const rk_value *map, const char *key, const origin *o, char **out,
-                            rk_error *err)
+rk_status rk_kc_get_string(const rk_value *map, const char *key, const origin *o, char **out,
+                           rk_error *err)
 {
     *out = NULL;
     const rk_value *v = rk_map_get_cstr(map, key);
     if (!v || v->type == RK_NULL)
         return RK_OK;
     if (v->type != RK_STRING)
-        return field_error(err, RK_ERR_INVALID, o, key,
-                           v->type == RK_MAP || v->type == RK_SEQ ? "must be a string"
+        return rk_kc_field_error(err, RK_ERR_INVALID, o, key,
+                                 v->type == RK_MAP || v->type == RK_SEQ ? "must be a string"
                                                                   : "must be a quoted string");
     if (v->as.str.len == 0)
         return RK_OK;
@@ -204,15 +82,15 @@ static rk_status get_string(const rk_value *map, const char *key, const origin *
     return RK_OK;
 }
 
-static rk_status get_bool(const rk_value *map, const char *key, const origin *o, int *out,
-                          rk_error *err)
+rk_status rk_kc_get_bool(const rk_value *map, const char *key, const origin *o, int *out,
+                         rk_error *err)
 {
     const rk_value *v = rk_map_get_cstr(map, key);
     *out = 0;
     if (!v || v->type == RK_NULL)
         return RK_OK;
     if (v->type != RK_BOOL)
-        return field_error(err, RK_ERR_INVALID, o, key, "must be true or false");
+        return rk_kc_field_error(err, RK_ERR_INVALID, o, key, "must be true or false");
     *out = v->as.boolean;
     return RK_OK;
 }
@@ -221,21 +99,27 @@ static rk_status get_base64(const rk_value *map, const char *key, const origin *
                             unsigned char **out, size_t *len, rk_error *err)
 {
     char *text;
-    rk_status st = get_string(map, key, o, &text, err);
+    rk_status st = rk_kc_get_string(map, key, o, &text, err);
     if (st != RK_OK || !text)
         return st;
-    *out = rk_base64_decode(text, strlen(text), len);
-    wipe_free_str(text);
-    if (!*out)
-        return field_error(err, RK_ERR_INVALID, o, key, "not valid base64");
+    rk_error why;
+    st = rk_base64_decode(text, strlen(text), out, len, &why);
+    rk_kc_wipe_free_str(text);
+    if (st == RK_ERR_PARSE) {
+        char what[sizeof why.msg + 32];
+        snprintf(what, sizeof what, "not valid base64: %s", why.msg);
+        return rk_kc_field_error(err, RK_ERR_INVALID, o, key, what);
+    }
+    if (st != RK_OK)
+        return rk_error_set(err, st, "%s", why.msg);
     return RK_OK;
 }
 
 /* Relative file names in a kubeconfig are relative to the directory of that file. */
-static rk_status get_path(const rk_value *map, const char *key, const origin *o, char **out,
-                          rk_error *err)
+rk_status rk_kc_get_path(const rk_value *map, const char *key, const origin *o, char **out,
+                         rk_error *err)
 {
-    rk_status st = get_string(map, key, o, out, err);
+    rk_status st = rk_kc_get_string(map, key, o, out, err);
     if (st != RK_OK || !*out || (*out)[0] == '/')
         return st;
     const char *slash = strrchr(o->file, '/');
@@ -323,137 +207,43 @@ static rk_status parse_cluster(rk_kubeconfig *kc, const named *c, rk_error *err)
     origin o = {c->file, kc->context, "cluster", kc->cluster_name};
     const rk_value *m = c->body;
     rk_status st;
-    if ((st = get_string(m, "server", &o, &kc->server, err)) ||
-        (st = get_path(m, "certificate-authority", &o, &kc->ca_file, err)) ||
+    if ((st = rk_kc_get_string(m, "server", &o, &kc->server, err)) ||
+        (st = rk_kc_get_path(m, "certificate-authority", &o, &kc->ca_file, err)) ||
         (st = get_base64(m, "certificate-authority-data", &o, &kc->ca_data, &kc->ca_len, err)) ||
-        (st = get_bool(m, "insecure-skip-tls-verify", &o, &kc->insecure, err)) ||
-        (st = get_string(m, "tls-server-name", &o, &kc->tls_server_name, err)) ||
-        (st = get_string(m, "proxy-url", &o, &kc->proxy_url, err)))
+        (st = rk_kc_get_bool(m, "insecure-skip-tls-verify", &o, &kc->insecure, err)) ||
+        (st = rk_kc_get_string(m, "tls-server-name", &o, &kc->tls_server_name, err)) ||
+        (st = rk_kc_get_string(m, "proxy-url", &o, &kc->proxy_url, err)))
         return st;
     if (!kc->server)
-        return field_error(err, RK_ERR_INVALID, &o, "server", "missing (the API server URL)");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "server", "missing (the API server URL)");
     if (strncmp(kc->server, "https://", 8) != 0 && strncmp(kc->server, "http://", 7) != 0)
-        return field_error(err, RK_ERR_INVALID, &o, "server",
-                           "must start with https:// (or http://)");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "server",
+                                 "must start with https:// (or http://)");
     if (kc->ca_file && kc->ca_data)
-        return field_error(err, RK_ERR_INVALID, &o, "certificate-authority",
-                           "given together with certificate-authority-data; keep one");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "certificate-authority",
+                                 "given together with certificate-authority-data; keep one");
     if (kc->insecure && (kc->ca_file || kc->ca_data))
-        return field_error(err, RK_ERR_INVALID, &o, "insecure-skip-tls-verify",
-                           "cannot be combined with a certificate authority; remove one");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "insecure-skip-tls-verify",
+                                 "cannot be combined with a certificate authority; remove one");
     if (kc->proxy_url && strncmp(kc->proxy_url, "http://", 7) != 0 &&
         strncmp(kc->proxy_url, "https://", 8) != 0 && strncmp(kc->proxy_url, "socks5://", 9) != 0)
-        return field_error(err, RK_ERR_INVALID, &o, "proxy-url",
-                           "must be an http://, https:// or socks5:// URL");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "proxy-url",
+                                 "must be an http://, https:// or socks5:// URL");
     return RK_OK;
 }
 
-static rk_status dup_into(char **dst, const char *src, rk_error *err)
+rk_status rk_kc_dup_into(char **dst, const char *src, rk_error *err)
 {
     if (!(*dst = strdup(src)))
         return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
     return RK_OK;
 }
 
-static rk_status parse_string_list(const rk_value *m, const char *key, const origin *o,
-                                   char ***out, size_t *n, rk_error *err)
-{
-    const rk_value *v = rk_map_get_cstr(m, key);
-    *out = NULL;
-    *n = 0;
-    if (!v || v->type == RK_NULL)
-        return RK_OK;
-    if (v->type != RK_SEQ)
-        return field_error(err, RK_ERR_INVALID, o, key, "must be a list of strings");
-    *out = calloc(v->as.seq.len + 1, sizeof **out);
-    if (!*out)
-        return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < v->as.seq.len; i++) {
-        const rk_value *a = v->as.seq.items[i];
-        if (a->type != RK_STRING) {
-            char f[64];
-            snprintf(f, sizeof f, "%s[%zu]", key, i);
-            return field_error(err, RK_ERR_INVALID, o, f, "must be a string");
-        }
-        if (dup_into(&(*out)[i], a->as.str.ptr, err))
-            return RK_ERR_NOMEM;
-        (*n)++;
-    }
-    return RK_OK;
-}
-
-static rk_status parse_exec(rk_kubeconfig *kc, const rk_value *m, const origin *uo,
-                            rk_error *err)
-{
-    origin o = *uo;
-    rk_exec_config *e = kc->exec = calloc(1, sizeof *e);
-    if (!e)
-        return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-    rk_status st;
-    if ((st = get_string(m, "apiVersion", &o, &e->api_version, err)) ||
-        (st = get_path(m, "command", &o, &e->command, err)) ||
-        (st = get_string(m, "installHint", &o, &e->install_hint, err)) ||
-        (st = get_bool(m, "provideClusterInfo", &o, &e->provide_cluster_info, err)) ||
-        (st = get_string(m, "interactiveMode", &o, &e->interactive_mode, err)) ||
-        (st = parse_string_list(m, "args", &o, &e->args, &e->nargs, err)))
-        return st;
-    if (!e->command)
-        return field_error(err, RK_ERR_INVALID, &o, "exec: command", "missing");
-    /* Only a command naming a path ("./bin/login") is relative to the file; a bare
-     * name is looked up in PATH. get_path resolved both: undo it for bare names. */
-    const rk_value *raw = rk_map_get_cstr(m, "command");
-    if (raw && raw->type == RK_STRING && !memchr(raw->as.str.ptr, '/', raw->as.str.len)) {
-        free(e->command);
-        if (dup_into(&e->command, raw->as.str.ptr, err))
-            return RK_ERR_NOMEM;
-    }
-    if (!e->api_version)
-        return field_error(err, RK_ERR_INVALID, &o, "exec: apiVersion",
-                           "missing (use client.authentication.k8s.io/v1)");
-    if (strcmp(e->api_version, "client.authentication.k8s.io/v1") != 0 &&
-        strcmp(e->api_version, "client.authentication.k8s.io/v1beta1") != 0)
-        return field_error(err, RK_ERR_INVALID, &o, "exec: apiVersion",
-                           "must be client.authentication.k8s.io/v1 or v1beta1");
-    if (e->interactive_mode && strcmp(e->interactive_mode, "Never") != 0 &&
-        strcmp(e->interactive_mode, "IfAvailable") != 0 &&
-        strcmp(e->interactive_mode, "Always") != 0)
-        return field_error(err, RK_ERR_INVALID, &o, "exec: interactiveMode",
-                           "must be Never, IfAvailable or Always");
-    const rk_value *env = rk_map_get_cstr(m, "env");
-    if (env && env->type != RK_NULL) {
-        if (env->type != RK_SEQ)
-            return field_error(err, RK_ERR_INVALID, &o, "exec: env",
-                               "must be a list of {name, value}");
-        e->env = calloc(env->as.seq.len + 1, sizeof *e->env);
-        if (!e->env)
-            return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < env->as.seq.len; i++) {
-            const rk_value *item = env->as.seq.items[i];
-            const rk_value *name = rk_map_get_cstr(item, "name");
-            const rk_value *value = rk_map_get_cstr(item, "value");
-            if (!name || name->type != RK_STRING || !name->as.str.len ||
-                (value && value->type != RK_STRING)) {
-                char f[64];
-                snprintf(f, sizeof f, "exec: env[%zu]", i);
-                return field_error(err, RK_ERR_INVALID, &o, f,
-                                   "needs a name and a string value");
-            }
-            const char *val = value ? value->as.str.ptr : "";
-            size_t n = name->as.str.len + strlen(val) + 2;
-            if (!(e->env[i] = malloc(n)))
-                return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-            snprintf(e->env[i], n, "%s=%s", name->as.str.ptr, val);
-            e->nenv++;
-        }
-    }
-    return RK_OK;
-}
-
 /* A bearer token goes into an HTTP header line: a control character (a newline above
  * all) would end the header and let the token's text add headers of its own. The
  * message never shows the token. */
-static rk_status check_token(const char *token, const origin *o, const char *field,
-                             const char *source, rk_error *err)
+rk_status rk_kc_check_token(const char *token, const origin *o, const char *field,
+                            const char *source, rk_error *err)
 {
     for (const unsigned char *p = (const unsigned char *)token; p && *p; p++) {
         if (*p < 0x20 || *p == 0x7f) {
@@ -461,7 +251,7 @@ static rk_status check_token(const char *token, const origin *o, const char *fie
             snprintf(what, sizeof what, "%s contains a control character (byte 0x%02X at "
                      "offset %zu); a bearer token is one line of printable characters",
                      source, *p, (size_t)(p - (const unsigned char *)token));
-            return field_error(err, RK_ERR_INVALID, o, field, what);
+            return rk_kc_field_error(err, RK_ERR_INVALID, o, field, what);
         }
     }
     return RK_OK;
@@ -472,43 +262,43 @@ static rk_status parse_user(rk_kubeconfig *kc, const named *u, rk_error *err)
     origin o = {u->file, kc->context, "user", kc->user_name};
     const rk_value *m = u->body;
     rk_status st;
-    if ((st = get_string(m, "token", &o, &kc->token, err)) ||
-        (st = get_path(m, "tokenFile", &o, &kc->token_file, err)) ||
-        (st = get_path(m, "client-certificate", &o, &kc->cert_file, err)) ||
-        (st = get_path(m, "client-key", &o, &kc->key_file, err)) ||
+    if ((st = rk_kc_get_string(m, "token", &o, &kc->token, err)) ||
+        (st = rk_kc_get_path(m, "tokenFile", &o, &kc->token_file, err)) ||
+        (st = rk_kc_get_path(m, "client-certificate", &o, &kc->cert_file, err)) ||
+        (st = rk_kc_get_path(m, "client-key", &o, &kc->key_file, err)) ||
         (st = get_base64(m, "client-certificate-data", &o, &kc->cert_data, &kc->cert_len, err)) ||
         (st = get_base64(m, "client-key-data", &o, &kc->key_data, &kc->key_len, err)) ||
-        (st = get_string(m, "username", &o, &kc->username, err)) ||
-        (st = get_string(m, "password", &o, &kc->password, err)) ||
-        (st = check_token(kc->token, &o, "token", "the token", err)))
+        (st = rk_kc_get_string(m, "username", &o, &kc->username, err)) ||
+        (st = rk_kc_get_string(m, "password", &o, &kc->password, err)) ||
+        (st = rk_kc_check_token(kc->token, &o, "token", "the token", err)))
         return st;
     if (kc->cert_file && kc->cert_data)
-        return field_error(err, RK_ERR_INVALID, &o, "client-certificate",
-                           "given together with client-certificate-data; keep one");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "client-certificate",
+                                 "given together with client-certificate-data; keep one");
     if (kc->key_file && kc->key_data)
-        return field_error(err, RK_ERR_INVALID, &o, "client-key",
-                           "given together with client-key-data; keep one");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "client-key",
+                                 "given together with client-key-data; keep one");
     if ((kc->cert_file || kc->cert_data) && !(kc->key_file || kc->key_data))
-        return field_error(err, RK_ERR_INVALID, &o, "client-key-data",
-                           "missing: a client certificate needs its key");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "client-key-data",
+                                 "missing: a client certificate needs its key");
     if ((kc->key_file || kc->key_data) && !(kc->cert_file || kc->cert_data))
-        return field_error(err, RK_ERR_INVALID, &o, "client-certificate-data",
-                           "missing: a client key needs its certificate");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "client-certificate-data",
+                                 "missing: a client key needs its certificate");
     if (kc->password && !kc->username)
-        return field_error(err, RK_ERR_INVALID, &o, "username", "missing beside password");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "username", "missing beside password");
     if ((kc->token || kc->token_file) && kc->username)
-        return field_error(err, RK_ERR_INVALID, &o, "username",
-                           "token and basic auth are both set; keep one");
+        return rk_kc_field_error(err, RK_ERR_INVALID, &o, "username",
+                                 "token and basic auth are both set; keep one");
     const rk_value *ap = rk_map_get_cstr(m, "auth-provider");
     if (ap && ap->type != RK_NULL)
-        return field_error(err, RK_ERR_UNSUPPORTED, &o, "auth-provider",
-                           "legacy auth providers are not supported; use an exec plugin "
-                           "(e.g. gke-gcloud-auth-plugin, kubelogin)");
+        return rk_kc_field_error(err, RK_ERR_UNSUPPORTED, &o, "auth-provider",
+                                 "legacy auth providers are not supported; use an exec plugin "
+                                 "(e.g. gke-gcloud-auth-plugin, kubelogin)");
     const rk_value *ex = rk_map_get_cstr(m, "exec");
     if (ex && ex->type != RK_NULL) {
         if (ex->type != RK_MAP)
-            return field_error(err, RK_ERR_INVALID, &o, "exec", "must be a map");
-        if ((st = parse_exec(kc, ex, &o, err)) != RK_OK)
+            return rk_kc_field_error(err, RK_ERR_INVALID, &o, "exec", "must be a map");
+        if ((st = rk_kc_parse_exec(kc, ex, &o, err)) != RK_OK)
             return st;
     }
     return RK_OK;
@@ -569,16 +359,16 @@ rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *
         return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
     origin co = {ctx.file, context, NULL, NULL};
     char *ns = NULL;
-    if (dup_into(&kc->path, ctx.file, err) || dup_into(&kc->context, context, err)) {
+    if (rk_kc_dup_into(&kc->path, ctx.file, err) || rk_kc_dup_into(&kc->context, context, err)) {
         st = RK_ERR_NOMEM;
         goto fail;
     }
-    if ((st = get_string(ctx.body, "cluster", &co, &kc->cluster_name, err)) ||
-        (st = get_string(ctx.body, "user", &co, &kc->user_name, err)) ||
-        (st = get_string(ctx.body, "namespace", &co, &ns, err)))
+    if ((st = rk_kc_get_string(ctx.body, "cluster", &co, &kc->cluster_name, err)) ||
+        (st = rk_kc_get_string(ctx.body, "user", &co, &kc->user_name, err)) ||
+        (st = rk_kc_get_string(ctx.body, "namespace", &co, &ns, err)))
         goto fail;
     if (!kc->cluster_name) {
-        st = field_error(err, RK_ERR_INVALID, &co, "cluster", "missing");
+        st = rk_kc_field_error(err, RK_ERR_INVALID, &co, "cluster", "missing");
         goto fail;
     }
     named cl;
@@ -589,7 +379,7 @@ rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *
         char what[2048];
         snprintf(what, sizeof what, "\"%s\" is not defined in %s (clusters: %s)",
                  kc->cluster_name, files, *names ? names : "none");
-        st = field_error(err, RK_ERR_NOT_FOUND, &co, "cluster", what);
+        st = rk_kc_field_error(err, RK_ERR_NOT_FOUND, &co, "cluster", what);
         goto fail;
     }
     if ((st = parse_cluster(kc, &cl, err)) != RK_OK)
@@ -603,7 +393,7 @@ rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *
             char what[2048];
             snprintf(what, sizeof what, "\"%s\" is not defined in %s (users: %s)",
                      kc->user_name, files, *names ? names : "none");
-            st = field_error(err, RK_ERR_NOT_FOUND, &co, "user", what);
+            st = rk_kc_field_error(err, RK_ERR_NOT_FOUND, &co, "user", what);
             goto fail;
         }
         if ((st = parse_user(kc, &us, err)) != RK_OK)
@@ -611,7 +401,7 @@ rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *
     }
     const char *chosen = req->namespace && *req->namespace ? req->namespace : ns;
     kc->namespace_explicit = chosen != NULL;
-    if (dup_into(&kc->namespace, chosen ? chosen : "default", err)) {
+    if (rk_kc_dup_into(&kc->namespace, chosen ? chosen : "default", err)) {
         st = RK_ERR_NOMEM;
         goto fail;
     }
@@ -641,7 +431,7 @@ static rk_status load_files(const char *const *paths, size_t n, int missing_ok,
     }
     for (size_t i = 0; i < n; i++) {
         rk_buf b = RK_BUF_INIT;
-        st = read_file(paths[i], &b, err);
+        st = rk_kc_read_file(paths[i], &b, err);
         if (st == RK_ERR_NOT_FOUND && missing_ok) {
             rk_buf_free(&b);
             st = RK_OK;
@@ -704,20 +494,20 @@ rk_status rk_kubeconfig_in_cluster(const char *root, const char *namespace,
     char ca[4096];
     snprintf(ca, sizeof ca, "%s/ca.crt", dir);
     rk_status st = RK_OK;
-    if (dup_into(&kc->path, dir, err) || dup_into(&kc->context, "in-cluster", err) ||
-        dup_into(&kc->server, server, err) || dup_into(&kc->token_file, path, err) ||
-        (access(ca, R_OK) == 0 && dup_into(&kc->ca_file, ca, err))) {
+    if (rk_kc_dup_into(&kc->path, dir, err) || rk_kc_dup_into(&kc->context, "in-cluster", err) ||
+        rk_kc_dup_into(&kc->server, server, err) || rk_kc_dup_into(&kc->token_file, path, err) ||
+        (access(ca, R_OK) == 0 && rk_kc_dup_into(&kc->ca_file, ca, err))) {
         st = RK_ERR_NOMEM;
         goto fail;
     }
     if (namespace && *namespace) {
         kc->namespace_explicit = 1;
-        st = dup_into(&kc->namespace, namespace, err);
+        st = rk_kc_dup_into(&kc->namespace, namespace, err);
     } else {
         char nsf[4096];
         snprintf(nsf, sizeof nsf, "%s/namespace", dir);
         rk_buf b = RK_BUF_INIT;
-        if (read_file(nsf, &b, NULL) == RK_OK && b.len) {
+        if (rk_kc_read_file(nsf, &b, NULL) == RK_OK && b.len) {
             while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
                 b.data[--b.len] = '\0';
             kc->namespace_explicit = 1;
@@ -725,7 +515,7 @@ rk_status rk_kubeconfig_in_cluster(const char *root, const char *namespace,
         }
         rk_buf_free(&b);
         if (!kc->namespace)
-            st = dup_into(&kc->namespace, "default", err);
+            st = rk_kc_dup_into(&kc->namespace, "default", err);
     }
     if (st != RK_OK)
         goto fail;
@@ -814,31 +604,6 @@ rk_status rk_kubeconfig_load(const rk_kubeconfig_request *req, rk_kubeconfig **o
     return st;
 }
 
-static void free_exec(rk_exec_config *e)
-{
-    if (!e)
-        return;
-    free(e->api_version);
-    free(e->command);
-    for (size_t i = 0; i < e->nargs; i++)
-        free(e->args[i]);
-    free(e->args);
-    for (size_t i = 0; i < e->nenv; i++)
-        wipe_free_str(e->env[i]);
-    free(e->env);
-    free(e->install_hint);
-    free(e->interactive_mode);
-    free(e);
-}
-
-static void clear_cred(rk_credential *c)
-{
-    wipe_free_str(c->token);
-    wipe_free(c->cert_data, c->cert_len);
-    wipe_free(c->key_data, c->key_len);
-    memset(c, 0, sizeof *c);
-}
-
 void rk_kubeconfig_free(rk_kubeconfig *kc)
 {
     if (!kc)
@@ -853,403 +618,16 @@ void rk_kubeconfig_free(rk_kubeconfig *kc)
     free(kc->ca_data);
     free(kc->tls_server_name);
     free(kc->proxy_url);
-    wipe_free_str(kc->token);
+    rk_kc_wipe_free_str(kc->token);
     free(kc->token_file);
     free(kc->cert_file);
     free(kc->key_file);
     free(kc->cert_data);
-    wipe_free(kc->key_data, kc->key_len);
+    rk_kc_wipe_free(kc->key_data, kc->key_len);
     free(kc->username);
-    wipe_free_str(kc->password);
-    free_exec(kc->exec);
-    clear_cred(&kc->cred);
+    rk_kc_wipe_free_str(kc->password);
+    rk_kc_free_exec(kc->exec);
+    rk_kc_clear_cred(&kc->cred);
     free(kc);
 }
 
-/* ---- credentials ---------------------------------------------------------------------- */
-
-int rk_kubeconfig_can_refresh(const rk_kubeconfig *kc)
-{
-    return kc->exec != NULL || (kc->token_file != NULL && kc->token == NULL);
-}
-
-static rk_status read_token_file(rk_kubeconfig *kc, rk_error *err)
-{
-    origin o = {kc->path, kc->in_cluster ? NULL : kc->context, "user", kc->user_name};
-    if (kc->in_cluster)
-        o.kind = NULL;
-    rk_buf b = RK_BUF_INIT;
-    rk_error e;
-    if (read_file(kc->token_file, &b, &e) != RK_OK) {
-        rk_buf_free(&b);
-        return field_error(err, RK_ERR_IO, &o, "tokenFile", e.msg);
-    }
-    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
-                     b.data[b.len - 1] == ' '))
-        b.data[--b.len] = '\0';
-    if (!b.len) {
-        rk_buf_free(&b);
-        char what[600];
-        snprintf(what, sizeof what, "%s is empty", kc->token_file);
-        return field_error(err, RK_ERR_INVALID, &o, "tokenFile", what);
-    }
-    char what[600];
-    snprintf(what, sizeof what, "the token in %s", kc->token_file);
-    rk_status st = check_token(b.data, &o, "tokenFile", what, err);
-    if (st != RK_OK) {
-        wipe_free(b.data, b.len);
-        return st;
-    }
-    clear_cred(&kc->cred);
-    kc->cred.token = rk_buf_detach(&b, NULL);
-    kc->cred_read_at = time(NULL);
-    return kc->cred.token ? RK_OK : rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-}
-
-static rk_status put_str(rk_value *map, const char *key, const char *s)
-{
-    return rk_map_append(map, key, strlen(key), rk_string_new_cstr(s));
-}
-
-static char *base64_encode(const unsigned char *d, size_t len)
-{
-    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned int v = (unsigned int)d[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned int)d[i + 1] << 8;
-        if (i + 2 < len)
-            v |= d[i + 2];
-        *o++ = b64_alphabet[(v >> 18) & 63];
-        *o++ = b64_alphabet[(v >> 12) & 63];
-        *o++ = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < len ? b64_alphabet[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
-}
-
-/* KUBERNETES_EXEC_INFO: what the plugin may know about the request (an ExecCredential
- * with only the spec filled in). */
-static rk_status exec_info(const rk_kubeconfig *kc, int interactive, rk_buf *out,
-                           rk_error *err)
-{
-    const rk_exec_config *e = kc->exec;
-    rk_value *root = rk_map_new(), *spec = rk_map_new();
-    rk_status st = root && spec ? RK_OK : RK_ERR_NOMEM;
-    if (st == RK_OK && e->provide_cluster_info) {
-        rk_value *cluster = rk_map_new();
-        char *ca = kc->ca_data ? base64_encode(kc->ca_data, kc->ca_len) : NULL;
-        if (!cluster || (kc->ca_data && !ca))
-            st = RK_ERR_NOMEM;
-        if (st == RK_OK)
-            st = put_str(cluster, "server", kc->server);
-        if (st == RK_OK && kc->tls_server_name)
-            st = put_str(cluster, "tls-server-name", kc->tls_server_name);
-        if (st == RK_OK && kc->insecure)
-            st = rk_map_append(cluster, "insecure-skip-tls-verify", 24, rk_bool_new(1));
-        if (st == RK_OK && ca)
-            st = put_str(cluster, "certificate-authority-data", ca);
-        if (st == RK_OK && kc->proxy_url)
-            st = put_str(cluster, "proxy-url", kc->proxy_url);
-        free(ca);
-        if (st == RK_OK)
-            st = rk_map_append(spec, "cluster", 7, cluster);
-        else
-            rk_value_free(cluster);
-    }
-    if (st == RK_OK)
-        st = rk_map_append(spec, "interactive", 11, rk_bool_new(interactive));
-    if (st == RK_OK && (st = put_str(root, "apiVersion", e->api_version)) == RK_OK &&
-        (st = put_str(root, "kind", "ExecCredential")) == RK_OK) {
-        st = rk_map_append(root, "spec", 4, spec);
-        spec = NULL;
-    }
-    if (st == RK_OK)
-        st = rk_json_encode(root, 0, out, err);
-    else
-        rk_error_set(err, st, "out of memory");
-    rk_value_free(spec);
-    rk_value_free(root);
-    return st;
-}
-
-/* The user's environment, then the kubeconfig's env entries (which win), then
- * KUBERNETES_EXEC_INFO. */
-static char **plugin_environment(const rk_exec_config *e, const char *info)
-{
-    size_t n = 0;
-    while (environ && environ[n])
-        n++;
-    char **env = calloc(n + e->nenv + 2, sizeof *env);
-    if (!env)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *eq = strchr(environ[i], '=');
-        size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
-        int overridden = strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) == 0;
-        for (size_t j = 0; j < e->nenv && !overridden; j++)
-            overridden = strncmp(e->env[j], environ[i], nl) == 0 && e->env[j][nl] == '=';
-        if (!overridden)
-            env[k++] = environ[i];
-    }
-    for (size_t j = 0; j < e->nenv; j++)
-        env[k++] = e->env[j];
-    env[k++] = (char *)info;
-    env[k] = NULL;
-    return env;
-}
-
-static int command_exists(const char *cmd)
-{
-    if (strchr(cmd, '/'))
-        return access(cmd, X_OK) == 0;
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    char buf[4096];
-    for (const char *p = path; *p;) {
-        const char *c = strchr(p, ':');
-        size_t n = c ? (size_t)(c - p) : strlen(p);
-        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, n ? p : ".", cmd);
-        if (access(buf, X_OK) == 0)
-            return 1;
-        p += n + (c != NULL);
-    }
-    return 0;
-}
-
-static rk_status run_plugin(rk_kubeconfig *kc, rk_buf *out, rk_error *err)
-{
-    const rk_exec_config *e = kc->exec;
-    origin o = {kc->path, kc->context, "user", kc->user_name};
-    if (!command_exists(e->command)) {
-        char what[1200];
-        snprintf(what, sizeof what, "plugin \"%s\" not found%s%s", e->command,
-                 e->install_hint ? "; " : " (is it installed and on PATH?)",
-                 e->install_hint ? e->install_hint : "");
-        size_t l = strlen(what);
-        while (l && what[l - 1] == '\n')
-            what[--l] = '\0';
-        return field_error(err, RK_ERR_NOT_FOUND, &o, "exec", what);
-    }
-    int interactive = e->interactive_mode && strcmp(e->interactive_mode, "Never") != 0 &&
-                      isatty(0);
-    rk_buf info = RK_BUF_INIT;
-    rk_buf_puts(&info, "KUBERNETES_EXEC_INFO=");
-    rk_status st = exec_info(kc, interactive, &info, err);
-    char **argv = calloc(e->nargs + 2, sizeof *argv);
-    char **env = plugin_environment(e, info.data);
-    int pipefd[2] = {-1, -1};
-    pid_t pid = -1;
-    posix_spawn_file_actions_t fa;
-    int fa_ok = 0;
-    if (st != RK_OK)
-        goto out;
-    if (!argv || !env || rk_buf_status(&info, err) != RK_OK) {
-        st = rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    argv[0] = e->command;
-    for (size_t i = 0; i < e->nargs; i++)
-        argv[i + 1] = e->args[i];
-    if (pipe(pipefd) != 0 || posix_spawn_file_actions_init(&fa) != 0) {
-        st = field_error(err, RK_ERR_IO, &o, "exec", strerror(errno));
-        goto out;
-    }
-    fa_ok = 1;
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-    posix_spawn_file_actions_addclose(&fa, pipefd[1]);
-    if (!interactive)
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    int rc = posix_spawnp(&pid, e->command, &fa, NULL, argv, env);
-    close(pipefd[1]);
-    pipefd[1] = -1;
-    if (rc != 0) {
-        char what[600];
-        snprintf(what, sizeof what, "cannot run \"%s\": %s", e->command, strerror(rc));
-        st = field_error(err, RK_ERR_IO, &o, "exec", what);
-        pid = -1;
-        goto out;
-    }
-    for (;;) {
-        if (rk_interrupted()) {
-            kill(pid, SIGTERM);
-            st = rk_error_set(err, RK_ERR_IO, "interrupted");
-            break;
-        }
-        struct pollfd pfd = {pipefd[0], POLLIN, 0};
-        int pr = poll(&pfd, 1, 100);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            continue;
-        char chunk[4096];
-        ssize_t got = read(pipefd[0], chunk, sizeof chunk);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        rk_buf_append(out, chunk, (size_t)got);
-        if (out->len > MAX_FILE_BYTES) {
-            kill(pid, SIGTERM);
-            st = field_error(err, RK_ERR_LIMIT, &o, "exec", "plugin wrote too much output");
-            break;
-        }
-    }
-out:
-    if (pid > 0) {
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        if (st == RK_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            char what[600];
-            if (WIFEXITED(status))
-                snprintf(what, sizeof what, "plugin \"%s\" exited with status %d",
-                         e->command, WEXITSTATUS(status));
-            else
-                snprintf(what, sizeof what, "plugin \"%s\" was killed by signal %d",
-                         e->command, WTERMSIG(status));
-            st = field_error(err, RK_ERR_IO, &o, "exec", what);
-        }
-    }
-    if (fa_ok)
-        posix_spawn_file_actions_destroy(&fa);
-    if (pipefd[0] >= 0)
-        close(pipefd[0]);
-    if (pipefd[1] >= 0)
-        close(pipefd[1]);
-    free(argv);
-    free(env);
-    rk_buf_free(&info);
-    return st;
-}
-
-static rk_status parse_exec_output(rk_kubeconfig *kc, const char *text, size_t len,
-                                   rk_error *err)
-{
-    origin o = {kc->path, kc->context, "user", kc->user_name};
-    rk_value *doc = NULL;
-    rk_error perr;
-    if (rk_json_decode(text, len, &doc, &perr) != RK_OK) {
-        char what[700];
-        snprintf(what, sizeof what, "plugin \"%s\" printed something that is not an "
-                 "ExecCredential: %s", kc->exec->command, perr.msg);
-        return field_error(err, RK_ERR_INVALID, &o, "exec", what);
-    }
-    rk_status st = RK_OK;
-    char what[700];
-    const rk_value *av = rk_map_get_cstr(doc, "apiVersion");
-    const rk_value *kind = rk_map_get_cstr(doc, "kind");
-    const rk_value *status = rk_map_get_cstr(doc, "status");
-    if (!kind || kind->type != RK_STRING || strcmp(kind->as.str.ptr, "ExecCredential") != 0 ||
-        !status || status->type != RK_MAP) {
-        snprintf(what, sizeof what, "plugin \"%s\" did not print an ExecCredential with a "
-                 "status", kc->exec->command);
-        st = field_error(err, RK_ERR_INVALID, &o, "exec", what);
-        goto out;
-    }
-    if (!av || av->type != RK_STRING || strcmp(av->as.str.ptr, kc->exec->api_version) != 0) {
-        snprintf(what, sizeof what, "plugin \"%s\" answered with apiVersion %s, expected %s",
-                 kc->exec->command, av && av->type == RK_STRING ? av->as.str.ptr : "(none)",
-                 kc->exec->api_version);
-        st = field_error(err, RK_ERR_INVALID, &o, "exec", what);
-        goto out;
-    }
-    origin so = o;
-    char *token = NULL, *cert = NULL, *key = NULL, *expiry = NULL;
-    if ((st = get_string(status, "token", &so, &token, err)) ||
-        (st = get_string(status, "clientCertificateData", &so, &cert, err)) ||
-        (st = get_string(status, "clientKeyData", &so, &key, err)) ||
-        (st = get_string(status, "expirationTimestamp", &so, &expiry, err))) {
-        free(token);
-        free(cert);
-        wipe_free_str(key);
-        free(expiry);
-        goto out;
-    }
-    time_t exp = 0;
-    if (expiry && (exp = rk_parse_rfc3339(expiry)) == (time_t)-1) {
-        snprintf(what, sizeof what, "plugin \"%s\": expirationTimestamp \"%s\" is not an "
-                 "RFC 3339 time", kc->exec->command, expiry);
-        st = field_error(err, RK_ERR_INVALID, &o, "exec", what);
-    } else if (token) {
-        snprintf(what, sizeof what, "the token of plugin \"%s\"", kc->exec->command);
-        st = check_token(token, &o, "exec", what, err);
-    } else if (!(cert && key)) {
-        snprintf(what, sizeof what, "plugin \"%s\" gave neither a token nor a client "
-                 "certificate and key", kc->exec->command);
-        st = field_error(err, RK_ERR_INVALID, &o, "exec", what);
-    }
-    free(expiry);
-    if (st != RK_OK) {
-        wipe_free_str(token);
-        free(cert);
-        wipe_free_str(key);
-        goto out;
-    }
-    clear_cred(&kc->cred);
-    kc->cred.token = token;
-    kc->cred.cert_data = (unsigned char *)cert;
-    kc->cred.cert_len = cert ? strlen(cert) : 0;
-    kc->cred.key_data = (unsigned char *)key;
-    kc->cred.key_len = key ? strlen(key) : 0;
-    kc->cred_expiry = exp;
-out:
-    rk_value_free(doc);
-    return st;
-}
-
-rk_status rk_kubeconfig_credential(rk_kubeconfig *kc, int refresh, const rk_credential **out,
-                                   int *changed, rk_error *err)
-{
-    *out = &kc->cred;
-    if (changed)
-        *changed = 0;
-    time_t now = time(NULL);
-    if (kc->exec) {
-        if (kc->cred_valid && !refresh &&
-            (kc->cred_expiry == 0 || now < kc->cred_expiry - EXPIRY_MARGIN_SECONDS))
-            return RK_OK;
-        rk_buf b = RK_BUF_INIT;
-        rk_status st = run_plugin(kc, &b, err);
-        if (st == RK_OK)
-            st = parse_exec_output(kc, b.data ? b.data : "", b.len, err);
-        wipe_free(b.data, b.len);
-        if (st != RK_OK)
-            return st;
-        kc->cred_valid = 1;
-        if (changed)
-            *changed = 1;
-        return RK_OK;
-    }
-    if (kc->token) {
-        if (!kc->cred_valid) {
-            if (!(kc->cred.token = strdup(kc->token)))
-                return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
-            kc->cred_valid = 1;
-            if (changed)
-                *changed = 1;
-        }
-        return RK_OK;
-    }
-    if (kc->token_file) {
-        if (kc->cred_valid && !refresh && now - kc->cred_read_at < TOKEN_FILE_REREAD_SECONDS)
-            return RK_OK;
-        char *old = kc->cred.token ? strdup(kc->cred.token) : NULL;
-        rk_status st = read_token_file(kc, err);
-        if (st == RK_OK) {
-            kc->cred_valid = 1;
-            if (changed)
-                *changed = !old || strcmp(old, kc->cred.token) != 0;
-        }
-        wipe_free_str(old);
-        return st;
-    }
-    kc->cred_valid = 1;
-    return RK_OK;
-}

@@ -106,12 +106,4 @@ rk_status rk_kubeconfig_credential(rk_kubeconfig *kc, int refresh, const rk_cred
 /* Whether a refresh could produce a different credential (token file or exec plugin). */
 int rk_kubeconfig_can_refresh(const rk_kubeconfig *kc);
 
-/* Strict base64 (RFC 4648, padding optional, whitespace ignored). Returns a malloc'd
- * buffer (NUL-terminated, not counted) or NULL when the text is not base64. */
-unsigned char *rk_base64_decode(const char *text, size_t len, size_t *out_len);
-
-/* RFC 3339 time ("2024-05-01T10:00:00Z", fractions and offsets allowed) to time_t;
- * -1 when it does not parse. */
-time_t rk_parse_rfc3339(const char *text);
-
 #endif

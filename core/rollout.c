@@ -40,6 +40,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rfc3339.h"
+
 #define REVISION_ANNOTATION "deployment.kubernetes.io/revision"
 #define CHANGE_CAUSE_ANNOTATION "kubernetes.io/change-cause"
 #define POD_TEMPLATE_HASH_LABEL "pod-template-hash"
@@ -1202,56 +1204,13 @@ rk_status rk_rollout_evaluate(const rk_value *obj, rk_verdict *out, rk_error *er
 
 /* ---- events --------------------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int digits(const char *s, int n, int64_t *out)
-{
-    int64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-/* RFC 3339 ("2024-05-01T10:00:00Z", fractions and offsets allowed) to nanoseconds
- * since the epoch. 0 when s is not such a time, which sorts it as the oldest. */
+/* An RFC 3339 time to nanoseconds since the epoch; 0 when s is not such a time, which
+ * sorts it as the oldest. */
 static int64_t parse_time(const char *s)
 {
-    int64_t y, mo, d, h, mi, sec, nanos = 0;
-    if (!s || strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-        s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec))
-        return 0;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int64_t scale = 100000000;
-        for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
-            nanos += (*p - '0') * scale;
-    }
-    int64_t offset = 0;
-    if (*p == '+' || *p == '-') {
-        int64_t oh, om;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om))
-            return 0;
-        offset = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-    } else if (*p != 'Z' && *p != 'z') {
-        return 0;
-    }
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
-    return secs * 1000000000 + nanos;
+    int64_t secs;
+    long nanos;
+    return rk_rfc3339_parse(s, &secs, &nanos) == RK_OK ? secs * 1000000000 + nanos : 0;
 }
 
 static int64_t event_time(reader *r, const rk_value *ev)

@@ -8,8 +8,9 @@
  *    removing '_': decimal, 0x, 0o, leading-0 octal, 0b, optional sign), int64 overflow
  *    -> float, floats (decimal syntax, .inf/.nan families), everything else a string
  *    (timestamps too). Quoted and block (| >) scalars are strings.
- *  - Tags !!str !!int !!float !!bool !!null !!binary (base64) are honoured; a value
- *    that does not fit its tag is an error. Unknown tags leave the scalar a string.
+ *  - Tags !!str !!int !!float !!bool !!null !!binary (base64, by the rule of base64.h)
+ *    are honoured; a value that does not fit its tag is an error. Unknown tags leave
+ *    the scalar a string.
  *  - Map keys are strings: a plain key that resolves to bool/int/float is turned into
  *    text the way kubectl does ("true", "16" for 0x10, "1.5"). Null, sequence and
  *    mapping keys are errors. A repeated key is an error (kubectl keeps the last one

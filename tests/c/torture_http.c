@@ -1,7 +1,7 @@
 /* The transport against a scripted HTTP server on 127.0.0.1: retries with backoff for
  * repeatable requests only (never a bare POST), Retry-After, connection reuse, the
- * concurrent mode, timeouts, the User-Agent, and a verbose log with the token redacted.
- * Also the retry policy as pure functions. */
+ * concurrent mode, timeouts, the User-Agent, a verbose log with the token redacted, and
+ * the interrupt callback the host sets (Ctrl-C). Also the retry policy as pure functions. */
 #define _GNU_SOURCE /* memmem, strcasestr in the test server */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -347,6 +347,51 @@ static void test_timeout(void **state)
     usleep(1300 * 1000); /* let the slow answer drain before the next test */
 }
 
+/* The host's Ctrl-C, as the plugin sees it: a callback that says yes from its Nth call. */
+static int interrupt_calls, interrupt_from;
+
+static int interrupt_after(void)
+{
+    return ++interrupt_calls >= interrupt_from;
+}
+
+static void test_interrupt_callback_stops_waits(void **state)
+{
+    (void)state;
+    static const answer a[] = {{200, NULL, "{}", 1500}};
+    script(a, 1);
+    rk_http *h = client(NULL, NULL);
+    rk_http_request r = get_req("/slow");
+    rk_http_response resp;
+    rk_error err;
+    assert_false(rk_http_interrupted()); /* nobody set one: never */
+    interrupt_calls = 0;
+    interrupt_from = 3;
+    rk_http_set_interrupt(interrupt_after);
+    assert_int_equal(rk_http_do(h, &r, &resp, &err), RK_ERR_NETWORK);
+    assert_string_equal(err.msg, "interrupted");
+    assert_int_equal(resp.failure, RK_NET_INTERRUPTED);
+    assert_int_equal(resp.status, 0);
+    assert_int_equal(interrupt_calls, 3); /* asked on every turn, stopped at the first yes */
+    rk_http_response_free(&resp);
+    /* a wait for streams stops too, and at once */
+    interrupt_calls = 0;
+    interrupt_from = 1;
+    assert_int_equal(rk_http_wait(h, 5000, &err), RK_ERR_NETWORK);
+    assert_string_equal(err.msg, "interrupted");
+    /* unset: the same client works again */
+    rk_http_set_interrupt(NULL);
+    assert_false(rk_http_interrupted());
+    assert_int_equal(rk_http_wait(h, 10, &err), RK_OK);
+    usleep(1600 * 1000); /* let the slow answer drain before the next test */
+    script(NULL, 0);
+    r = get_req("/again");
+    assert_int_equal(rk_http_do(h, &r, &resp, &err), RK_OK);
+    assert_int_equal(resp.status, 200);
+    rk_http_response_free(&resp);
+    rk_http_free(h);
+}
+
 static void test_headers_and_redacted_log(void **state)
 {
     (void)state;
@@ -465,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_reuses_one_connection),
         cmocka_unit_test(test_many_at_once_with_a_limit),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_interrupt_callback_stops_waits),
         cmocka_unit_test(test_headers_and_redacted_log),
         cmocka_unit_test(test_connection_refused_is_classified),
         cmocka_unit_test(test_retry_policy),

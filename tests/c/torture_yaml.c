@@ -393,7 +393,8 @@ static void test_explicit_tags(void **state)
     expect_error("a: !!null x\n", RK_ERR_PARSE, "t.yaml:1:4: cannot decode !!str `x` as a !!null");
     expect_error("a: !!bool 1\n", RK_ERR_PARSE, "t.yaml:1:4: cannot decode !!int `1` as a !!bool");
     expect_error("a: !!binary '@@'\n", RK_ERR_PARSE,
-                 "t.yaml:1:4: !!binary value contains invalid base64 data");
+                 "t.yaml:1:4: !!binary value is not valid base64: byte 1 is not a base64 "
+                 "character (A-Z a-z 0-9 + /, then = padding)");
 }
 
 static void test_keys_become_text_like_kubectl(void **state)

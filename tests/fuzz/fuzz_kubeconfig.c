@@ -8,12 +8,14 @@
  * Input layout: up to FUZZ_KC_MAX_FILES files separated by lines "#file"; optional
  * leading comment lines "#context:NAME" and "#namespace:NAME" set --context and -n.
  * (Every line starting with '#' is a YAML comment, so seeds stay valid kubeconfigs.)
- * The whole input is also fed to rk_base64_decode and rk_parse_rfc3339, which read
+ * The whole input is also fed to rk_base64_decode and rk_rfc3339_parse, which read
  * kubeconfig fields and exec plugin output. */
 #include <string.h>
 
+#include "base64.h"
 #include "fuzz.h"
 #include "kubeconfig.h"
+#include "rfc3339.h"
 #include "value.h"
 #include "yaml_doc.h"
 
@@ -68,7 +70,7 @@ static size_t fuzz_kc_header(const char *p, size_t n, const char *key, char *out
     return nl ? end + 1 : end;
 }
 
-/* RFC 3339 as rk_parse_rfc3339 documents it: YYYY-MM-DD[Tt ]hh:mm:ss[.frac](Z|z|±hh:mm).
+/* RFC 3339 as rk_rfc3339_parse documents it: YYYY-MM-DD[Tt ]hh:mm:ss[.frac](Z|z|±hh:mm).
  * An accepted string must have this shape (digits where digits belong). */
 static int fuzz_rfc3339_shape(const char *s)
 {
@@ -97,17 +99,35 @@ static int fuzz_rfc3339_shape(const char *s)
 static void fuzz_kc_helpers(const uint8_t *data, size_t size)
 {
     size_t out_len = 0;
-    unsigned char *bin = rk_base64_decode((const char *)data, size, &out_len);
-    if (bin && out_len > size)
-        fuzz_fail("rk_base64_decode produced more bytes than it read");
+    unsigned char *bin = NULL;
+    rk_error err;
+    if (rk_base64_decode((const char *)data, size, &bin, &out_len, &err) == RK_OK) {
+        if (out_len > size / 4 * 3)
+            fuzz_fail("rk_base64_decode produced more bytes than it read");
+        rk_buf again = RK_BUF_INIT;
+        rk_base64_encode(&again, bin, out_len);
+        unsigned char *back = NULL;
+        size_t back_len = 0;
+        if (rk_base64_decode(again.data ? again.data : "", again.len, &back, &back_len,
+                             &err) != RK_OK ||
+            back_len != out_len || memcmp(back, bin, out_len) != 0)
+            fuzz_fail("rk_base64_encode wrote what rk_base64_decode does not read back");
+        free(back);
+        rk_buf_free(&again);
+    } else if (bin) {
+        fuzz_fail("rk_base64_decode failed but left a buffer");
+    }
     free(bin);
     char text[128];
     size_t n = size < sizeof text - 1 ? size : sizeof text - 1;
     memcpy(text, data, n);
     text[n] = '\0';
-    if (rk_parse_rfc3339(text) != (time_t)-1 && !fuzz_rfc3339_shape(text)) {
+    int64_t secs;
+    long nanos = -1;
+    if (rk_rfc3339_parse(text, &secs, &nanos) == RK_OK &&
+        (!fuzz_rfc3339_shape(text) || nanos < 0 || nanos > 999999999)) {
         fuzz_dump("time", text, strlen(text));
-        fuzz_fail("rk_parse_rfc3339 accepted a string that is not an RFC 3339 time");
+        fuzz_fail("rk_rfc3339_parse accepted a string that is not an RFC 3339 time");
     }
 }
 

@@ -374,7 +374,7 @@ class TestPrivateFiles(unittest.TestCase):
         ("core/lua_sys.c", "open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)"),   # exclusive = true
         ("core/lua_sys.c", "mkdir(path, 0700)"),
         ("core/lua_sys.c", "posix_spawn_file_actions_addopen(&fa, i + 1, lua_tostring(L, -1),"),
-        ("core/kubeconfig.c", 'posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)'),
+        ("core/kubeconfig_cred.c", 'posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)'),
     ]
     WRITES = re.compile(r"""fopen\([^;]*"[wa+]|\bopen\([^;]*O_(CREAT|WRONLY|RDWR)|\bcreat\(|\bmkdir\(|mkstemp|tmpfile\(|"""
                         r"""io\.open\([^)]*,\s*["'][wa]|io\.output\(|addopen\(""")
