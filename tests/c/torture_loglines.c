@@ -1,4 +1,4 @@
-/* The log line splitter (watch.h, rk_lines_*): lines split across chunks at every byte,
+/* The log line splitter (splitters.h, rk_lines_*): lines split across chunks at every byte,
  * blank lines and CRLF, a partial last line, lines longer than the limit cut with the
  * dropped byte count and bounded memory (a 64 MB line fed in pieces holds at most the
  * limit), and a callback that stops the feed. */
