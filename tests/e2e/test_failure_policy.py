@@ -20,15 +20,14 @@ import shutil
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
-from emuharness import BIN, Cluster, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
+from emuharness import need_binary, Cluster, Emulator, orchestration, rigelk8s, tmpdir, write_rigelfile
 
 GPU = {"gpu": "true"}
 
 
 class FailurePolicyOnEmulatorTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
+        need_binary(self)
         self.dir = tmpdir()
         self.addCleanup(shutil.rmtree, self.dir, True)
 

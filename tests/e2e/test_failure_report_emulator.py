@@ -26,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
-from emuharness import BIN, CLUSTER_MODE, NODES, Cluster, Emulator, image, orchestration, revision, tmpdir, \
+from emuharness import need_binary, BIN, CLUSTER_MODE, NODES, Cluster, Emulator, image, orchestration, revision, tmpdir, \
     write_rigelfile
 
 GOOD = "registry.example.com/robot/app:1.0"
@@ -57,8 +57,7 @@ def show(p):
 @unittest.skipIf(CLUSTER_MODE, "cluster mode: needs the emulator's --request-log and simulated pod logs")
 class FailureReportTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
+        need_binary(self)
         self.dir = tmpdir()
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.request_log = os.path.join(self.dir, "requests.jsonl")

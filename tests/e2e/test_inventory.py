@@ -14,7 +14,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
-from emuharness import (BIN, SERVICE_MONITOR_CRD, Emulator, orchestration, rigelk8s, start_emulator, tmpdir,
+from emuharness import (need_binary, BIN, SERVICE_MONITOR_CRD, Emulator, orchestration, rigelk8s, start_emulator, tmpdir,
                         write_rigelfile)
 
 APP = "rigel-k8s-application"
@@ -525,8 +525,7 @@ class KubectlApplySetTest(InventoryTest):
 
 class WriteErrorTest(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
+        need_binary(self)
         self.dir = tmpdir()
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.rf = write_rigelfile(self.dir, orchestration("wr"))

@@ -9,62 +9,17 @@ import os
 import sys
 import re
 import shutil
-import signal
 import subprocess
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))  # tests/emulator/emuharness.py
-from emuharness import BIN, Emulator, emulator_only, clean_env, rigelk8s, tmpdir, write_rigelfile
+from emuharness import need_binary, BIN, Background, Emulator, emulator_only, clean_env, rigelk8s, tmpdir, write_rigelfile
 
 
-class LiveRun:
-    """rigelk8s in the background, stdout and stderr read line by line as they come."""
-
-    def __init__(self, *args):
-        self.args = list(args)
-        self.proc = subprocess.Popen([BIN] + self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=clean_env({"NO_COLOR": "1"}))
-        self.out, self.err = [], []
-        self.threads = [threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
-                        threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    @staticmethod
-    def _read(stream, into):
-        for line in stream:
-            into.append((time.monotonic(), line.rstrip("\n")))
-
-    def lines(self, which="out"):
-        return [l for _, l in (self.out if which == "out" else self.err)]
-
-    def wait_for(self, pred, what, timeout=30):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if pred():
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError("never saw %s\n--- stdout\n%s\n--- stderr\n%s" % (
-            what, "\n".join(self.lines()[-40:]), "\n".join(self.lines("err"))))
-
-    def stop(self, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("rigelk8s logs -f did not end within %ds of Ctrl-C" % timeout)
-        for t in self.threads:
-            t.join(5)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return self.proc.returncode
+def live_run(*args):
+    """rigelk8s in the background without colours (emuharness.Background)."""
+    return Background(*args, env={"NO_COLOR": "1"})
 
 
 def orch(ns, name, image, **over):
@@ -77,8 +32,7 @@ def orch(ns, name, image, **over):
 @emulator_only("simulated container output, --log-tick and the log test hooks")
 class LogsOnEmulator(unittest.TestCase):
     def setUp(self):
-        if not os.access(BIN, os.X_OK):
-            self.skipTest("no rigelk8s binary at %s (set RIGELK8S_BIN)" % BIN)
+        need_binary(self)
         self.emu = Emulator("--log-tick", "0.5", ready_delay=0.2)
         self.addCleanup(self.emu.stop)
         self.dir = tmpdir()
@@ -100,39 +54,39 @@ class LogsOnEmulator(unittest.TestCase):
     def test_follow_a_rolling_update_from_old_pods_to_new_on_emulator(self):
         rf = self.rigelfile("roll", "talker", "example.com/talker:v1", replicas=2)
         self.deploy(rf)
-        run = LiveRun("logs", "-f", "--file", rf, "--kubeconfig", self.kc)
+        run = live_run("logs", "-f", "--file", rf, "--kubeconfig", self.kc)
         try:
             v1 = re.compile(r"^(talker-\w+) \| \[emulator\] ros-app started \(image example.com/talker:v1\)$")
-            run.wait_for(lambda: len({v1.match(l).group(1) for l in run.lines() if v1.match(l)}) == 2,
+            run.wait_until(lambda: len({v1.match(l).group(1) for l in run.lines() if v1.match(l)}) == 2,
                          "the start lines of both v1 pods")
             old = {v1.match(l).group(1) for l in run.lines() if v1.match(l)}
-            run.wait_for(lambda: all(any(l.startswith(p + " | [emulator] ros-app tick") for l in run.lines())
+            run.wait_until(lambda: all(any(l.startswith(p + " | [emulator] ros-app tick") for l in run.lines())
                                      for p in old), "tick lines of the old pods while they run")
             up = rigelk8s("update", "-f", rf, "--kubeconfig", self.kc, "--image", "example.com/talker:v2",
                           "--timeout", "30s", timeout=60)
             self.assertEqual(up.code, 0, up)
             v2 = re.compile(r"^(talker-\w+) \| \[emulator\] ros-app started \(image example.com/talker:v2\)$")
-            run.wait_for(lambda: len({v2.match(l).group(1) for l in run.lines() if v2.match(l)}) == 2,
+            run.wait_until(lambda: len({v2.match(l).group(1) for l in run.lines() if v2.match(l)}) == 2,
                          "the start lines of both v2 pods")
             new = {v2.match(l).group(1) for l in run.lines() if v2.match(l)}
             self.assertEqual(old & new, set())
-            run.wait_for(lambda: all(any(l == "rigelk8s: - %s (pod deleted; no longer followed)" % p
+            run.wait_until(lambda: all(any(l == "rigelk8s: - %s (pod deleted; no longer followed)" % p
                                          for l in run.lines("err")) for p in old),
                          "the notes that the old pods are no longer followed")
             for p in new:
                 self.assertIn("rigelk8s: + %s (new pod)" % p, run.lines("err"))
             # Once the old pods are gone, only the new ones keep logging.
             gone_at = time.monotonic()
-            run.wait_for(lambda: sum(1 for t, l in run.out if t > gone_at + 0.3 and " | [emulator] ros-app tick" in l
+            run.wait_until(lambda: sum(1 for t, l in run.stamped() if t > gone_at + 0.3 and " | [emulator] ros-app tick" in l
                                      and l.split(" ")[0] in new) >= 4, "tick lines of the new pods afterwards")
-            after = [l for t, l in run.out if t > gone_at + 0.3]
+            after = [l for t, l in run.stamped() if t > gone_at + 0.3]
             self.assertFalse([l for l in after if l.split(" ")[0] in old], after)
             # Old lines came before new ones.
             first_new = min(i for i, l in enumerate(run.lines()) if l.split(" ")[0] in new)
             last_old_start = max(i for i, l in enumerate(run.lines()) if v1.match(l))
             self.assertLess(last_old_start, first_new)
         finally:
-            code = run.stop()
+            code = run.interrupt()
         self.assertEqual(code, 130, "\n".join(run.lines("err")))
         self.assertFalse([l for l in run.lines("err") if "Traceback" in l or "error" in l.lower()], run.lines("err"))
 
@@ -234,14 +188,14 @@ class LogsOnEmulator(unittest.TestCase):
         self.assertRegex(r.stderr, r"cutter-\w+ ros-app: the log stream was cut mid-line \(shown as it arrived\); "
                                    r"it ended there")
         # Following, the log is asked for again from where it broke off and goes on.
-        run = LiveRun("logs", "-f", "--file", rf, "--kubeconfig", self.kc)
+        run = live_run("logs", "-f", "--file", rf, "--kubeconfig", self.kc)
         try:
-            run.wait_for(lambda: any("reconnecting" in l for l in run.lines("err")), "the reconnection note")
+            run.wait_until(lambda: any("reconnecting" in l for l in run.lines("err")), "the reconnection note")
             cut_at = next(i for i, l in enumerate(run.lines()) if l.endswith("| this line is cut off mid-"))
-            run.wait_for(lambda: any(" | [emulator] ros-app tick" in l for l in run.lines()[cut_at + 1:]),
+            run.wait_until(lambda: any(" | [emulator] ros-app tick" in l for l in run.lines()[cut_at + 1:]),
                          "tick lines after the reconnection")
         finally:
-            code = run.stop()
+            code = run.interrupt()
         self.assertEqual(code, 130)
         self.assertEqual(sum(1 for l in run.lines() if l.endswith("| this line is cut off mid-")), 1, run.lines())
 

@@ -725,15 +725,45 @@ class Background:
                                      text=True, env=clean_env(env), cwd=cwd,
                                      errors="replace")
         self.err, self.out = [], []
-        self._threads = [threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
-                         threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True)]
+        self.err_times, self.out_times = [], []   # time.monotonic() of each line's arrival
+        self._threads = [threading.Thread(target=self._read, args=(self.proc.stderr, self.err, self.err_times),
+                                          daemon=True),
+                         threading.Thread(target=self._read, args=(self.proc.stdout, self.out, self.out_times),
+                                          daemon=True)]
         for t in self._threads:
             t.start()
 
     @staticmethod
-    def _read(stream, into):
+    def _read(stream, into, times):
         for line in stream:
+            times.append(time.monotonic())
             into.append(line)
+
+    def lines(self, which="out"):
+        """The lines of stdout (or "err": stderr) so far, without their newlines."""
+        return [l.rstrip("\n") for l in list(self.out if which == "out" else self.err)]
+
+    def stamped(self, which="out"):
+        """(arrival time, line) of each line so far."""
+        return list(zip(self.out_times if which == "out" else self.err_times, self.lines(which)))
+
+    def wait_until(self, pred, what, timeout=30):
+        """Waits until pred() is true; fails naming what, with the output so far."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if pred():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("never saw %s\n--- stdout\n%s\n--- stderr\n%s" % (
+            what, "\n".join(self.lines()[-40:]), "\n".join(self.lines("err"))))
+
+    def interrupt(self, timeout=15):
+        """Ctrl-C (unless it already ended), then its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.finish(timeout).code
 
     def count(self, needle):
         return sum(1 for l in list(self.err) if needle in l)
