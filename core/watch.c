@@ -64,12 +64,21 @@ rk_status rk_watch_open_stream(watch *w, rk_kube_error *kerr)
     ws->seed = ws->seed * 1103515245u + 12345u;
     c.q.timeout_seconds = w->server_timeout ? w->server_timeout
                                             : DEFAULT_SERVER_TIMEOUT + (long)(ws->seed >> 16) % 60;
+    return rk_watch_open_call(w, &c, NULL, kerr);
+}
+
+rk_status rk_watch_open_call(watch *w, const rk_kube_call *c, const char *accept,
+                             rk_kube_error *kerr)
+{
+    rk_watch_set *ws = w->set;
     rk_kube_prepared p;
     rk_status st = rk_kube_authenticate(ws->k, 0, kerr);
     if (st == RK_OK)
-        st = rk_kube_prepare(ws->k, &c, &p, kerr);
+        st = rk_kube_prepare(ws->k, c, &p, kerr);
     if (st != RK_OK)
         return st;
+    if (accept)
+        p.http.accept = accept;
     rk_error err;
     st = rk_http_stream_open(rk_kube_http(ws->k), &p.http, rk_watch_on_data, w, &w->stream,
                              &err);

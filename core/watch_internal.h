@@ -62,6 +62,10 @@ void rk_watch_enqueue(rk_watch_set *ws, rk_watch_event *ev);
 void rk_watch_fail(watch *w, const rk_kube_error *why);
 /* The body callback of every stream: frames for watches, lines for logs. */
 rk_status rk_watch_on_data(void *ud, const char *data, size_t len, rk_error *err);
+/* Opens w's stream for c (a watch or a log request), with an Accept header when accept is
+ * not NULL; records when it was opened. */
+rk_status rk_watch_open_call(watch *w, const rk_kube_call *c, const char *accept,
+                             rk_kube_error *kerr);
 rk_status rk_watch_open_stream(watch *w, rk_kube_error *kerr);
 void rk_watch_close_stream(watch *w);
 void rk_watch_init_call(const watch *w, rk_kube_call *c, rk_kube_verb verb);

@@ -31,26 +31,11 @@ rk_status rk_watch_on_line(void *ud, const char *line, size_t len, size_t droppe
 
 rk_status rk_watch_open_log(watch *w, rk_kube_error *kerr)
 {
-    rk_watch_set *ws = w->set;
     rk_kube_call c;
     rk_kube_call_init(&c, RK_VERB_RAW);
     c.method = "GET";
     c.path = w->log_path;
-    rk_kube_prepared p;
-    rk_status st = rk_kube_authenticate(ws->k, 0, kerr);
-    if (st == RK_OK)
-        st = rk_kube_prepare(ws->k, &c, &p, kerr);
-    if (st != RK_OK)
-        return st;
-    p.http.accept = "text/plain, */*";
-    rk_error err;
-    st = rk_http_stream_open(rk_kube_http(ws->k), &p.http, rk_watch_on_data, w, &w->stream,
-                             &err);
-    rk_kube_prepared_free(&p);
-    w->opened_at = rk_watch_now();
-    if (st != RK_OK)
-        rk_kube_error_from(kerr, &err, "InternalError", RK_EXIT_FAILED);
-    return st;
+    return rk_watch_open_call(w, &c, "text/plain, */*", kerr);
 }
 
 rk_status rk_watch_set_add_log(rk_watch_set *ws, const rk_log_spec *spec, int *id,

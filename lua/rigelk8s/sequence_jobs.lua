@@ -65,21 +65,7 @@ function Runner:job_hooks(cfg, ctx)
   end
 end
 
--- A stand-in for io.stdout that keeps what is written (see with_stdout).
-local function capture_file()
-  local buf = {}
-  local f = {}
-  function f.write(self, ...)
-    for i = 1, select("#", ...) do buf[#buf + 1] = tostring((select(i, ...))) end
-    return self
-  end
-  function f.flush(self) return self end
-  function f.setvbuf() return true end
-  function f.close() return true end
-  function f.lines() return function() return nil end end
-  function f.seek() return 0 end
-  return f, function() return table.concat(buf) end
-end
+local capture_file = require("rigelk8s.util").capture_file
 
 -- Calls fn(...) with io.stdout (and print) captured; returns the captured text, then
 -- pcall's results. The sequence's stdout carries one JSON document under -o json, and

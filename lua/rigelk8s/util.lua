@@ -100,4 +100,21 @@ function M.contains(list, v)
   return false
 end
 
+-- A stand-in for a file (io.stdout, io.stderr) that keeps what is written. Returns the
+-- file and a function that gives the text so far.
+function M.capture_file()
+  local buf = {}
+  local f = {}
+  function f.write(self, ...)
+    for i = 1, select("#", ...) do buf[#buf + 1] = tostring((select(i, ...))) end
+    return self
+  end
+  function f.flush(self) return self end
+  function f.setvbuf() return true end
+  function f.close() return true end
+  function f.lines() return function() return nil end end
+  function f.seek() return 0 end
+  return f, function() return table.concat(buf) end
+end
+
 return M

@@ -48,19 +48,10 @@ function Inproc:close()
   if self.group then self.group:close() end
 end
 
--- A stand-in for a file that keeps what is written.
+-- A stand-in for a file that keeps what is written (f.text() gives it).
 local function capture()
-  local buf = {}
-  local f = {buf = buf}
-  function f.write(self, ...)
-    for i = 1, select("#", ...) do buf[#buf + 1] = tostring((select(i, ...))) end
-    return self
-  end
-  function f.flush(self) return self end
-  function f.setvbuf() return true end
-  function f.close() return true end
-  function f.lines() return function() return nil end end
-  function f.seek() return 0 end
+  local f, text = require("rigelk8s.util").capture_file()
+  f.text = text
   return f
 end
 
@@ -107,7 +98,7 @@ local function ended(self, job, code)
   fleet.current[job.co] = nil
   k8s.cooperative[job.co] = nil
   close_clients(job.co)
-  runner.finish_job(job, code, table.concat(job.stdout.buf), table.concat(job.stderr.buf), job.marks)
+  runner.finish_job(job, code, job.stdout.text(), job.stderr.text(), job.marks)
   self.finished[#self.finished + 1] = job
 end
 
