@@ -163,16 +163,12 @@ static void set_message(rk_kube_error *e, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Decodes a JSON answer straight onto the Lua stack (an empty body pushes true). An
- * answer that is not JSON (a proxy's login page, a cut body) is explained with what was
- * asked, who answered, and the content type. */
-static int push_json(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
-                     const rk_http_response *resp, rk_kube_error *kerr)
+/* Decodes a non-empty JSON answer, or NULL with kerr set: an answer that is not JSON (a
+ * proxy's login page, a cut body) is explained with what was asked, who answered, and the
+ * content type. */
+static rk_value *decode_answer(rk_kube *k, const rk_kube_prepared *p,
+                               const rk_http_response *resp, rk_kube_error *kerr)
 {
-    if (!resp->body.len) {
-        lua_pushboolean(L, 1);
-        return 0;
-    }
     rk_value *v = NULL;
     rk_error err;
     if (rk_json_decode(resp->body.data, resp->body.len, &v, &err) != RK_OK) {
@@ -180,8 +176,22 @@ static int push_json(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
         set_message(kerr, "%s: the answer of %s (HTTP %ld, Content-Type %s) is not JSON: %s",
                     p->what, rk_http_server(rk_kube_http(k)), resp->status,
                     resp->content_type[0] ? resp->content_type : "none", err.msg);
-        return -1;
+        return NULL;
     }
+    return v;
+}
+
+/* Decodes a JSON answer straight onto the Lua stack (an empty body pushes true). */
+static int push_json(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
+                     const rk_http_response *resp, rk_kube_error *kerr)
+{
+    if (!resp->body.len) {
+        lua_pushboolean(L, 1);
+        return 0;
+    }
+    rk_value *v = decode_answer(k, p, resp, kerr);
+    if (!v)
+        return -1;
     luaL_checkstack(L, 8, "decoding a response");
     rk_lua_push_value(L, v);
     rk_value_free(v);
@@ -317,15 +327,9 @@ int rk_lk_set_lazy_object(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
         lua_setfield(L, -2, "object");
         return 0;
     }
-    rk_value *v = NULL;
-    rk_error err;
-    if (rk_json_decode(resp->body.data, resp->body.len, &v, &err) != RK_OK) {
-        rk_kube_error_from(kerr, &err, "InvalidResponse", RK_EXIT_FAILED);
-        set_message(kerr, "%s: the answer of %s (HTTP %ld, Content-Type %s) is not JSON: %s",
-                    p->what, rk_http_server(rk_kube_http(k)), resp->status,
-                    resp->content_type[0] ? resp->content_type : "none", err.msg);
+    rk_value *v = decode_answer(k, p, resp, kerr);
+    if (!v)
         return -1;
-    }
     if (v->type != RK_MAP) {
         /* Not an object (a bare string or number): nothing to gain, decode now. */
         rk_lua_push_value(L, v);

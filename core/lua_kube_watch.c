@@ -65,6 +65,20 @@ int rk_lk_set_close(lua_State *L)
     return 0;
 }
 
+/* Records the key (argument 3, default: the id) that events of watch id carry as `watch`,
+ * and returns the id. */
+static int remember_key(lua_State *L, int id)
+{
+    lua_getiuservalue(L, 1, 2);
+    if (lua_isnoneornil(L, 3))
+        lua_pushinteger(L, id);
+    else
+        lua_pushvalue(L, 3);
+    lua_rawseti(L, -2, id);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
 /* set:add(spec [, key]) -> id: spec has apiVersion, kind, namespace, name,
  * label_selector, field_selector, resource_version, all_namespaces, bookmarks,
  * server_timeout. Events of this watch carry `watch = key` (default: the id). */
@@ -87,14 +101,7 @@ static int set_add(lua_State *L)
     rk_kube_error kerr;
     if (rk_watch_set_add(s->ws, &spec, &id, &kerr) != RK_OK)
         return rk_lk_fail_kube(L, &kerr);
-    lua_getiuservalue(L, 1, 2);
-    if (lua_isnoneornil(L, 3))
-        lua_pushinteger(L, id);
-    else
-        lua_pushvalue(L, 3);
-    lua_rawseti(L, -2, id);
-    lua_pushinteger(L, id);
-    return 1;
+    return remember_key(L, id);
 }
 
 /* set:add_log(spec [, key]) -> id: spec has namespace, pod, container, follow, previous,
@@ -119,14 +126,7 @@ static int set_add_log(lua_State *L)
     rk_kube_error kerr;
     if (rk_watch_set_add_log(s->ws, &spec, &id, &kerr) != RK_OK)
         return rk_lk_fail_kube(L, &kerr);
-    lua_getiuservalue(L, 1, 2);
-    if (lua_isnoneornil(L, 3))
-        lua_pushinteger(L, id);
-    else
-        lua_pushvalue(L, 3);
-    lua_rawseti(L, -2, id);
-    lua_pushinteger(L, id);
-    return 1;
+    return remember_key(L, id);
 }
 
 static int set_remove(lua_State *L)
