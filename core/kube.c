@@ -5,100 +5,7 @@
 #include <string.h>
 
 #include "json.h"
-
-struct rk_kube {
-    rk_kubeconfig *kc;
-    rk_http *http;
-    FILE *log;
-    double timeout_s; /* of one request, for messages */
-    int authenticated;
-    /* discovery cache: built-ins are not copied here, only what the server told us */
-    rk_kube_resource *res;
-    size_t nres, capres;
-    char **fetched; /* group/versions whose resource list was read */
-    size_t nfetched, capfetched;
-};
-
-/* ---- well-known kinds -------------------------------------------------------------------- */
-
-#define B(g, v, k, p, n) {(char *)g, (char *)v, (char *)k, (char *)p, n}
-/* Kinds every conformant server has, with their stable paths: resolving them costs no
- * round trip. Custom resources always come from discovery. */
-static const rk_kube_resource builtins[] = {
-    B("", "v1", "ConfigMap", "configmaps", 1),
-    B("", "v1", "Secret", "secrets", 1),
-    B("", "v1", "Service", "services", 1),
-    B("", "v1", "Pod", "pods", 1),
-    B("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", 1),
-    B("", "v1", "ServiceAccount", "serviceaccounts", 1),
-    B("", "v1", "Endpoints", "endpoints", 1),
-    B("", "v1", "Event", "events", 1),
-    B("", "v1", "LimitRange", "limitranges", 1),
-    B("", "v1", "ResourceQuota", "resourcequotas", 1),
-    B("", "v1", "ReplicationController", "replicationcontrollers", 1),
-    B("", "v1", "PodTemplate", "podtemplates", 1),
-    B("", "v1", "Namespace", "namespaces", 0),
-    B("", "v1", "Node", "nodes", 0),
-    B("", "v1", "PersistentVolume", "persistentvolumes", 0),
-    B("apps", "v1", "Deployment", "deployments", 1),
-    B("apps", "v1", "StatefulSet", "statefulsets", 1),
-    B("apps", "v1", "DaemonSet", "daemonsets", 1),
-    B("apps", "v1", "ReplicaSet", "replicasets", 1),
-    B("apps", "v1", "ControllerRevision", "controllerrevisions", 1),
-    B("batch", "v1", "Job", "jobs", 1),
-    B("batch", "v1", "CronJob", "cronjobs", 1),
-    B("networking.k8s.io", "v1", "Ingress", "ingresses", 1),
-    B("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", 1),
-    B("networking.k8s.io", "v1", "IngressClass", "ingressclasses", 0),
-    B("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", 1),
-    B("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", 1),
-    B("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", 1),
-    B("rbac.authorization.k8s.io", "v1", "Role", "roles", 1),
-    B("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", 1),
-    B("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", 0),
-    B("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", 0),
-    B("storage.k8s.io", "v1", "StorageClass", "storageclasses", 0),
-    B("coordination.k8s.io", "v1", "Lease", "leases", 1),
-    B("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", 1),
-    B("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", 0),
-    B("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", 0),
-    B("events.k8s.io", "v1", "Event", "events", 1),
-};
-#undef B
-
-/* Splits "group/version" (or "version" for the core group) without copying. */
-static void split_api_version(const char *av, const char **group, size_t *glen,
-                              const char **version)
-{
-    const char *slash = strchr(av, '/');
-    if (!slash) {
-        *group = "";
-        *glen = 0;
-        *version = av;
-    } else {
-        *group = av;
-        *glen = (size_t)(slash - av);
-        *version = slash + 1;
-    }
-}
-
-static int resource_matches(const rk_kube_resource *r, const char *api_version,
-                            const char *kind)
-{
-    const char *g, *v;
-    size_t gl;
-    split_api_version(api_version, &g, &gl, &v);
-    return strcmp(r->kind, kind) == 0 && strcmp(r->version, v) == 0 &&
-           strlen(r->group) == gl && strncmp(r->group, g, gl) == 0;
-}
-
-const rk_kube_resource *rk_kube_builtin(const char *api_version, const char *kind)
-{
-    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
-        if (resource_matches(&builtins[i], api_version, kind))
-            return &builtins[i];
-    return NULL;
-}
+#include "kube_internal.h"
 
 /* ---- errors -------------------------------------------------------------------------- */
 
@@ -129,10 +36,8 @@ static void kerr_clear(rk_kube_error *kerr)
     memset(kerr, 0, sizeof *kerr);
 }
 
-static void set_kerr(rk_kube_error *kerr, long code, const char *reason, int exit_code,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void set_kerr(rk_kube_error *kerr, long code, const char *reason, int exit_code,
-                     const char *fmt, ...)
+void rk_kube_set_error(rk_kube_error *kerr, long code, const char *reason, int exit_code,
+                       const char *fmt, ...)
 {
     kerr_clear(kerr);
     kerr->code = code;
@@ -147,10 +52,10 @@ static void set_kerr(rk_kube_error *kerr, long code, const char *reason, int exi
 void rk_kube_error_from(rk_kube_error *kerr, const rk_error *err, const char *reason,
                         int exit_code)
 {
-    set_kerr(kerr, 0, reason, exit_code, "%s", err->msg);
+    rk_kube_set_error(kerr, 0, reason, exit_code, "%s", err->msg);
 }
 
-static const char *str_field(const rk_value *map, const char *key)
+const char *rk_kube_str_field(const rk_value *map, const char *key)
 {
     const rk_value *v = rk_map_get_cstr(map, key);
     return v && v->type == RK_STRING ? v->as.str.ptr : NULL;
@@ -215,7 +120,7 @@ void rk_kube_status_decode(long http_code, const char *body, size_t len, const c
     rk_error perr;
     const char *kind = NULL;
     if (len && rk_json_decode(body, len, &doc, &perr) == RK_OK && doc->type == RK_MAP)
-        kind = str_field(doc, "kind");
+        kind = rk_kube_str_field(doc, "kind");
     if (!kind || strcmp(kind, "Status") != 0) {
         /* A proxy or a load balancer answered, or the body is not a Status. */
         size_t show = len;
@@ -234,8 +139,8 @@ void rk_kube_status_decode(long http_code, const char *body, size_t len, const c
         rk_value_free(doc);
         return;
     }
-    const char *reason = str_field(doc, "reason");
-    const char *message = str_field(doc, "message");
+    const char *reason = rk_kube_str_field(doc, "reason");
+    const char *message = rk_kube_str_field(doc, "message");
     const rk_value *code = rk_map_get_cstr(doc, "code");
     if (reason && *reason)
         snprintf(kerr->reason, sizeof kerr->reason, "%s", reason);
@@ -245,11 +150,11 @@ void rk_kube_status_decode(long http_code, const char *body, size_t len, const c
     const rk_value *details = rk_map_get_cstr(doc, "details");
     if (details && details->type == RK_MAP) {
         const char *s;
-        if ((s = str_field(details, "name")))
+        if ((s = rk_kube_str_field(details, "name")))
             snprintf(kerr->name, sizeof kerr->name, "%s", s);
-        if ((s = str_field(details, "kind")))
+        if ((s = rk_kube_str_field(details, "kind")))
             snprintf(kerr->kind, sizeof kerr->kind, "%s", s);
-        if ((s = str_field(details, "group")))
+        if ((s = rk_kube_str_field(details, "group")))
             snprintf(kerr->group, sizeof kerr->group, "%s", s);
         const rk_value *causes = rk_map_get_cstr(details, "causes");
         for (size_t i = 0; causes && causes->type == RK_SEQ && i < causes->as.seq.len &&
@@ -257,10 +162,12 @@ void rk_kube_status_decode(long http_code, const char *body, size_t len, const c
              i++) {
             const rk_value *c = causes->as.seq.items[i];
             rk_kube_cause *kc = &kerr->causes[kerr->ncauses++];
-            snprintf(kc->field, sizeof kc->field, "%s", (s = str_field(c, "field")) ? s : "");
-            snprintf(kc->reason, sizeof kc->reason, "%s", (s = str_field(c, "reason")) ? s : "");
+            snprintf(kc->field, sizeof kc->field, "%s",
+                     (s = rk_kube_str_field(c, "field")) ? s : "");
+            snprintf(kc->reason, sizeof kc->reason, "%s",
+                     (s = rk_kube_str_field(c, "reason")) ? s : "");
             snprintf(kc->message, sizeof kc->message, "%s",
-                     (s = str_field(c, "message")) ? s : "");
+                     (s = rk_kube_str_field(c, "message")) ? s : "");
         }
     }
     snprintf(kerr->message, sizeof kerr->message, "%s%s%s", prefix, sep,
@@ -289,38 +196,40 @@ void rk_kube_transport_error(const rk_kube *k, const rk_http_response *resp,
     switch (resp->failure) {
     case RK_NET_CONNECT:
     case RK_NET_BROKEN:
-        set_kerr(kerr, 0, "Unreachable", RK_EXIT_UNREACHABLE, "cannot reach %s (context \"%s\"): %s",
-                 server, kc->context, resp->err.msg);
+        rk_kube_set_error(kerr, 0, "Unreachable", RK_EXIT_UNREACHABLE,
+                          "cannot reach %s (context \"%s\"): %s", server, kc->context,
+                          resp->err.msg);
         break;
     case RK_NET_TLS: {
         char ca[700];
         const char *m = resp->err.msg;
         int verify = strstr(m, "certificate") && !strstr(m, "client");
         if (verify)
-            set_kerr(kerr, 0, "TLSError", RK_EXIT_UNREACHABLE,
+            rk_kube_set_error(kerr, 0, "TLSError", RK_EXIT_UNREACHABLE,
                      "TLS with %s failed (context \"%s\"): the server's certificate is not "
-                     "trusted by %s: %s", server, kc->context,
-                     ca_source(kc, ca, sizeof ca), m);
+                              "trusted by %s: %s", server, kc->context,
+                              ca_source(kc, ca, sizeof ca), m);
         else
-            set_kerr(kerr, 0, "TLSError", RK_EXIT_UNREACHABLE,
-                     "TLS with %s failed (context \"%s\"): %s", server, kc->context, m);
+            rk_kube_set_error(kerr, 0, "TLSError", RK_EXIT_UNREACHABLE,
+                              "TLS with %s failed (context \"%s\"): %s", server, kc->context, m);
         break;
     }
     case RK_NET_TIMEOUT:
         /* A server that does not answer in time cannot be worked with, like one that
          * cannot be reached: exit 3, so that a pipeline can tell it from a rollout that
          * did not get Ready within --timeout (exit 4). */
-        set_kerr(kerr, 0, "Timeout", RK_EXIT_UNREACHABLE,
-                 "%s (context \"%s\") did not answer within the request timeout of %gs; "
-                 "raise it with --request-timeout or RIGELK8S_REQUEST_TIMEOUT "
+        rk_kube_set_error(kerr, 0, "Timeout", RK_EXIT_UNREACHABLE,
+                          "%s (context \"%s\") did not answer within the request timeout of %gs; "
+                          "raise it with --request-timeout or RIGELK8S_REQUEST_TIMEOUT "
                  "(k8s.connect{timeout = ...} in scripts)", server, kc->context, k->timeout_s);
         break;
     case RK_NET_INTERRUPTED:
-        set_kerr(kerr, 0, "Interrupted", RK_EXIT_INTERRUPTED, "interrupted");
+        rk_kube_set_error(kerr, 0, "Interrupted", RK_EXIT_INTERRUPTED, "interrupted");
         break;
     default:
-        set_kerr(kerr, 0, "Unreachable", RK_EXIT_UNREACHABLE, "request to %s failed (context "
-                 "\"%s\"): %s", server, kc->context, resp->err.msg);
+        rk_kube_set_error(kerr, 0, "Unreachable", RK_EXIT_UNREACHABLE,
+                          "request to %s failed (context \"%s\"): %s", server, kc->context,
+                          resp->err.msg);
         break;
     }
 }
@@ -333,7 +242,7 @@ rk_status rk_kube_connect(const rk_kube_options *o, rk_kube **out, rk_kube_error
     kerr_clear(kerr);
     rk_kube *k = calloc(1, sizeof *k);
     if (!k) {
-        set_kerr(kerr, 0, "InternalError", RK_EXIT_FAILED, "out of memory");
+        rk_kube_set_error(kerr, 0, "InternalError", RK_EXIT_FAILED, "out of memory");
         return RK_ERR_NOMEM;
     }
     k->log = o->log ? o->log : stderr;
@@ -394,16 +303,7 @@ void rk_kube_free(rk_kube *k)
         return;
     rk_http_free(k->http);
     rk_kubeconfig_free(k->kc);
-    for (size_t i = 0; i < k->nres; i++) {
-        free(k->res[i].group);
-        free(k->res[i].version);
-        free(k->res[i].kind);
-        free(k->res[i].plural);
-    }
-    free(k->res);
-    for (size_t i = 0; i < k->nfetched; i++)
-        free(k->fetched[i]);
-    free(k->fetched);
+    rk_kube_discovery_free(k);
     free(k);
 }
 
@@ -556,170 +456,6 @@ rk_status rk_kube_path(rk_buf *out, const rk_kube_resource *res, const char *nam
     return rk_buf_status(out, err);
 }
 
-/* ---- discovery ------------------------------------------------------------------------- */
-
-static int gv_fetched(const rk_kube *k, const char *api_version)
-{
-    for (size_t i = 0; i < k->nfetched; i++)
-        if (strcmp(k->fetched[i], api_version) == 0)
-            return 1;
-    return 0;
-}
-
-static const rk_kube_resource *cached(const rk_kube *k, const char *api_version,
-                                      const char *kind)
-{
-    for (size_t i = 0; i < k->nres; i++)
-        if (resource_matches(&k->res[i], api_version, kind))
-            return &k->res[i];
-    return NULL;
-}
-
-static rk_status cache_add(rk_kube *k, const char *group, size_t glen, const char *version,
-                           const char *kind, const char *plural, int namespaced)
-{
-    for (size_t i = 0; i < k->nres; i++) {
-        rk_kube_resource *r = &k->res[i];
-        if (strcmp(r->kind, kind) == 0 && strcmp(r->version, version) == 0 &&
-            strlen(r->group) == glen && strncmp(r->group, group, glen) == 0) {
-            char *p = strdup(plural);
-            if (!p)
-                return RK_ERR_NOMEM;
-            free(r->plural);
-            r->plural = p;
-            r->namespaced = namespaced;
-            return RK_OK;
-        }
-    }
-    if (k->nres == k->capres) {
-        size_t cap = k->capres ? k->capres * 2 : 64;
-        rk_kube_resource *n = realloc(k->res, cap * sizeof *n);
-        if (!n)
-            return RK_ERR_NOMEM;
-        k->res = n;
-        k->capres = cap;
-    }
-    rk_kube_resource *r = &k->res[k->nres];
-    r->group = strndup(group, glen);
-    r->version = strdup(version);
-    r->kind = strdup(kind);
-    r->plural = strdup(plural);
-    r->namespaced = namespaced;
-    if (!r->group || !r->version || !r->kind || !r->plural) {
-        free(r->group);
-        free(r->version);
-        free(r->kind);
-        free(r->plural);
-        return RK_ERR_NOMEM;
-    }
-    k->nres++;
-    return RK_OK;
-}
-
-/* Reads /api/v1 or /apis/GROUP/VERSION into the cache. Pointers into the cache may move. */
-static rk_status fetch_group_version(rk_kube *k, const char *api_version, rk_kube_error *kerr)
-{
-    const char *g, *v;
-    size_t gl;
-    split_api_version(api_version, &g, &gl, &v);
-    rk_kube_call call;
-    rk_kube_call_init(&call, RK_VERB_RAW);
-    rk_buf path = RK_BUF_INIT;
-    if (gl)
-        rk_buf_puts(&path, "/apis/");
-    else
-        rk_buf_puts(&path, "/api/");
-    rk_buf_puts(&path, api_version);
-    call.method = "GET";
-    call.path = path.data;
-    rk_kube_prepared p;
-    rk_http_response resp;
-    rk_http_response_init(&resp);
-    rk_status st = rk_buf_status(&path, NULL);
-    if (st == RK_OK)
-        st = rk_kube_prepare(k, &call, &p, kerr);
-    if (st == RK_OK) {
-        snprintf(p.what, sizeof p.what, "discover apiVersion %s", api_version);
-        st = rk_kube_send(k, &p, &resp, kerr);
-        rk_kube_prepared_free(&p);
-    }
-    rk_buf_free(&path);
-    if (st != RK_OK) {
-        rk_http_response_free(&resp);
-        return st;
-    }
-    rk_value *doc = NULL;
-    rk_error perr;
-    if (rk_json_decode(resp.body.data, resp.body.len, &doc, &perr) != RK_OK ||
-        doc->type != RK_MAP) {
-        set_kerr(kerr, resp.status, "InvalidResponse", RK_EXIT_FAILED,
-                 "discover apiVersion %s: the server's resource list is not JSON: %s",
-                 api_version, perr.msg);
-        rk_value_free(doc);
-        rk_http_response_free(&resp);
-        return RK_ERR_PARSE;
-    }
-    rk_http_response_free(&resp);
-    const rk_value *list = rk_map_get_cstr(doc, "resources");
-    for (size_t i = 0; list && list->type == RK_SEQ && i < list->as.seq.len; i++) {
-        const rk_value *r = list->as.seq.items[i];
-        const char *name = str_field(r, "name"), *kind = str_field(r, "kind");
-        const rk_value *ns = rk_map_get_cstr(r, "namespaced");
-        if (!name || !kind || strchr(name, '/'))
-            continue; /* subresources (pods/log) share their parent's kind */
-        if (cache_add(k, g, gl, v, kind, name, ns && ns->type == RK_BOOL && ns->as.boolean)) {
-            rk_value_free(doc);
-            set_kerr(kerr, 0, "InternalError", RK_EXIT_FAILED, "out of memory");
-            return RK_ERR_NOMEM;
-        }
-    }
-    rk_value_free(doc);
-    if (!gv_fetched(k, api_version)) {
-        if (k->nfetched == k->capfetched) {
-            size_t cap = k->capfetched ? k->capfetched * 2 : 16;
-            char **n = realloc(k->fetched, cap * sizeof *n);
-            if (!n)
-                return RK_ERR_NOMEM;
-            k->fetched = n;
-            k->capfetched = cap;
-        }
-        if (!(k->fetched[k->nfetched] = strdup(api_version)))
-            return RK_ERR_NOMEM;
-        k->nfetched++;
-    }
-    return RK_OK;
-}
-
-rk_status rk_kube_resolve(rk_kube *k, const char *api_version, const char *kind,
-                          const rk_kube_resource **out, rk_kube_error *kerr)
-{
-    *out = NULL;
-    if (!kind || !*kind) {
-        set_kerr(kerr, 0, "BadRequest", RK_EXIT_FAILED, "an object needs apiVersion and kind");
-        return RK_ERR_INVALID;
-    }
-    if (!api_version || !*api_version) {
-        set_kerr(kerr, 0, "BadRequest", RK_EXIT_FAILED,
-                 "an object needs apiVersion and kind (missing apiVersion for kind %s)", kind);
-        return RK_ERR_INVALID;
-    }
-    if ((*out = rk_kube_builtin(api_version, kind)) || (*out = cached(k, api_version, kind)))
-        return RK_OK;
-    /* Not known: read the group/version, and read it again if we had read it before
-     * (a CRD may have been created since). */
-    rk_status st = fetch_group_version(k, api_version, kerr);
-    if (st == RK_OK && (*out = cached(k, api_version, kind)))
-        return RK_OK;
-    if (st != RK_OK && kerr->code != 404)
-        return st;
-    set_kerr(kerr, 404, "NoKindMatch", RK_EXIT_FAILED,
-             "the server has no kind \"%s\" in apiVersion \"%s\"%s", kind, api_version,
-             strchr(api_version, '/') && !strstr(api_version, "k8s.io/")
-                 ? " (is its CustomResourceDefinition installed and established?)"
-                 : " (check the spelling of apiVersion and kind)");
-    return RK_ERR_NOT_FOUND;
-}
-
 /* ---- calls ------------------------------------------------------------------------------- */
 
 static const char *plural_suffix(const char *kind)
@@ -815,8 +551,8 @@ rk_status rk_kube_prepare(rk_kube *k, const rk_kube_call *c, rk_kube_prepared *p
         break;
     }
     if (needs_name && (!c->name || !*c->name)) {
-        set_kerr(kerr, 0, "BadRequest", RK_EXIT_FAILED, "%s %s: metadata.name is missing",
-                 verb_name, c->kind);
+        rk_kube_set_error(kerr, 0, "BadRequest", RK_EXIT_FAILED, "%s %s: metadata.name is missing",
+                          verb_name, c->kind);
         return RK_ERR_INVALID;
     }
     if (c->verb == RK_VERB_LIST || c->verb == RK_VERB_WATCH)
