@@ -60,7 +60,7 @@ test-asan: deps $(BUILD_ASAN)/CMakeCache.txt
 	  tests/summary.sh $(BUILD_ASAN); exit $$rc
 
 # Reformats the C of core/ with clang-format (.clang-format: the majority style of core/).
-FORMAT_SOURCES = $(wildcard core/*.c core/*.h)
+FORMAT_SOURCES = $(wildcard core/*.c core/*.h core/net/*.c core/net/*.h)
 format:
 	clang-format -i $(FORMAT_SOURCES)
 

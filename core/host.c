@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "embedded.h"
-#include "http.h"
+#include "interrupt.h"
 #include "lua_modules.h"
 
 #define RK_EXIT_INTERRUPTED 130

@@ -398,7 +398,7 @@ end
 --
 -- The fleet runs each target's workflow in a coroutine and registers it here
 -- (M.cooperative[co] = a kube.group()). A client connected inside such a coroutine joins
--- the group: every client of the group shares one curl multi handle (core/http.c), so
+-- the group: every client of the group shares one curl multi handle (core/net/http.c), so
 -- one wait moves every target's transfers. Its call, call_many, list_all and watch-set
 -- next then never block: they start the requests (client:start_many, a non-blocking C
 -- batch) or look for a queued event, and yield (client or set, wake time) to the fleet's

@@ -102,7 +102,7 @@ class TestTLS(unittest.TestCase):
 
     def test_verification_cannot_be_disabled_in_the_transport_by_accident(self):
         # The one place libcurl's verification is turned off, and what guards it.
-        with open(os.path.join(ROOT, "core", "http.c")) as f:
+        with open(os.path.join(ROOT, "core", "net", "http.c")) as f:
             src = f.read()
         offs = [m.start() for m in re.finditer(r"CURLOPT_SSL_VERIFY(PEER|HOST), 0L", src)]
         self.assertEqual(len(offs), 2)
@@ -374,7 +374,7 @@ class TestPrivateFiles(unittest.TestCase):
         ("core/lua_sys.c", "open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)"),   # exclusive = true
         ("core/lua_sys.c", "mkdir(path, 0700)"),
         ("core/lua_sys.c", "posix_spawn_file_actions_addopen(&fa, i + 1, lua_tostring(L, -1),"),
-        ("core/kubeconfig_cred.c", 'posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)'),
+        ("core/net/kubeconfig_cred.c", 'posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)'),
     ]
     WRITES = re.compile(r"""fopen\([^;]*"[wa+]|\bopen\([^;]*O_(CREAT|WRONLY|RDWR)|\bcreat\(|\bmkdir\(|mkstemp|tmpfile\(|"""
                         r"""io\.open\([^)]*,\s*["'][wa]|io\.output\(|addopen\(""")

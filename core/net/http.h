@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "interrupt.h"
 
 typedef struct rk_http rk_http;
 typedef struct rk_http_stream rk_http_stream;
@@ -172,9 +173,6 @@ void rk_http_batch_free(rk_http_batch *b);
 double rk_http_now(void);
 
 /* ---- interruption (Ctrl-C) --------------------------------------------------------- */
-
-/* Whether the user asked the run to stop. */
-typedef int (*rk_interrupt_fn)(void);
 
 /* Sets what the waits of this transport, and of exec credential plugins, ask before
  * going on (every 100 ms at the most); a yes ends them with "interrupted". Process-wide;
