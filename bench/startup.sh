@@ -16,6 +16,8 @@ variants=${STARTUP_BUILD_DIR:-$root/build-bench}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 : > "$tmp/empty.lua"
 echo "== start-up (target: rigelk8s median <= 3 ms)"
+# The floor: starting any process at all on this machine, measured the same way.
+"$here/timeit.py" -n 21 --label "/bin/true (the floor) " -- /bin/true
 "$here/timeit.py" -n 21 --label "rigelk8s run empty.lua" -- "$bin" run "$tmp/empty.lua"
 if command -v lua5.4 >/dev/null; then
   "$here/timeit.py" -n 21 --label "lua5.4 empty.lua     " -- lua5.4 "$tmp/empty.lua"
