@@ -19,8 +19,8 @@ static int value_of(unsigned char c)
     return -1;
 }
 
-rk_status rk_base64_decode(const char *text, size_t len, unsigned char **out,
-                           size_t *out_len, rk_error *err)
+rk_status rk_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len,
+                           rk_error *err)
 {
     *out = NULL;
     *out_len = 0;
@@ -36,8 +36,8 @@ rk_status rk_base64_decode(const char *text, size_t len, unsigned char **out,
         if (c == '=') {
             if (quad < 2 || quad + ++pad > 4) {
                 free(dst);
-                return rk_error_set(err, RK_ERR_PARSE,
-                                    "'=' padding where none belongs (byte %zu)", i + 1);
+                return rk_error_set(err, RK_ERR_PARSE, "'=' padding where none belongs (byte %zu)",
+                                    i + 1);
             }
             continue;
         }
@@ -47,9 +47,9 @@ rk_status rk_base64_decode(const char *text, size_t len, unsigned char **out,
             if (v < 0)
                 return rk_error_set(err, RK_ERR_PARSE,
                                     "byte %zu is not a base64 character (A-Z a-z 0-9 + /, "
-                                    "then = padding)", i + 1);
-            return rk_error_set(err, RK_ERR_PARSE, "data after the '=' padding (byte %zu)",
-                                i + 1);
+                                    "then = padding)",
+                                    i + 1);
+            return rk_error_set(err, RK_ERR_PARSE, "data after the '=' padding (byte %zu)", i + 1);
         }
         acc = acc << 6 | (unsigned long)v;
         if (++quad == 4) {
@@ -63,11 +63,13 @@ rk_status rk_base64_decode(const char *text, size_t len, unsigned char **out,
     if (quad && quad + pad != 4) {
         free(dst);
         if (quad == 1)
-            return rk_error_set(err, RK_ERR_PARSE, "ends with a lone character (the last "
+            return rk_error_set(err, RK_ERR_PARSE,
+                                "ends with a lone character (the last "
                                 "group of 4 needs at least 2 before its padding)");
         return rk_error_set(err, RK_ERR_PARSE,
                             "missing '=' padding at the end (the last group has %zu "
-                            "characters; base64 comes in groups of 4)", quad + pad);
+                            "characters; base64 comes in groups of 4)",
+                            quad + pad);
     }
     if (quad == 2) {
         dst[n++] = (unsigned char)(acc >> 4);

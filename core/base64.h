@@ -25,8 +25,8 @@
  * the rule above: err says how and at which byte (1-based), never quoting the text,
  * which may be a private key. RK_ERR_NOMEM when memory ran out. *out is NULL on
  * failure. */
-rk_status rk_base64_decode(const char *text, size_t len, unsigned char **out,
-                           size_t *out_len, rk_error *err);
+rk_status rk_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len,
+                           rk_error *err);
 
 /* Appends the padded base64 of len bytes at data to out, on one line. */
 void rk_base64_encode(rk_buf *out, const void *data, size_t len);

@@ -20,7 +20,10 @@ typedef struct {
     int failed;
 } rk_buf;
 
-#define RK_BUF_INIT {NULL, 0, 0, 0}
+#define RK_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 void rk_buf_init(rk_buf *b);
 void rk_buf_free(rk_buf *b);

@@ -20,8 +20,8 @@ typedef struct {
 } diff_line;
 
 typedef struct {
-    const int *a, *b;  /* line numbers */
-    long *fd, *bd;     /* furthest x per diagonal, forward and backward */
+    const int *a, *b; /* line numbers */
+    long *fd, *bd;    /* furthest x per diagonal, forward and backward */
     char *a_changed, *b_changed;
     long too_expensive;
 } diff_ctx;
@@ -97,8 +97,7 @@ static int number_lines(const diff_line *lines, size_t n, int *ids)
 }
 
 /* Finds where the edit path from (xoff, yoff) to (xlim, ylim) crosses its middle. */
-static void diag(diff_ctx *c, long xoff, long xlim, long yoff, long ylim, long *xmid,
-                 long *ymid)
+static void diag(diff_ctx *c, long xoff, long xlim, long yoff, long ylim, long *xmid, long *ymid)
 {
     const int *xv = c->a, *yv = c->b;
     long *fd = c->fd, *bd = c->bd;
@@ -218,8 +217,8 @@ static void put_line(rk_buf *out, char kind, const diff_line *l)
         rk_buf_puts(out, "\\ No newline at end of file\n");
 }
 
-static void print_hunks(const diff_op *ops, size_t nops, const diff_line *la,
-                        const diff_line *lb, const rk_diff_opts *opts, rk_buf *out)
+static void print_hunks(const diff_op *ops, size_t nops, const diff_line *la, const diff_line *lb,
+                        const rk_diff_opts *opts, rk_buf *out)
 {
     size_t ctxn = (size_t)(opts && opts->context >= 0 ? opts->context : 3);
     size_t k = 0;

@@ -8,13 +8,13 @@
 #include <stddef.h>
 
 typedef struct {
-  const char *name;   /* module name ("rigelk8s.k8s") or script path ("scripts/deploy.lua") */
-  const char *path;   /* path relative to lua/ or the repository, for chunk names */
-  const char *source; /* NUL-terminated Lua source; NULL for a bytecode-only module */
-  size_t len;
-  const char *chunk;  /* what the host loads: the source, or its bytecode */
-  size_t chunk_len;
-  int binary;         /* chunk is bytecode */
+    const char *name;   /* module name ("rigelk8s.k8s") or script path ("scripts/deploy.lua") */
+    const char *path;   /* path relative to lua/ or the repository, for chunk names */
+    const char *source; /* NUL-terminated Lua source; NULL for a bytecode-only module */
+    size_t len;
+    const char *chunk; /* what the host loads: the source, or its bytecode */
+    size_t chunk_len;
+    int binary; /* chunk is bytecode */
 } rk_embedded;
 
 extern const rk_embedded rk_embedded_files[];

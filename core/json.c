@@ -50,8 +50,7 @@ static rk_status jfail(jparser *j, const char *at, const char *fmt, ...)
         }
     }
     j->st = rk_error_set(j->err, RK_ERR_PARSE,
-                         "JSON parse error at byte %zu (line %" PRIu32 ", column %" PRIu32
-                         "): %s",
+                         "JSON parse error at byte %zu (line %" PRIu32 ", column %" PRIu32 "): %s",
                          (size_t)(at - j->start), line, col, msg);
     return j->st;
 }
@@ -490,12 +489,8 @@ static rk_value *parse_value(jparser *j, int depth)
         return NULL;
     }
     switch (c) {
-    case '{':
-        v = parse_object(j, depth);
-        break;
-    case '[':
-        v = parse_array(j, depth);
-        break;
+    case '{': v = parse_object(j, depth); break;
+    case '[': v = parse_array(j, depth); break;
     case '"': {
         const char *s;
         size_t n;
@@ -691,9 +686,7 @@ static void encode_value(jencoder *e, const rk_value *v, int level)
     char tmp[64];
     size_t n;
     switch (v->type) {
-    case RK_NULL:
-        rk_buf_append(e->b, "null", 4);
-        break;
+    case RK_NULL: rk_buf_append(e->b, "null", 4); break;
     case RK_BOOL:
         if (v->as.boolean)
             rk_buf_append(e->b, "true", 4);
@@ -718,9 +711,7 @@ static void encode_value(jencoder *e, const rk_value *v, int level)
         n = format_double(v->as.number, tmp, sizeof tmp);
         rk_buf_append(e->b, tmp, n);
         break;
-    case RK_STRING:
-        encode_string(e->b, v->as.str.ptr, v->as.str.len);
-        break;
+    case RK_STRING: encode_string(e->b, v->as.str.ptr, v->as.str.len); break;
     case RK_SEQ:
         rk_buf_putc(e->b, '[');
         for (size_t i = 0; i < v->as.seq.len && e->st == RK_OK; i++) {

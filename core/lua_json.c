@@ -15,7 +15,6 @@
 #include "lua_modules.h"
 #include "lua_value.h"
 
-
 static int l_encode(lua_State *L)
 {
     luaL_checkany(L, 1);

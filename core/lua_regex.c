@@ -34,16 +34,16 @@
 
 #include "lua_modules.h"
 
-#define REGEX_MT "rigelk8s.Regex"
-#define ERROR_MT "rigelk8s.regex.Error"
+#define REGEX_MT  "rigelk8s.Regex"
+#define ERROR_MT  "rigelk8s.regex.Error"
 #define CACHE_KEY "rigelk8s.regex.cache"
 #define CACHE_MAX 512
 
 /* Backtracking limits of one pcre2_match call: a nested repeat ('(a+)+b') on a text
  * that almost matches takes exponential time; these stop it with an error in about
  * 10 ms instead of hanging a deploy. Real templates take a few hundred steps. */
-#define MATCH_LIMIT 1000000u
-#define DEPTH_LIMIT 100000u
+#define MATCH_LIMIT    1000000u
+#define DEPTH_LIMIT    100000u
 #define HEAP_LIMIT_KIB 32768u
 
 typedef struct {
@@ -169,8 +169,7 @@ static regex_ud *compile_new(lua_State *L, int idx)
     int code;
     PCRE2_SIZE offset;
     re->code = pcre2_compile((PCRE2_SPTR)translated, tn,
-                             PCRE2_UTF | PCRE2_UCP |
-                                 PCRE2_ALT_CIRCUMFLEX | PCRE2_NEVER_BACKSLASH_C,
+                             PCRE2_UTF | PCRE2_UCP | PCRE2_ALT_CIRCUMFLEX | PCRE2_NEVER_BACKSLASH_C,
                              &code, &offset, cctx);
     pcre2_compile_context_free(cctx);
     lua_pop(L, 1); /* translated */
@@ -251,8 +250,8 @@ static const char *pattern_of(lua_State *L, int idx)
 }
 
 /* Runs one pcre2_match; returns 1 on a match, 0 on none, raises on a limit. */
-static int run_match(lua_State *L, int re_idx, regex_ud *re, const char *s, size_t n,
-                     size_t start, uint32_t options)
+static int run_match(lua_State *L, int re_idx, regex_ud *re, const char *s, size_t n, size_t start,
+                     uint32_t options)
 {
     int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, options, re->md, re->mctx);
     if (rc >= 0)
@@ -262,17 +261,19 @@ static int run_match(lua_State *L, int re_idx, regex_ud *re, const char *s, size
     const char *pattern = pattern_of(L, re_idx);
     switch (rc) {
     case PCRE2_ERROR_MATCHLIMIT:
-        lua_pushfstring(L, "regex '%s' on a %d-byte text: gave up after %d backtracking steps "
-                           "(the match limit); a repeat inside a repeat ('(a+)+', '(a|b*)*') "
-                           "backtracks exponentially: rewrite it with a single repeat",
+        lua_pushfstring(L,
+                        "regex '%s' on a %d-byte text: gave up after %d backtracking steps "
+                        "(the match limit); a repeat inside a repeat ('(a+)+', '(a|b*)*') "
+                        "backtracks exponentially: rewrite it with a single repeat",
                         pattern, (int)n, (int)MATCH_LIMIT);
         break;
     case PCRE2_ERROR_DEPTHLIMIT:
     case PCRE2_ERROR_HEAPLIMIT:
-        lua_pushfstring(L, "regex '%s' on a %d-byte text: backtracking went deeper than the "
-                           "limit (%d levels, %d MB); a repeated group over a long text keeps "
-                           "a backtracking point per repeat: use a character class ('[ab]*' "
-                           "rather than '(a|b)*') or match a shorter text",
+        lua_pushfstring(L,
+                        "regex '%s' on a %d-byte text: backtracking went deeper than the "
+                        "limit (%d levels, %d MB); a repeated group over a long text keeps "
+                        "a backtracking point per repeat: use a character class ('[ab]*' "
+                        "rather than '(a|b)*') or match a shorter text",
                         pattern, (int)n, (int)DEPTH_LIMIT, (int)(HEAP_LIMIT_KIB / 1024));
         break;
     default: {
@@ -346,8 +347,14 @@ static int search_or_match(lua_State *L, uint32_t options)
     return 3;
 }
 
-static int l_search(lua_State *L) { return search_or_match(L, 0); }
-static int l_match(lua_State *L) { return search_or_match(L, PCRE2_ANCHORED); }
+static int l_search(lua_State *L)
+{
+    return search_or_match(L, 0);
+}
+static int l_match(lua_State *L)
+{
+    return search_or_match(L, PCRE2_ANCHORED);
+}
 
 /* A parsed replacement template: literal text pieces and group references. */
 typedef struct {
@@ -374,14 +381,20 @@ static void add_utf8(luaL_Buffer *b, unsigned cp)
     }
 }
 
-static int is_oct(char c) { return c >= '0' && c <= '7'; }
-static int is_dig(char c) { return c >= '0' && c <= '9'; }
+static int is_oct(char c)
+{
+    return c >= '0' && c <= '7';
+}
+static int is_dig(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* Parses repl as Python's re does (sre_parse.parse_template). Literal text goes to lit
  * (a string pushed on the stack), parts to a userdata array pushed below it. Returns the
  * number of parts. */
-static size_t parse_replacement(lua_State *L, regex_ud *re, const char *pattern,
-                                const char *repl, size_t rn, repl_part **parts_out)
+static size_t parse_replacement(lua_State *L, regex_ud *re, const char *pattern, const char *repl,
+                                size_t rn, repl_part **parts_out)
 {
     /* At most one part per backslash plus one. */
     size_t max_parts = 1;
@@ -410,8 +423,10 @@ static size_t parse_replacement(lua_State *L, regex_ud *re, const char *pattern,
         if (e == 'g') {
             size_t j = i + 2;
             if (j >= rn || repl[j] != '<')
-                repl_fail(L, pattern, repl, at, "'\\g' needs a group in angle brackets, e.g. "
-                                                "'\\g<1>' or '\\g<name>'%s", "");
+                repl_fail(L, pattern, repl, at,
+                          "'\\g' needs a group in angle brackets, e.g. "
+                          "'\\g<1>' or '\\g<name>'%s",
+                          "");
             size_t name = j + 1, k = name;
             while (k < rn && repl[k] != '>')
                 k++;
@@ -450,8 +465,8 @@ static size_t parse_replacement(lua_State *L, regex_ud *re, const char *pattern,
             size_t k = i + 1;
             if (k + 1 < rn && is_dig(repl[k + 1])) {
                 if (is_oct(e) && is_oct(repl[k + 1]) && k + 2 < rn && is_oct(repl[k + 2])) {
-                    unsigned v = (unsigned)((e - '0') * 64 + (repl[k + 1] - '0') * 8 +
-                                            (repl[k + 2] - '0'));
+                    unsigned v =
+                        (unsigned)((e - '0') * 64 + (repl[k + 1] - '0') * 8 + (repl[k + 2] - '0'));
                     if (v > 0377) {
                         lua_pushlstring(L, repl + at, 4);
                         repl_fail(L, pattern, repl, at, "octal escape '%s' is above \\377",
@@ -510,8 +525,11 @@ static size_t parse_replacement(lua_State *L, regex_ud *re, const char *pattern,
 /* Length of the UTF-8 character at s (1 for a byte that does not start a valid one). */
 static size_t char_len(const unsigned char *s, size_t left)
 {
-    size_t want = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
-                              : (s[0] & 0xF8) == 0xF0 ? 4 : 1;
+    size_t want = s[0] < 0x80             ? 1
+                  : (s[0] & 0xE0) == 0xC0 ? 2
+                  : (s[0] & 0xF0) == 0xE0 ? 3
+                  : (s[0] & 0xF8) == 0xF0 ? 4
+                                          : 1;
     if (want > left)
         return 1;
     for (size_t k = 1; k < want; k++)
@@ -614,8 +632,10 @@ static int error_tostring(lua_State *L)
 
 int luaopen_rigelk8s_regex(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"compile", l_compile}, {"search", l_search},
-                                   {"match", l_match},     {"sub", l_sub},
+    static const luaL_Reg fns[] = {{"compile", l_compile},
+                                   {"search", l_search},
+                                   {"match", l_match},
+                                   {"sub", l_sub},
                                    {NULL, NULL}};
     if (luaL_newmetatable(L, ERROR_MT)) {
         lua_pushcfunction(L, error_tostring);

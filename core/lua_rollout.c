@@ -52,8 +52,8 @@ static const char *const kept_metadata[] = {
 };
 
 static const char *const skipped_spec[] = {
-    "template", "volumeClaimTemplates", "jobTemplate", "volumes", "affinity", "tolerations",
-    "topologySpreadConstraints", NULL,
+    "template",    "volumeClaimTemplates",      "jobTemplate", "volumes", "affinity",
+    "tolerations", "topologySpreadConstraints", NULL,
 };
 
 static int is_skipped_spec_key(lua_State *L, int key)
@@ -167,14 +167,38 @@ static int l_pull_error(lua_State *L)
     return 2;
 }
 
-static int l_evaluate(lua_State *L) { return judge(L, rk_rollout_evaluate); }
-static int l_deployment(lua_State *L) { return judge(L, rk_rollout_deployment); }
-static int l_statefulset(lua_State *L) { return judge(L, rk_rollout_statefulset); }
-static int l_daemonset(lua_State *L) { return judge(L, rk_rollout_daemonset); }
-static int l_pod(lua_State *L) { return judge(L, rk_rollout_pod); }
-static int l_pvc(lua_State *L) { return judge(L, rk_rollout_pvc); }
-static int l_job(lua_State *L) { return judge(L, rk_rollout_job); }
-static int l_service(lua_State *L) { return judge(L, rk_rollout_service); }
+static int l_evaluate(lua_State *L)
+{
+    return judge(L, rk_rollout_evaluate);
+}
+static int l_deployment(lua_State *L)
+{
+    return judge(L, rk_rollout_deployment);
+}
+static int l_statefulset(lua_State *L)
+{
+    return judge(L, rk_rollout_statefulset);
+}
+static int l_daemonset(lua_State *L)
+{
+    return judge(L, rk_rollout_daemonset);
+}
+static int l_pod(lua_State *L)
+{
+    return judge(L, rk_rollout_pod);
+}
+static int l_pvc(lua_State *L)
+{
+    return judge(L, rk_rollout_pvc);
+}
+static int l_job(lua_State *L)
+{
+    return judge(L, rk_rollout_job);
+}
+static int l_service(lua_State *L)
+{
+    return judge(L, rk_rollout_service);
+}
 
 /* C data that must be freed even if pushing the result raises (out of memory): it
  * lives in a userdata whose __gc (and __close) frees it; freeing twice is harmless. */

@@ -143,21 +143,11 @@ static void push_rec(pusher *P, const rk_value *v)
 {
     lua_State *L = P->L;
     switch (v->type) {
-    case RK_NULL:
-        lua_pushvalue(L, P->null_idx);
-        return;
-    case RK_BOOL:
-        lua_pushboolean(L, v->as.boolean);
-        return;
-    case RK_INT:
-        lua_pushinteger(L, (lua_Integer)v->as.integer);
-        return;
-    case RK_FLOAT:
-        lua_pushnumber(L, (lua_Number)v->as.number);
-        return;
-    case RK_STRING:
-        lua_pushlstring(L, v->as.str.ptr, v->as.str.len);
-        return;
+    case RK_NULL: lua_pushvalue(L, P->null_idx); return;
+    case RK_BOOL: lua_pushboolean(L, v->as.boolean); return;
+    case RK_INT: lua_pushinteger(L, (lua_Integer)v->as.integer); return;
+    case RK_FLOAT: lua_pushnumber(L, (lua_Number)v->as.number); return;
+    case RK_STRING: lua_pushlstring(L, v->as.str.ptr, v->as.str.len); return;
     case RK_SEQ: {
         if (!lua_checkstack(L, 4))
             luaL_error(L, "Lua stack overflow while converting a value");
@@ -437,8 +427,8 @@ static rk_value *conv_map(converter *c, int t, lua_Integer total, rk_status *st)
         if (rk_keyset_find(&seen, pk->m.key, pk->m.key_len)) {
             char what[160];
             snprintf(what, sizeof what,
-                     "table has both the integer key %s and the string key \"%s\"",
-                     pk->m.key, pk->m.key);
+                     "table has both the integer key %s and the string key \"%s\"", pk->m.key,
+                     pk->m.key);
             *st = conv_fail(c, RK_ERR_INVALID, what);
             goto fail;
         }
@@ -549,12 +539,8 @@ static rk_value *conv_rec(converter *c, int idx, rk_status *st)
     lua_State *L = c->L;
     rk_value *v = NULL;
     switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-        v = rk_null_new();
-        break;
-    case LUA_TBOOLEAN:
-        v = rk_bool_new(lua_toboolean(L, idx));
-        break;
+    case LUA_TNIL: v = rk_null_new(); break;
+    case LUA_TBOOLEAN: v = rk_bool_new(lua_toboolean(L, idx)); break;
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx))
             v = rk_int_new((int64_t)lua_tointeger(L, idx));
@@ -567,8 +553,7 @@ static rk_value *conv_rec(converter *c, int idx, rk_status *st)
         v = rk_string_new(s, n);
         break;
     }
-    case LUA_TTABLE:
-        return conv_table(c, idx, st);
+    case LUA_TTABLE: return conv_table(c, idx, st);
     case LUA_TUSERDATA:
         if (lua_rawequal(L, idx, c->null_idx)) {
             v = rk_null_new();

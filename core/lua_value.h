@@ -30,8 +30,8 @@
 #include "error.h"
 #include "value.h"
 
-#define RK_LUA_NULL "rigelk8s.null"
-#define RK_LUA_ARRAY "rigelk8s.array"
+#define RK_LUA_NULL     "rigelk8s.null"
+#define RK_LUA_ARRAY    "rigelk8s.array"
 #define RK_LUA_KEYORDER "rigelk8s.keyorder"
 
 /* Pushes the null sentinel (created on first use). */

@@ -21,10 +21,10 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
-#include <yaml.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yaml.h>
 
 #include "buf.h"
 #include "lua_modules.h"
@@ -66,8 +66,7 @@ static void path_append_key(rk_buf *b, const char *k, size_t n)
     rk_buf_append(b, k, n);
 }
 
-static void set_position(lua_State *L, int tbl, const rk_buf *path, uint32_t line,
-                         uint32_t col)
+static void set_position(lua_State *L, int tbl, const rk_buf *path, uint32_t line, uint32_t col)
 {
     if (!line)
         return;
@@ -300,7 +299,6 @@ static int l_load_file(lua_State *L)
 
 /* ---- dump ------------------------------------------------------------------------ */
 
-
 static int dump_common(lua_State *L, int all)
 {
     luaL_checkany(L, 1);
@@ -331,8 +329,14 @@ static int dump_common(lua_State *L, int all)
     return 1;
 }
 
-static int l_dump(lua_State *L) { return dump_common(L, 0); }
-static int l_dump_all(lua_State *L) { return dump_common(L, 1); }
+static int l_dump(lua_State *L)
+{
+    return dump_common(L, 0);
+}
+static int l_dump_all(lua_State *L)
+{
+    return dump_common(L, 1);
+}
 
 static int l_path_join(lua_State *L)
 {

@@ -41,8 +41,7 @@ rk_status rk_rfc3339_parse(const char *s, int64_t *secs, long *nanos)
         !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
         !digits(s + 17, 2, &sec))
         return RK_ERR_PARSE;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return RK_ERR_PARSE;
     const char *p = s + 19;
     if (*p == '.') {
@@ -57,8 +56,7 @@ rk_status rk_rfc3339_parse(const char *s, int64_t *secs, long *nanos)
         p++;
     } else if (*p == '+' || *p == '-') {
         sign = *p == '-' ? -1 : 1;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
-            om > 59)
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
             return RK_ERR_PARSE;
         p += 6;
     } else {
@@ -66,8 +64,8 @@ rk_status rk_rfc3339_parse(const char *s, int64_t *secs, long *nanos)
     }
     if (*p)
         return RK_ERR_PARSE;
-    *secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-            sign * (oh * 3600 + om * 60);
+    *secs =
+        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
     if (nanos)
         *nanos = frac;
     return RK_OK;

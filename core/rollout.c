@@ -405,11 +405,29 @@ static const struct {
 
 /* Built-in kinds that are ready as soon as they exist. */
 static const char *const present_kinds[] = {
-    "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole",
-    "ClusterRoleBinding", "NetworkPolicy", "ResourceQuota", "LimitRange", "PersistentVolume",
-    "StorageClass", "PodDisruptionBudget", "Ingress", "IngressClass", "Endpoints",
-    "EndpointSlice", "HorizontalPodAutoscaler", "PriorityClass", "CronJob", "ReplicaSet",
-    "CustomResourceDefinition", NULL,
+    "ConfigMap",
+    "Secret",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PersistentVolume",
+    "StorageClass",
+    "PodDisruptionBudget",
+    "Ingress",
+    "IngressClass",
+    "Endpoints",
+    "EndpointSlice",
+    "HorizontalPodAutoscaler",
+    "PriorityClass",
+    "CronJob",
+    "ReplicaSet",
+    "CustomResourceDefinition",
+    NULL,
 };
 
 static int group_matches(const char *groups, const char *api_version)

@@ -33,7 +33,7 @@ typedef enum {
 
 #define RK_VERDICT_MESSAGE_MAX 1024
 #define RK_VERDICT_REASONS_MAX 8
-#define RK_VERDICT_REASON_MAX 48
+#define RK_VERDICT_REASON_MAX  48
 
 /* message is one line for people (kubectl's wording where kubectl has one, without its
  * trailing newline; cut with "..." when longer than the buffer). reasons are stable
@@ -108,17 +108,17 @@ typedef struct {
     const char *change_cause;   /* kubernetes.io/change-cause; NULL when absent or empty */
     const char **images;        /* spec.template.spec.containers[].image, in order */
     size_t nimages;
-    int current;                /* revision equals the Deployment's own revision */
+    int current; /* revision equals the Deployment's own revision */
 } rk_revision;
 
 typedef struct {
     rk_revision *items; /* ascending revision; one per revision (the later list item) */
     size_t len;
-    int64_t current;    /* the Deployment's revision annotation; 0 when it has none */
+    int64_t current; /* the Deployment's revision annotation; 0 when it has none */
 } rk_history;
 
-rk_status rk_rollout_history(const rk_value *deploy, const rk_value *replicasets,
-                             rk_history *out, rk_error *err);
+rk_status rk_rollout_history(const rk_value *deploy, const rk_value *replicasets, rk_history *out,
+                             rk_error *err);
 void rk_history_free(rk_history *history);
 
 typedef struct {

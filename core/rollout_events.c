@@ -22,8 +22,14 @@ static int64_t parse_time(const char *s)
 static int64_t event_time(reader *r, const rk_value *ev)
 {
     static const char *const fields[] = {
-        "series.lastObservedTime", "eventTime", "lastTimestamp", "deprecatedLastTimestamp",
-        "firstTimestamp", "deprecatedFirstTimestamp", "metadata.creationTimestamp", NULL,
+        "series.lastObservedTime",
+        "eventTime",
+        "lastTimestamp",
+        "deprecatedLastTimestamp",
+        "firstTimestamp",
+        "deprecatedFirstTimestamp",
+        "metadata.creationTimestamp",
+        NULL,
     };
     int64_t best = 0;
     for (const char *const *f = fields; *f; f++) {

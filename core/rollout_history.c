@@ -10,7 +10,7 @@
 
 #include "rollout_internal.h"
 
-#define REVISION_ANNOTATION "deployment.kubernetes.io/revision"
+#define REVISION_ANNOTATION     "deployment.kubernetes.io/revision"
 #define CHANGE_CAUSE_ANNOTATION "kubernetes.io/change-cause"
 #define POD_TEMPLATE_HASH_LABEL "pod-template-hash"
 

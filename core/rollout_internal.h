@@ -25,9 +25,15 @@ typedef struct {
     const char *name;
 } reader;
 
-static inline int streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+static inline int streq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
 
-static inline int is_empty(const char *s) { return !s || !*s; }
+static inline int is_empty(const char *s)
+{
+    return !s || !*s;
+}
 
 /* ---- reading objects (rollout_read.c) ---------------------------------------------- */
 

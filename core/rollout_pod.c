@@ -13,9 +13,9 @@
 /* ---- Pod ------------------------------------------------------------------------------ */
 
 static const char *const fatal_waiting_reasons[] = {
-    "CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull",
-    "InvalidImageName", "CreateContainerConfigError", "CreateContainerError",
-    "RunContainerError", NULL,
+    "CrashLoopBackOff",     "ErrImagePull",      "ImagePullBackOff",
+    "ErrImageNeverPull",    "InvalidImageName",  "CreateContainerConfigError",
+    "CreateContainerError", "RunContainerError", NULL,
 };
 
 static int is_fatal_waiting(const char *reason)
@@ -46,22 +46,59 @@ static int is_image_problem(const char *reason)
  *               pull rate limit
  *   kubelet     couldn't parse image reference "x": invalid reference format */
 static const char *const transient_pull_words[] = {
-    "i/o timeout", "timeout", "timed out", "deadline exceeded", "connection refused",
-    "connection reset", "no route to host", "network is unreachable", "no such host",
-    "temporary failure", "try again", "unexpected eof", "eof", "tls handshake",
-    "too many requests", "toomanyrequests", "rate limit", "internal server error",
-    "bad gateway", "service unavailable", "gateway timeout", "500", "502", "503", "504",
-    "429", NULL,
+    "i/o timeout",
+    "timeout",
+    "timed out",
+    "deadline exceeded",
+    "connection refused",
+    "connection reset",
+    "no route to host",
+    "network is unreachable",
+    "no such host",
+    "temporary failure",
+    "try again",
+    "unexpected eof",
+    "eof",
+    "tls handshake",
+    "too many requests",
+    "toomanyrequests",
+    "rate limit",
+    "internal server error",
+    "bad gateway",
+    "service unavailable",
+    "gateway timeout",
+    "500",
+    "502",
+    "503",
+    "504",
+    "429",
+    NULL,
 };
 
 static const char *const permanent_pull_words[] = {
-    "not found", "manifest unknown", "name unknown", "repository does not exist",
-    "pull access denied", "access to the resource is denied", "denied", "unauthorized",
-    "authentication required", "authorization failed", "forbidden", "401", "403",
-    "invalid reference format", "invalid reference", "couldn't parse image", NULL,
+    "not found",
+    "manifest unknown",
+    "name unknown",
+    "repository does not exist",
+    "pull access denied",
+    "access to the resource is denied",
+    "denied",
+    "unauthorized",
+    "authentication required",
+    "authorization failed",
+    "forbidden",
+    "401",
+    "403",
+    "invalid reference format",
+    "invalid reference",
+    "couldn't parse image",
+    NULL,
 };
 
-static int word_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
+static int word_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
 
 /* Whether word occurs in s (case-insensitive) with no letter or digit either side. */
 static int has_word(const char *s, const char *word)

@@ -47,8 +47,7 @@ static rk_status emit(const char *frame, size_t len, rk_frame_fn fn, void *ud)
 
 static rk_status too_long(const rk_frame_splitter *s, rk_error *err)
 {
-    return rk_error_set(err, RK_ERR_LIMIT,
-                        "watch event longer than %zu bytes without a newline",
+    return rk_error_set(err, RK_ERR_LIMIT, "watch event longer than %zu bytes without a newline",
                         s->max_frame);
 }
 
@@ -115,16 +114,16 @@ size_t rk_lines_pending(const rk_line_splitter *s)
     return s->pending.len;
 }
 
-static rk_status emit_line(const char *line, size_t len, size_t dropped, int partial,
-                           rk_line_fn fn, void *ud)
+static rk_status emit_line(const char *line, size_t len, size_t dropped, int partial, rk_line_fn fn,
+                           void *ud)
 {
     if (!dropped && len && line[len - 1] == '\r')
         len--;
     return fn(ud, line, len, dropped, partial);
 }
 
-rk_status rk_lines_feed(rk_line_splitter *s, const char *data, size_t len, rk_line_fn fn,
-                        void *ud, rk_error *err)
+rk_status rk_lines_feed(rk_line_splitter *s, const char *data, size_t len, rk_line_fn fn, void *ud,
+                        rk_error *err)
 {
     /* Lines wholly inside the chunk are handed out in place; a line spanning chunks is
      * kept up to max_line bytes, and whatever follows until its newline is only counted. */
@@ -145,8 +144,7 @@ rk_status rk_lines_feed(rk_line_splitter *s, const char *data, size_t len, rk_li
             rk_buf_append(&s->pending, data, take);
             if ((st = rk_buf_status(&s->pending, err)) != RK_OK)
                 return st;
-            st = emit_line(s->pending.data, s->pending.len, s->dropped + (part - take), 0, fn,
-                           ud);
+            st = emit_line(s->pending.data, s->pending.len, s->dropped + (part - take), 0, fn, ud);
             lines_reset(s);
         }
         if (st != RK_OK)
@@ -161,8 +159,8 @@ rk_status rk_lines_finish(rk_line_splitter *s, rk_line_fn fn, void *ud)
 {
     if (!s->pending.len && !s->dropped)
         return RK_OK;
-    rk_status st = emit_line(s->pending.data ? s->pending.data : "", s->pending.len,
-                             s->dropped, 1, fn, ud);
+    rk_status st =
+        emit_line(s->pending.data ? s->pending.data : "", s->pending.len, s->dropped, 1, fn, ud);
     lines_reset(s);
     return st;
 }

@@ -46,9 +46,9 @@ size_t rk_frames_pending(const rk_frame_splitter *s);
 #define RK_LOG_MAX_LINE (1024u * 1024u)
 
 typedef struct {
-    rk_buf pending;  /* the start of a line whose newline has not arrived yet */
+    rk_buf pending; /* the start of a line whose newline has not arrived yet */
     size_t max_line;
-    size_t dropped;  /* bytes of the pending line beyond max_line, thrown away */
+    size_t dropped; /* bytes of the pending line beyond max_line, thrown away */
 } rk_line_splitter;
 
 /* Called once per line, without its newline (and a CR before it). Blank lines are
@@ -61,8 +61,8 @@ typedef rk_status (*rk_line_fn)(void *ud, const char *line, size_t len, size_t d
 void rk_lines_init(rk_line_splitter *s, size_t max_line);
 void rk_lines_free(rk_line_splitter *s);
 /* Feeds len bytes; returns RK_OK, RK_ERR_NOMEM or the callback's failure. */
-rk_status rk_lines_feed(rk_line_splitter *s, const char *data, size_t len, rk_line_fn fn,
-                        void *ud, rk_error *err);
+rk_status rk_lines_feed(rk_line_splitter *s, const char *data, size_t len, rk_line_fn fn, void *ud,
+                        rk_error *err);
 /* The stream ended: delivers a pending line that had no newline (partial = 1), if any. */
 rk_status rk_lines_finish(rk_line_splitter *s, rk_line_fn fn, void *ud);
 /* Bytes held for an incomplete line (at most max_line). */

@@ -11,7 +11,10 @@ static rk_value *node_new(rk_type type)
     return v;
 }
 
-rk_value *rk_null_new(void) { return node_new(RK_NULL); }
+rk_value *rk_null_new(void)
+{
+    return node_new(RK_NULL);
+}
 
 rk_value *rk_bool_new(int b)
 {
@@ -56,20 +59,27 @@ rk_value *rk_string_new(const char *s, size_t len)
     return v;
 }
 
-rk_value *rk_string_new_cstr(const char *s) { return rk_string_new(s, strlen(s)); }
+rk_value *rk_string_new_cstr(const char *s)
+{
+    return rk_string_new(s, strlen(s));
+}
 
-rk_value *rk_seq_new(void) { return node_new(RK_SEQ); }
+rk_value *rk_seq_new(void)
+{
+    return node_new(RK_SEQ);
+}
 
-rk_value *rk_map_new(void) { return node_new(RK_MAP); }
+rk_value *rk_map_new(void)
+{
+    return node_new(RK_MAP);
+}
 
 void rk_value_free(rk_value *v)
 {
     if (!v)
         return;
     switch (v->type) {
-    case RK_STRING:
-        free(v->as.str.ptr);
-        break;
+    case RK_STRING: free(v->as.str.ptr); break;
     case RK_SEQ:
         for (size_t i = 0; i < v->as.seq.len; i++)
             rk_value_free(v->as.seq.items[i]);
@@ -82,8 +92,7 @@ void rk_value_free(rk_value *v)
         }
         free(v->as.map.items);
         break;
-    default:
-        break;
+    default: break;
     }
     free(v);
 }
@@ -107,9 +116,7 @@ rk_value *rk_value_copy(const rk_value *v)
         return NULL;
     rk_value *c;
     switch (v->type) {
-    case RK_STRING:
-        c = rk_string_new(v->as.str.ptr, v->as.str.len);
-        break;
+    case RK_STRING: c = rk_string_new(v->as.str.ptr, v->as.str.len); break;
     case RK_SEQ:
         c = rk_seq_new();
         if (!c)
@@ -300,12 +307,9 @@ int rk_value_equal(const rk_value *a, const rk_value *b)
     if (!a || !b || a->type != b->type)
         return 0;
     switch (a->type) {
-    case RK_NULL:
-        return 1;
-    case RK_BOOL:
-        return a->as.boolean == b->as.boolean;
-    case RK_INT:
-        return a->as.integer == b->as.integer;
+    case RK_NULL: return 1;
+    case RK_BOOL: return a->as.boolean == b->as.boolean;
+    case RK_INT: return a->as.integer == b->as.integer;
     case RK_FLOAT:
         if (a->as.number != a->as.number)
             return b->as.number != b->as.number;
@@ -325,11 +329,10 @@ int rk_value_equal(const rk_value *a, const rk_value *b)
             return 0;
         for (size_t i = 0; i < a->as.map.len; i++) {
             const rk_member *m = &a->as.map.items[i];
-            const rk_member *o =
-                (i < b->as.map.len && b->as.map.items[i].key_len == m->key_len &&
-                 memcmp(b->as.map.items[i].key, m->key, m->key_len) == 0)
-                    ? &b->as.map.items[i]
-                    : find_member(b, m->key, m->key_len);
+            const rk_member *o = (i < b->as.map.len && b->as.map.items[i].key_len == m->key_len &&
+                                  memcmp(b->as.map.items[i].key, m->key, m->key_len) == 0)
+                                     ? &b->as.map.items[i]
+                                     : find_member(b, m->key, m->key_len);
             if (!o || !rk_value_equal(m->value, o->value))
                 return 0;
         }

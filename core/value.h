@@ -23,15 +23,7 @@
 
 #include "error.h"
 
-typedef enum {
-    RK_NULL,
-    RK_BOOL,
-    RK_INT,
-    RK_FLOAT,
-    RK_STRING,
-    RK_SEQ,
-    RK_MAP
-} rk_type;
+typedef enum { RK_NULL, RK_BOOL, RK_INT, RK_FLOAT, RK_STRING, RK_SEQ, RK_MAP } rk_type;
 
 typedef struct rk_value rk_value;
 

@@ -107,8 +107,8 @@ typedef struct {
     XML_Parser xp;
     frame *stack;
     size_t depth, cap;
-    rk_value *done;      /* the finished value of the innermost open <value> */
-    rk_value *result;    /* the <param> value or the <fault> struct */
+    rk_value *done;   /* the finished value of the innermost open <value> */
+    rk_value *result; /* the <param> value or the <fault> struct */
     scalar_kind scalar;
     int in_value, in_name, fault, params, typed;
     rk_buf text;
@@ -368,8 +368,7 @@ static const char *member_text(const rk_value *m, const char *key, char *buf, si
     return "?";
 }
 
-rk_status rk_xmlrpc_decode_response(const char *body, size_t len, rk_value **out,
-                                    rk_error *err)
+rk_status rk_xmlrpc_decode_response(const char *body, size_t len, rk_value **out, rk_error *err)
 {
     *out = NULL;
     decoder d;

@@ -25,7 +25,6 @@ rk_status rk_xmlrpc_encode_call(rk_buf *out, const char *method, const rk_value 
  * RK_ERR_HTTP with *out = {faultCode, faultString} and err naming both. RK_ERR_PARSE for
  * anything that is not a well-formed XML-RPC response (err says where: line and column);
  * documents with a DOCTYPE are refused (no entity expansion from the network). */
-rk_status rk_xmlrpc_decode_response(const char *body, size_t len, rk_value **out,
-                                    rk_error *err);
+rk_status rk_xmlrpc_decode_response(const char *body, size_t len, rk_value **out, rk_error *err);
 
 #endif

@@ -13,8 +13,8 @@
  * Loader: libyaml events -> rk_value, with an explicit stack (no recursion on input).
  * ---------------------------------------------------------------------------------- */
 
-rk_status rk_yaml_fail_at(loader *ld, rk_status code, uint32_t line, uint32_t col,
-                          const char *fmt, ...)
+rk_status rk_yaml_fail_at(loader *ld, rk_status code, uint32_t line, uint32_t col, const char *fmt,
+                          ...)
 {
     char msg[400];
     va_list ap;
@@ -22,8 +22,8 @@ rk_status rk_yaml_fail_at(loader *ld, rk_status code, uint32_t line, uint32_t co
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (ld->filename)
-        return rk_error_set(ld->err, code, "%s:%" PRIu32 ":%" PRIu32 ": %s", ld->filename,
-                            line, col, msg);
+        return rk_error_set(ld->err, code, "%s:%" PRIu32 ":%" PRIu32 ": %s", ld->filename, line,
+                            col, msg);
     return rk_error_set(ld->err, code, "%" PRIu32 ":%" PRIu32 ": %s", line, col, msg);
 }
 
@@ -106,8 +106,8 @@ static rk_status register_anchor(loader *ld, char *name, rk_value *node)
     return RK_OK;
 }
 
-static rk_status binary_value(loader *ld, const char *s, size_t n, uint32_t line,
-                             uint32_t col, rk_value **out)
+static rk_status binary_value(loader *ld, const char *s, size_t n, uint32_t line, uint32_t col,
+                              rk_value **out)
 {
     unsigned char *bytes;
     size_t len;
@@ -191,11 +191,11 @@ static rk_status make_scalar(loader *ld, const yaml_event_t *ev, rk_value **out)
                 ok = r.type == RK_NULL;
             if (!ok) {
                 rk_yaml_describe_text(s, n, text, sizeof text);
-                const char *rtag = r.type == RK_INT ? "!!int"
+                const char *rtag = r.type == RK_INT     ? "!!int"
                                    : r.type == RK_FLOAT ? "!!float"
-                                   : r.type == RK_BOOL ? "!!bool"
-                                   : r.type == RK_NULL ? "!!null"
-                                                       : "!!str";
+                                   : r.type == RK_BOOL  ? "!!bool"
+                                   : r.type == RK_NULL  ? "!!null"
+                                                        : "!!str";
                 return rk_yaml_fail_at(ld, RK_ERR_PARSE, line, col, "cannot decode %s `%s` as a %s",
                                        rtag, text, short_tag(tag, tagbuf, sizeof tagbuf));
             }
@@ -318,8 +318,7 @@ static rk_status on_scalar(loader *ld, const yaml_event_t *ev)
     if (expecting_key(ld) && ev->data.scalar.length == 2 &&
         memcmp(ev->data.scalar.value, "<<", 2) == 0) {
         const char *tag = (const char *)ev->data.scalar.tag;
-        merge_key = tag ? strcmp(tag, TAG_PREFIX "merge") == 0
-                        : ev->data.scalar.plain_implicit;
+        merge_key = tag ? strcmp(tag, TAG_PREFIX "merge") == 0 : ev->data.scalar.plain_implicit;
     }
     rk_value *v;
     rk_status st = make_scalar(ld, ev, &v);
@@ -397,8 +396,8 @@ static rk_status parser_error(loader *ld, const yaml_parser_t *p)
     return rk_yaml_fail_at(ld, RK_ERR_PARSE, line, col, "%s%s", problem, hint);
 }
 
-rk_status rk_yaml_load(const char *buf, size_t len, const char *filename,
-                       const rk_yaml_opts *opts, rk_value **docs_out, rk_error *err)
+rk_status rk_yaml_load(const char *buf, size_t len, const char *filename, const rk_yaml_opts *opts,
+                       rk_value **docs_out, rk_error *err)
 {
     loader ld;
     memset(&ld, 0, sizeof ld);
@@ -440,21 +439,11 @@ rk_status rk_yaml_load(const char *buf, size_t len, const char *filename,
         uint32_t col = (uint32_t)ev.start_mark.column + 1;
         rk_value *node;
         switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = 1;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            ld.root = NULL;
-            break;
-        case YAML_DOCUMENT_END_EVENT:
-            st = end_document(&ld);
-            break;
-        case YAML_SCALAR_EVENT:
-            st = on_scalar(&ld, &ev);
-            break;
-        case YAML_ALIAS_EVENT:
-            st = on_alias(&ld, &ev);
-            break;
+        case YAML_STREAM_END_EVENT: done = 1; break;
+        case YAML_DOCUMENT_START_EVENT: ld.root = NULL; break;
+        case YAML_DOCUMENT_END_EVENT: st = end_document(&ld); break;
+        case YAML_SCALAR_EVENT: st = on_scalar(&ld, &ev); break;
+        case YAML_ALIAS_EVENT: st = on_alias(&ld, &ev); break;
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             node = ev.type == YAML_SEQUENCE_START_EVENT ? rk_seq_new() : rk_map_new();
@@ -468,8 +457,7 @@ rk_status rk_yaml_load(const char *buf, size_t len, const char *filename,
                 rk_value_free(node);
                 st = rk_yaml_fail_at(&ld, RK_ERR_PARSE, line, col,
                                      "a %s cannot be used as a map key",
-                                     ev.type == YAML_SEQUENCE_START_EVENT ? "sequence"
-                                                                          : "mapping");
+                                     ev.type == YAML_SEQUENCE_START_EVENT ? "sequence" : "mapping");
                 break;
             }
             st = push_frame(&ld, node,
@@ -477,11 +465,8 @@ rk_status rk_yaml_load(const char *buf, size_t len, const char *filename,
                                                                  : ev.data.mapping_start.anchor);
             break;
         case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            st = pop_frame(&ld);
-            break;
-        default:
-            break;
+        case YAML_MAPPING_END_EVENT: st = pop_frame(&ld); break;
+        default: break;
         }
         yaml_event_delete(&ev);
     }
@@ -501,4 +486,3 @@ rk_status rk_yaml_load(const char *buf, size_t len, const char *filename,
     *docs_out = ld.docs;
     return RK_OK;
 }
-

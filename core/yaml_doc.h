@@ -71,8 +71,8 @@ typedef struct {
 /* Parses buf (len bytes, need not be NUL-terminated) into *docs_out, a new RK_SEQ of
  * documents owned by the caller. filename is only used in messages and may be NULL;
  * opts may be NULL. On failure *docs_out is NULL and err says what and where. */
-rk_status rk_yaml_load(const char *buf, size_t len, const char *filename,
-                       const rk_yaml_opts *opts, rk_value **docs_out, rk_error *err);
+rk_status rk_yaml_load(const char *buf, size_t len, const char *filename, const rk_yaml_opts *opts,
+                       rk_value **docs_out, rk_error *err);
 
 /* Appends one document to out (no "---" marker). Fails with RK_ERR_INVALID for
  * trees deeper than RK_MAX_DEPTH. */

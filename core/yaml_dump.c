@@ -36,7 +36,7 @@ static int printable_cp(uint32_t cp)
 
 typedef struct {
     int valid_utf8;
-    int printable;   /* every char printable or tab (no newline) */
+    int printable;    /* every char printable or tab (no newline) */
     int multiline_ok; /* every char printable, tab or newline, and at least one newline */
     int has_newline;
     int has_backslash_or_dquote;
@@ -108,7 +108,8 @@ static int plain_ok(const char *s, size_t n)
     unsigned char c0 = (unsigned char)s[0];
     if (strchr("?:,[]{}#&*!|>'\"%@`", c0))
         return 0;
-    if (c0 == '-' && (n == 1 || s[1] == ' ' || s[1] == '\t' || (n >= 3 && s[1] == '-' && s[2] == '-')))
+    if (c0 == '-' &&
+        (n == 1 || s[1] == ' ' || s[1] == '\t' || (n >= 3 && s[1] == '-' && s[2] == '-')))
         return 0;
     if (n >= 3 && memcmp(s, "...", 3) == 0)
         return 0;
@@ -288,9 +289,7 @@ static void emit_scalar(dumper *d, const rk_value *v, size_t block_indent)
     char tmp[64];
     size_t n;
     switch (v->type) {
-    case RK_NULL:
-        rk_buf_append(d->b, "null", 4);
-        break;
+    case RK_NULL: rk_buf_append(d->b, "null", 4); break;
     case RK_BOOL:
         if (v->as.boolean)
             rk_buf_append(d->b, "true", 4);
@@ -309,12 +308,8 @@ static void emit_scalar(dumper *d, const rk_value *v, size_t block_indent)
         if (emit_string(d->b, v->as.str.ptr, v->as.str.len, block_indent))
             return;
         break;
-    case RK_SEQ:
-        rk_buf_append(d->b, "[]", 2);
-        break;
-    case RK_MAP:
-        rk_buf_append(d->b, "{}", 2);
-        break;
+    case RK_SEQ: rk_buf_append(d->b, "[]", 2); break;
+    case RK_MAP: rk_buf_append(d->b, "{}", 2); break;
     }
     rk_buf_putc(d->b, '\n');
 }

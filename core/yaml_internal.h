@@ -12,7 +12,10 @@
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
-static inline int is_digit(int c) { return c >= '0' && c <= '9'; }
+static inline int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* ---- scalar resolution (yaml_resolve.c) ------------------------------------------- */
 
@@ -26,8 +29,7 @@ typedef struct {
 
 /* How an untagged plain scalar reads under kubectl's rules, and under PyYAML's. */
 void rk_yaml_resolve_plain(const char *s, size_t n, scalar_res *r);
-void rk_yaml_resolve_pyyaml(const rk_pyyaml_resolver *res, const char *s, size_t n,
-                            scalar_res *r);
+void rk_yaml_resolve_pyyaml(const rk_pyyaml_resolver *res, const char *s, size_t n, scalar_res *r);
 /* The text kubectl makes of a float map key (strconv.FormatFloat(f, 'g', -1, 32)). */
 size_t rk_yaml_go_float32_key(double d, char *out, size_t size);
 
@@ -35,8 +37,8 @@ size_t rk_yaml_go_float32_key(double d, char *out, size_t size);
 
 typedef struct {
     rk_value *src;
-    size_t at;     /* member index where the merged keys go */
-    int from_alias; /* src is a fresh alias copy: its members can be moved, not copied */
+    size_t at;          /* member index where the merged keys go */
+    int from_alias;     /* src is a fresh alias copy: its members can be moved, not copied */
     uint32_t line, col; /* of the << key */
 } merge_src;
 
@@ -76,8 +78,8 @@ typedef struct {
 } loader;
 
 /* "FILE:LINE:COL: message" into ld->err; returns code. */
-rk_status rk_yaml_fail_at(loader *ld, rk_status code, uint32_t line, uint32_t col,
-                          const char *fmt, ...)
+rk_status rk_yaml_fail_at(loader *ld, rk_status code, uint32_t line, uint32_t col, const char *fmt,
+                          ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
@@ -92,8 +94,7 @@ rk_status rk_yaml_grave_add(loader *ld, rk_value *v);
  * limit; NULL with *st set when a limit is hit or memory runs out. */
 rk_value *rk_yaml_copy_limited(loader *ld, const rk_value *v, size_t depth, rk_status *st);
 /* Puts a finished node where it belongs (see yaml_merge.c); takes ownership of v. */
-rk_status rk_yaml_attach(loader *ld, rk_value *v, int anchored, int from_alias,
-                         int merge_key);
+rk_status rk_yaml_attach(loader *ld, rk_value *v, int anchored, int from_alias, int merge_key);
 /* Puts the keys of the frame's `<<` sources into its map, once the map is complete. */
 rk_status rk_yaml_apply_merges(loader *ld, frame *fr);
 

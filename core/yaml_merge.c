@@ -10,8 +10,7 @@
 
 #define MAP_INDEX_THRESHOLD 8
 
-rk_value *rk_yaml_copy_limited(loader *ld, const rk_value *v, size_t depth,
-                               rk_status *st)
+rk_value *rk_yaml_copy_limited(loader *ld, const rk_value *v, size_t depth, rk_status *st)
 {
     if (++ld->alias_nodes > ld->max_alias_nodes) {
         *st = rk_yaml_fail_at(ld, RK_ERR_LIMIT, ld->copy_line, ld->copy_col,
@@ -130,12 +129,8 @@ static rk_status key_text(loader *ld, rk_value *k, int anchored, char **out, siz
     case RK_BOOL:
         n = (size_t)snprintf(tmp, sizeof tmp, "%s", k->as.boolean ? "true" : "false");
         break;
-    case RK_INT:
-        n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, k->as.integer);
-        break;
-    case RK_FLOAT:
-        n = rk_yaml_go_float32_key(k->as.number, tmp, sizeof tmp);
-        break;
+    case RK_INT: n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, k->as.integer); break;
+    case RK_FLOAT: n = rk_yaml_go_float32_key(k->as.number, tmp, sizeof tmp); break;
     case RK_NULL:
         return rk_yaml_fail_at(ld, RK_ERR_PARSE, k->line, k->col,
                                "map key is null, which Kubernetes cannot represent; quote it if "
@@ -175,8 +170,8 @@ static rk_status index_member(loader *ld, frame *fr, size_t idx)
         return RK_OK;
     if (!fr->index.cap) {
         for (size_t i = 0; i < map->as.map.len; i++)
-            if (rk_keyset_add(&fr->index, map->as.map.items[i].key,
-                              map->as.map.items[i].key_len, i) != 0)
+            if (rk_keyset_add(&fr->index, map->as.map.items[i].key, map->as.map.items[i].key_len,
+                              i) != 0)
                 return rk_yaml_nomem(ld);
         return RK_OK;
     }
@@ -200,8 +195,7 @@ static int valid_merge_source(const rk_value *v)
 
 /* Puts a finished node where it belongs: document root, sequence item, map key, map
  * value or merge source. Takes ownership of v in every case. */
-rk_status rk_yaml_attach(loader *ld, rk_value *v, int anchored, int from_alias,
-                         int merge_key)
+rk_status rk_yaml_attach(loader *ld, rk_value *v, int anchored, int from_alias, int merge_key)
 {
     if (ld->nframes == 0) {
         ld->root = v;
@@ -227,8 +221,8 @@ rk_status rk_yaml_attach(loader *ld, rk_value *v, int anchored, int from_alias,
                     char text[64];
                     rk_yaml_describe_text(fr->key, fr->key_len, text, sizeof text);
                     st = rk_yaml_fail_at(ld, RK_ERR_PARSE, line, col,
-                                 "mapping key \"%s\" already defined at line %" PRIu32, text,
-                                         parent->as.map.items[prev].key_line);
+                                         "mapping key \"%s\" already defined at line %" PRIu32,
+                                         text, parent->as.map.items[prev].key_line);
                     free(fr->key);
                     fr->key = NULL;
                 }
@@ -248,8 +242,9 @@ rk_status rk_yaml_attach(loader *ld, rk_value *v, int anchored, int from_alias,
     if (fr->key_is_merge) {
         fr->key_is_merge = 0;
         if (!valid_merge_source(v)) {
-            rk_status st = rk_yaml_fail_at(ld, RK_ERR_PARSE, v->line, v->col,
-                                   "map merge requires map or sequence of maps as the value");
+            rk_status st =
+                rk_yaml_fail_at(ld, RK_ERR_PARSE, v->line, v->col,
+                                "map merge requires map or sequence of maps as the value");
             rk_value_free(v);
             return st;
         }
@@ -384,4 +379,3 @@ rk_status rk_yaml_apply_merges(loader *ld, frame *fr)
     fr->nmerges = 0;
     return st;
 }
-

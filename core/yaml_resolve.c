@@ -20,22 +20,25 @@ typedef struct {
 } special_scalar;
 
 static const special_scalar SPECIALS[] = {
-    {"y", 1, RK_BOOL, 1},      {"Y", 1, RK_BOOL, 1},      {"n", 1, RK_BOOL, 0},
-    {"N", 1, RK_BOOL, 0},      {"~", 1, RK_NULL, 0},      {"on", 2, RK_BOOL, 1},
-    {"On", 2, RK_BOOL, 1},     {"ON", 2, RK_BOOL, 1},     {"no", 2, RK_BOOL, 0},
-    {"No", 2, RK_BOOL, 0},     {"NO", 2, RK_BOOL, 0},     {"yes", 3, RK_BOOL, 1},
-    {"Yes", 3, RK_BOOL, 1},    {"YES", 3, RK_BOOL, 1},    {"off", 3, RK_BOOL, 0},
-    {"Off", 3, RK_BOOL, 0},    {"OFF", 3, RK_BOOL, 0},    {"true", 4, RK_BOOL, 1},
-    {"True", 4, RK_BOOL, 1},   {"TRUE", 4, RK_BOOL, 1},   {"null", 4, RK_NULL, 0},
-    {"Null", 4, RK_NULL, 0},   {"NULL", 4, RK_NULL, 0},   {".nan", 4, RK_FLOAT, 0},
-    {".NaN", 4, RK_FLOAT, 0},  {".NAN", 4, RK_FLOAT, 0},  {".inf", 4, RK_FLOAT, 1},
-    {".Inf", 4, RK_FLOAT, 1},  {".INF", 4, RK_FLOAT, 1},  {"false", 5, RK_BOOL, 0},
-    {"False", 5, RK_BOOL, 0},  {"FALSE", 5, RK_BOOL, 0},  {"+.inf", 5, RK_FLOAT, 1},
-    {"+.Inf", 5, RK_FLOAT, 1}, {"+.INF", 5, RK_FLOAT, 1}, {"-.inf", 5, RK_FLOAT, -1},
+    {"y", 1, RK_BOOL, 1},       {"Y", 1, RK_BOOL, 1},       {"n", 1, RK_BOOL, 0},
+    {"N", 1, RK_BOOL, 0},       {"~", 1, RK_NULL, 0},       {"on", 2, RK_BOOL, 1},
+    {"On", 2, RK_BOOL, 1},      {"ON", 2, RK_BOOL, 1},      {"no", 2, RK_BOOL, 0},
+    {"No", 2, RK_BOOL, 0},      {"NO", 2, RK_BOOL, 0},      {"yes", 3, RK_BOOL, 1},
+    {"Yes", 3, RK_BOOL, 1},     {"YES", 3, RK_BOOL, 1},     {"off", 3, RK_BOOL, 0},
+    {"Off", 3, RK_BOOL, 0},     {"OFF", 3, RK_BOOL, 0},     {"true", 4, RK_BOOL, 1},
+    {"True", 4, RK_BOOL, 1},    {"TRUE", 4, RK_BOOL, 1},    {"null", 4, RK_NULL, 0},
+    {"Null", 4, RK_NULL, 0},    {"NULL", 4, RK_NULL, 0},    {".nan", 4, RK_FLOAT, 0},
+    {".NaN", 4, RK_FLOAT, 0},   {".NAN", 4, RK_FLOAT, 0},   {".inf", 4, RK_FLOAT, 1},
+    {".Inf", 4, RK_FLOAT, 1},   {".INF", 4, RK_FLOAT, 1},   {"false", 5, RK_BOOL, 0},
+    {"False", 5, RK_BOOL, 0},   {"FALSE", 5, RK_BOOL, 0},   {"+.inf", 5, RK_FLOAT, 1},
+    {"+.Inf", 5, RK_FLOAT, 1},  {"+.INF", 5, RK_FLOAT, 1},  {"-.inf", 5, RK_FLOAT, -1},
     {"-.Inf", 5, RK_FLOAT, -1}, {"-.INF", 5, RK_FLOAT, -1},
 };
 
-static int to_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+static int to_lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
 
 static int lookup_special(const char *s, size_t n, scalar_res *r)
 {
@@ -359,8 +362,7 @@ static int pyyaml_int_base(const char *t, int base, int64_t *out)
     return 1;
 }
 
-void rk_yaml_resolve_pyyaml(const rk_pyyaml_resolver *res, const char *s, size_t n,
-                            scalar_res *r)
+void rk_yaml_resolve_pyyaml(const rk_pyyaml_resolver *res, const char *s, size_t n, scalar_res *r)
 {
     memset(r, 0, sizeof *r);
     r->type = RK_STRING;
@@ -391,7 +393,8 @@ void rk_yaml_resolve_pyyaml(const rk_pyyaml_resolver *res, const char *s, size_t
             ok = pyyaml_int_base(t + 1, 8, &v);
         } else if (strchr(t, ':')) {
             ok = 1;
-            for (char *part = strtok_r(t, ":", &save); part && ok; part = strtok_r(NULL, ":", &save)) {
+            for (char *part = strtok_r(t, ":", &save); part && ok;
+                 part = strtok_r(NULL, ":", &save)) {
                 int64_t d;
                 ok = pyyaml_int_base(part, 10, &d) && v <= (INT64_MAX - d) / 60;
                 if (ok)
@@ -496,4 +499,3 @@ size_t rk_yaml_go_float32_key(double d, char *out, size_t size)
     buf[k] = '\0';
     return (size_t)snprintf(out, size, "%s", buf);
 }
-

@@ -57,13 +57,10 @@ int rk_http_retryable(int repeatable, rk_net_failure failure, long status)
         return 0;
     switch (failure) {
     case RK_NET_CONNECT:
-    case RK_NET_BROKEN:
-        return 1;
+    case RK_NET_BROKEN: return 1;
     case RK_NET_OK:
-        return status == 429 || status == 500 || status == 502 || status == 503 ||
-               status == 504;
-    default:
-        return 0;
+        return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+    default: return 0;
     }
 }
 
@@ -164,7 +161,8 @@ rk_status rk_http_set_token(rk_http *h, const char *token, rk_error *err)
      * token would add header lines of its own. */
     for (const unsigned char *p = (const unsigned char *)token; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
-            return rk_error_set(err, RK_ERR_INVALID, "the bearer token contains a control "
+            return rk_error_set(err, RK_ERR_INVALID,
+                                "the bearer token contains a control "
                                 "character; refusing to send it");
     size_t n = strlen(token) + 32;
     h->auth_header = malloc(n);
@@ -174,8 +172,8 @@ rk_status rk_http_set_token(rk_http *h, const char *token, rk_error *err)
     return RK_OK;
 }
 
-rk_status rk_http_set_client_cert(rk_http *h, const void *cert, size_t cert_len,
-                                  const void *key, size_t key_len, rk_error *err)
+rk_status rk_http_set_client_cert(rk_http *h, const void *cert, size_t cert_len, const void *key,
+                                  size_t key_len, rk_error *err)
 {
     if (dup_blob(&h->cert_blob, cert, cert_len) || dup_blob(&h->key_blob, key, key_len))
         return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
@@ -221,10 +219,10 @@ rk_status rk_http_new(const rk_http_options *o, rk_http **out, rk_error *err)
     h->insecure = o->insecure;
     h->verbose = o->verbose;
     h->log = o->log ? o->log : stderr;
-    h->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
-                                                      : DEFAULT_CONNECT_TIMEOUT_MS;
+    h->connect_timeout_ms =
+        o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     h->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-    h->max_retries = o->max_retries > 0 ? o->max_retries
+    h->max_retries = o->max_retries > 0   ? o->max_retries
                      : o->max_retries < 0 ? 0
                                           : DEFAULT_MAX_RETRIES;
     h->seed = (unsigned int)time(NULL) ^ (unsigned int)(size_t)h;
@@ -543,9 +541,7 @@ static rk_net_failure classify(xfer *x, CURLcode rc, char *msg, size_t size)
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_CLIENTCERT:
-    case CURLE_USE_SSL_FAILED:
-        snprintf(msg, size, "%s", detail);
-        return RK_NET_TLS;
+    case CURLE_USE_SSL_FAILED: snprintf(msg, size, "%s", detail); return RK_NET_TLS;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
@@ -554,9 +550,7 @@ static rk_net_failure classify(xfer *x, CURLcode rc, char *msg, size_t size)
     case CURLE_HTTP2_STREAM:
         snprintf(msg, size, "connection dropped: %s", detail);
         return RK_NET_BROKEN;
-    default:
-        snprintf(msg, size, "%s", detail);
-        return RK_NET_OTHER;
+    default: snprintf(msg, size, "%s", detail); return RK_NET_OTHER;
     }
 }
 
@@ -568,8 +562,8 @@ static void log_attempt(xfer *x, double secs, const char *outcome, double retry_
     char retry[64] = "";
     if (retry_in >= 0)
         snprintf(retry, sizeof retry, "; retrying in %.2f s", retry_in);
-    fprintf(h->log, "rigelk8s: %s %s%s -> %s (%.1f ms, %s%s%s)%s\n", x->req->method,
-            h->url_base, x->req->path, outcome, secs * 1000,
+    fprintf(h->log, "rigelk8s: %s %s%s -> %s (%.1f ms, %s%s%s)%s\n", x->req->method, h->url_base,
+            x->req->path, outcome, secs * 1000,
             version == CURL_HTTP_VERSION_2_0 ? "HTTP/2" : "HTTP/1.1",
             h->auth_header ? ", Authorization: Bearer <redacted>" : "",
             h->username ? ", basic auth <redacted>" : "", retry);
@@ -612,8 +606,8 @@ static void finish_attempt(xfer *x, CURLcode rc)
     } else {
         char msg[400];
         r->failure = classify(x, rc, msg, sizeof msg);
-        rk_error_set(&r->err, r->failure == RK_NET_TIMEOUT ? RK_ERR_TIMEOUT : RK_ERR_NETWORK,
-                     "%s", msg);
+        rk_error_set(&r->err, r->failure == RK_NET_TIMEOUT ? RK_ERR_TIMEOUT : RK_ERR_NETWORK, "%s",
+                     msg);
         long code = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
         r->status = code;
@@ -631,10 +625,9 @@ static void finish_attempt(xfer *x, CURLcode rc)
         snprintf(outcome, sizeof outcome, "failed: %s", r->err.msg);
     double delay = -1;
     if (retry) {
-        delay = rk_http_backoff(r->attempts, r->status == 429 || r->status == 503
-                                                 ? r->retry_after
-                                                 : -1,
-                                next_random(h) / 65535.0);
+        delay =
+            rk_http_backoff(r->attempts, r->status == 429 || r->status == 503 ? r->retry_after : -1,
+                            next_random(h) / 65535.0);
         x->not_before = t + delay;
         x->state = XF_WAITING;
     } else {
@@ -695,8 +688,7 @@ void rk_http_x_release(xfer *x)
     x->headers = NULL;
 }
 
-rk_status rk_http_do(rk_http *h, const rk_http_request *req, rk_http_response *resp,
-                     rk_error *err)
+rk_status rk_http_do(rk_http *h, const rk_http_request *req, rk_http_response *resp, rk_error *err)
 {
     rk_status st = rk_http_do_many(h, req, resp, 1, 1, err);
     if (st != RK_OK)
@@ -711,8 +703,8 @@ rk_status rk_http_do(rk_http *h, const rk_http_request *req, rk_http_response *r
 
 /* ---- streams ---------------------------------------------------------------------- */
 
-rk_status rk_http_stream_open(rk_http *h, const rk_http_request *req, rk_http_sink sink,
-                              void *ud, rk_http_stream **out, rk_error *err)
+rk_status rk_http_stream_open(rk_http *h, const rk_http_request *req, rk_http_sink sink, void *ud,
+                              rk_http_stream **out, rk_error *err)
 {
     *out = NULL;
     rk_http_stream *s = calloc(1, sizeof *s);
@@ -739,8 +731,7 @@ rk_status rk_http_stream_open(rk_http *h, const rk_http_request *req, rk_http_si
         return st;
     }
     if (h->verbose) {
-        fprintf(h->log, "rigelk8s: %s %s%s (stream opened)\n", req->method, h->url_base,
-                req->path);
+        fprintf(h->log, "rigelk8s: %s %s%s (stream opened)\n", req->method, h->url_base, req->path);
         fflush(h->log);
     }
     *out = s;

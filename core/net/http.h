@@ -23,43 +23,43 @@ typedef struct rk_http_group rk_http_group;
 typedef struct rk_http_batch rk_http_batch;
 
 typedef struct {
-    const char *server;          /* "https://host:port[/prefix]", required */
-    const char *ca_file;         /* PEM bundle on disk */
-    const void *ca_data;         /* PEM bundle in memory (CURLOPT_CAINFO_BLOB) */
+    const char *server;  /* "https://host:port[/prefix]", required */
+    const char *ca_file; /* PEM bundle on disk */
+    const void *ca_data; /* PEM bundle in memory (CURLOPT_CAINFO_BLOB) */
     size_t ca_data_len;
-    const char *cert_file, *key_file;       /* client certificate on disk */
-    const void *cert_data, *key_data;       /* client certificate in memory */
+    const char *cert_file, *key_file; /* client certificate on disk */
+    const void *cert_data, *key_data; /* client certificate in memory */
     size_t cert_data_len, key_data_len;
-    int insecure;                /* skip TLS verification */
-    const char *tls_server_name; /* SNI and the name the certificate must carry */
-    const char *proxy;           /* proxy URL, or NULL for the environment's */
-    const char *username, *password;        /* basic auth */
-    const char *token;           /* bearer token */
-    long connect_timeout_ms;     /* 0: 10 s */
-    long timeout_ms;             /* whole request, 0: 30 s; streams have none */
-    int max_retries;             /* extra attempts for repeatable requests; 0: 5, <0: none */
-    int verbose;                 /* log every request to log */
-    FILE *log;                   /* NULL: stderr */
-    rk_http_group *group;        /* NULL: a multi handle of its own; else the group's
+    int insecure;                    /* skip TLS verification */
+    const char *tls_server_name;     /* SNI and the name the certificate must carry */
+    const char *proxy;               /* proxy URL, or NULL for the environment's */
+    const char *username, *password; /* basic auth */
+    const char *token;               /* bearer token */
+    long connect_timeout_ms;         /* 0: 10 s */
+    long timeout_ms;                 /* whole request, 0: 30 s; streams have none */
+    int max_retries;                 /* extra attempts for repeatable requests; 0: 5, <0: none */
+    int verbose;                     /* log every request to log */
+    FILE *log;                       /* NULL: stderr */
+    rk_http_group *group;            /* NULL: a multi handle of its own; else the group's
                                     (borrowed; the group lives until its last client) */
 } rk_http_options;
 
 typedef struct {
-    const char *method;          /* "GET", "POST", ... */
-    const char *path;            /* path and query, beginning with '/' */
-    const char *content_type;    /* of body; NULL when there is none */
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* path and query, beginning with '/' */
+    const char *content_type; /* of body; NULL when there is none */
     const char *body;
     size_t body_len;
-    const char *accept;          /* NULL: application/json */
-    int repeatable;              /* safe to send twice: enables retries */
-    long timeout_ms;             /* 0: the client's; -1: none */
+    const char *accept; /* NULL: application/json */
+    int repeatable;     /* safe to send twice: enables retries */
+    long timeout_ms;    /* 0: the client's; -1: none */
 } rk_http_request;
 
 /* Why a request got no HTTP response. */
 typedef enum {
     RK_NET_OK = 0,
-    RK_NET_CONNECT,     /* refused, unreachable, DNS */
-    RK_NET_TLS,         /* handshake, certificate or key problem */
+    RK_NET_CONNECT, /* refused, unreachable, DNS */
+    RK_NET_TLS,     /* handshake, certificate or key problem */
     RK_NET_TIMEOUT,
     RK_NET_BROKEN,      /* connection dropped mid-transfer */
     RK_NET_INTERRUPTED, /* Ctrl-C */
@@ -67,14 +67,14 @@ typedef enum {
 } rk_net_failure;
 
 typedef struct {
-    long status;              /* HTTP status; 0 when no response arrived */
-    rk_buf body;              /* the body of the last attempt */
+    long status; /* HTTP status; 0 when no response arrived */
+    rk_buf body; /* the body of the last attempt */
     char content_type[128];
-    double retry_after;       /* seconds from Retry-After, -1 when absent */
-    rk_net_failure failure;   /* RK_NET_OK when a response arrived (any status) */
-    rk_error err;             /* failure description when failure != RK_NET_OK */
+    double retry_after;     /* seconds from Retry-After, -1 when absent */
+    rk_net_failure failure; /* RK_NET_OK when a response arrived (any status) */
+    rk_error err;           /* failure description when failure != RK_NET_OK */
     int attempts;
-    double seconds;           /* from the first attempt to the end */
+    double seconds; /* from the first attempt to the end */
 } rk_http_response;
 
 rk_status rk_http_new(const rk_http_options *opts, rk_http **out, rk_error *err);
@@ -82,8 +82,8 @@ void rk_http_free(rk_http *h);
 
 /* Replaces the bearer token or the client certificate (fresh exec credentials). */
 rk_status rk_http_set_token(rk_http *h, const char *token, rk_error *err);
-rk_status rk_http_set_client_cert(rk_http *h, const void *cert, size_t cert_len,
-                                  const void *key, size_t key_len, rk_error *err);
+rk_status rk_http_set_client_cert(rk_http *h, const void *cert, size_t cert_len, const void *key,
+                                  size_t key_len, rk_error *err);
 
 /* The server URL requests go to (the real one, for messages). */
 const char *rk_http_server(const rk_http *h);
@@ -94,8 +94,7 @@ void rk_http_response_free(rk_http_response *r);
 /* Performs one request, retrying when it may. Returns RK_OK whenever an HTTP response
  * arrived, whatever its status; RK_ERR_NETWORK / RK_ERR_TIMEOUT otherwise (details in
  * resp->failure and resp->err, copied to err). */
-rk_status rk_http_do(rk_http *h, const rk_http_request *req, rk_http_response *resp,
-                     rk_error *err);
+rk_status rk_http_do(rk_http *h, const rk_http_request *req, rk_http_response *resp, rk_error *err);
 
 /* Performs n requests with at most concurrency in flight (0: 16); resps[i] answers
  * reqs[i]. Every request runs to its own end: one failure never stops the others.
@@ -113,8 +112,8 @@ typedef rk_status (*rk_http_sink)(void *ud, const char *data, size_t len, rk_err
 /* Starts a streamed GET that runs alongside everything else. Not retried: the caller
  * decides how to resume. The sink gets only the body of a 2xx answer; any other body is
  * kept in the stream's response. */
-rk_status rk_http_stream_open(rk_http *h, const rk_http_request *req, rk_http_sink sink,
-                              void *ud, rk_http_stream **out, rk_error *err);
+rk_status rk_http_stream_open(rk_http *h, const rk_http_request *req, rk_http_sink sink, void *ud,
+                              rk_http_stream **out, rk_error *err);
 /* Non-zero once the stream ended (server closed, dropped, failed or aborted). */
 int rk_http_stream_done(const rk_http_stream *s);
 /* The result of an ended stream (status, failure, error body). Borrowed. */
@@ -156,8 +155,7 @@ unsigned long rk_http_news(const rk_http *h);
 /* Queues n requests (at most concurrency in flight, 0: 16); resps[i] answers reqs[i].
  * reqs and resps are borrowed until the batch is freed. Nothing is sent until a step. */
 rk_status rk_http_batch_start(rk_http *h, const rk_http_request *reqs, rk_http_response *resps,
-                              size_t n, size_t concurrency, rk_http_batch **out,
-                              rk_error *err);
+                              size_t n, size_t concurrency, rk_http_batch **out, rk_error *err);
 /* Moves the batch along without waiting. Returns 1 once every request has ended, else
  * 0 with *wake set to the monotonic time (seconds, as rk_http_now) at which a retry is
  * due, or 0 when none is. Ctrl-C ends the unfinished requests as RK_NET_INTERRUPTED. */

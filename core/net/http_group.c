@@ -20,8 +20,7 @@ double rk_http_now(void)
 }
 
 rk_status rk_http_batch_start(rk_http *h, const rk_http_request *reqs, rk_http_response *resps,
-                              size_t n, size_t concurrency, rk_http_batch **out,
-                              rk_error *err)
+                              size_t n, size_t concurrency, rk_http_batch **out, rk_error *err)
 {
     *out = NULL;
     rk_http_batch *b = calloc(1, sizeof *b);

@@ -9,15 +9,15 @@
 #include "http.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
-#define DEFAULT_TIMEOUT_MS 30000L
-#define DEFAULT_MAX_RETRIES 5
-#define DEFAULT_CONCURRENCY 16
+#define DEFAULT_TIMEOUT_MS         30000L
+#define DEFAULT_MAX_RETRIES        5
+#define DEFAULT_CONCURRENCY        16
 /* Connection failures are retried less: an unreachable cluster should be reported
  * within a second, not after the full backoff ladder. */
 #define CONNECT_MAX_RETRIES 2
 /* How often a wait wakes up to look at Ctrl-C. */
 #define POLL_SLICE_MS 100
-#define POOL_MAX 64
+#define POOL_MAX      64
 
 enum xfer_state { XF_IDLE, XF_WAITING, XF_RUNNING, XF_DONE };
 
@@ -53,7 +53,7 @@ struct rk_http_group {
 };
 
 struct rk_http {
-    CURLM *multi;       /* its own, or its group's */
+    CURLM *multi; /* its own, or its group's */
     rk_http_group *group;
     unsigned long news; /* see rk_http_news */
     CURLSH *share;

@@ -49,8 +49,7 @@ void rk_kube_set_error(rk_kube_error *kerr, long code, const char *reason, int e
     va_end(ap);
 }
 
-void rk_kube_error_from(rk_kube_error *kerr, const rk_error *err, const char *reason,
-                        int exit_code)
+void rk_kube_error_from(rk_kube_error *kerr, const rk_error *err, const char *reason, int exit_code)
 {
     rk_kube_set_error(kerr, 0, reason, exit_code, "%s", err->msg);
 }
@@ -183,13 +182,14 @@ static const char *ca_source(const rk_kubeconfig *kc, char *buf, size_t size)
     else if (kc->ca_file)
         snprintf(buf, size, "certificate-authority %s", kc->ca_file);
     else
-        snprintf(buf, size, "the system CA bundle (cluster \"%s\" in %s sets no "
-                 "certificate-authority)", kc->cluster_name ? kc->cluster_name : "?", kc->path);
+        snprintf(buf, size,
+                 "the system CA bundle (cluster \"%s\" in %s sets no "
+                 "certificate-authority)",
+                 kc->cluster_name ? kc->cluster_name : "?", kc->path);
     return buf;
 }
 
-void rk_kube_transport_error(const rk_kube *k, const rk_http_response *resp,
-                             rk_kube_error *kerr)
+void rk_kube_transport_error(const rk_kube *k, const rk_http_response *resp, rk_kube_error *kerr)
 {
     const rk_kubeconfig *kc = k->kc;
     const char *server = kc->server;
@@ -205,10 +205,11 @@ void rk_kube_transport_error(const rk_kube *k, const rk_http_response *resp,
         const char *m = resp->err.msg;
         int verify = strstr(m, "certificate") && !strstr(m, "client");
         if (verify)
-            rk_kube_set_error(kerr, 0, "TLSError", RK_EXIT_UNREACHABLE,
-                     "TLS with %s failed (context \"%s\"): the server's certificate is not "
-                              "trusted by %s: %s", server, kc->context,
-                              ca_source(kc, ca, sizeof ca), m);
+            rk_kube_set_error(
+                kerr, 0, "TLSError", RK_EXIT_UNREACHABLE,
+                "TLS with %s failed (context \"%s\"): the server's certificate is not "
+                "trusted by %s: %s",
+                server, kc->context, ca_source(kc, ca, sizeof ca), m);
         else
             rk_kube_set_error(kerr, 0, "TLSError", RK_EXIT_UNREACHABLE,
                               "TLS with %s failed (context \"%s\"): %s", server, kc->context, m);
@@ -221,7 +222,8 @@ void rk_kube_transport_error(const rk_kube *k, const rk_http_response *resp,
         rk_kube_set_error(kerr, 0, "Timeout", RK_EXIT_UNREACHABLE,
                           "%s (context \"%s\") did not answer within the request timeout of %gs; "
                           "raise it with --request-timeout or RIGELK8S_REQUEST_TIMEOUT "
-                 "(k8s.connect{timeout = ...} in scripts)", server, kc->context, k->timeout_s);
+                          "(k8s.connect{timeout = ...} in scripts)",
+                          server, kc->context, k->timeout_s);
         break;
     case RK_NET_INTERRUPTED:
         rk_kube_set_error(kerr, 0, "Interrupted", RK_EXIT_INTERRUPTED, "interrupted");
@@ -287,7 +289,8 @@ rk_status rk_kube_connect(const rk_kube_options *o, rk_kube **out, rk_kube_error
     if (kc->insecure) {
         static int warned;
         if (!warned) {
-            fprintf(k->log, "rigelk8s: warning: TLS verification is off for cluster \"%s\" "
+            fprintf(k->log,
+                    "rigelk8s: warning: TLS verification is off for cluster \"%s\" "
                     "(insecure-skip-tls-verify in %s); the connection can be intercepted\n",
                     kc->cluster_name ? kc->cluster_name : "", kc->path);
             warned = 1;
@@ -332,8 +335,8 @@ rk_status rk_kube_authenticate(rk_kube *k, int refresh, rk_kube_error *kerr)
     if (changed || !k->authenticated) {
         if ((st = rk_http_set_token(k->http, cred->token, &err)) != RK_OK ||
             (cred->cert_data &&
-             (st = rk_http_set_client_cert(k->http, cred->cert_data, cred->cert_len,
-                                           cred->key_data, cred->key_len, &err)) != RK_OK)) {
+             (st = rk_http_set_client_cert(k->http, cred->cert_data, cred->cert_len, cred->key_data,
+                                           cred->key_len, &err)) != RK_OK)) {
             rk_kube_error_from(kerr, &err, "InternalError", RK_EXIT_FAILED);
             return st;
         }
@@ -447,8 +450,7 @@ rk_status rk_kube_path(rk_buf *out, const rk_kube_resource *res, const char *nam
     }
     if (subresource && *subresource) {
         if (!name || !*name)
-            return rk_error_set(err, RK_ERR_INVALID, "subresource %s needs a name",
-                                subresource);
+            return rk_error_set(err, RK_ERR_INVALID, "subresource %s needs a name", subresource);
         rk_buf_putc(out, '/');
         rk_url_escape(out, subresource);
     }
@@ -490,8 +492,8 @@ rk_status rk_kube_prepare(rk_kube *k, const rk_kube_call *c, rk_kube_prepared *p
     const char *ns = NULL;
     if (res->namespaced && !c->all_namespaces)
         ns = c->namespace && *c->namespace ? c->namespace : k->kc->namespace;
-    int needs_name = c->verb != RK_VERB_LIST && c->verb != RK_VERB_WATCH &&
-                     c->verb != RK_VERB_CREATE;
+    int needs_name =
+        c->verb != RK_VERB_LIST && c->verb != RK_VERB_WATCH && c->verb != RK_VERB_CREATE;
     const char *verb_name = "get";
     switch (c->verb) {
     case RK_VERB_GET:
@@ -547,8 +549,7 @@ rk_status rk_kube_prepare(rk_kube *k, const rk_kube_call *c, rk_kube_prepared *p
         if (c->body)
             h->content_type = "application/json";
         break;
-    case RK_VERB_RAW:
-        break;
+    case RK_VERB_RAW: break;
     }
     if (needs_name && (!c->name || !*c->name)) {
         rk_kube_set_error(kerr, 0, "BadRequest", RK_EXIT_FAILED, "%s %s: metadata.name is missing",
@@ -556,22 +557,21 @@ rk_status rk_kube_prepare(rk_kube *k, const rk_kube_call *c, rk_kube_prepared *p
         return RK_ERR_INVALID;
     }
     if (c->verb == RK_VERB_LIST || c->verb == RK_VERB_WATCH)
-        snprintf(p->what, sizeof p->what, "%s %s%s%s%s", verb_name, c->kind,
-                 plural_suffix(c->kind), ns ? " in namespace " : "", ns ? ns : "");
+        snprintf(p->what, sizeof p->what, "%s %s%s%s%s", verb_name, c->kind, plural_suffix(c->kind),
+                 ns ? " in namespace " : "", ns ? ns : "");
     else if (ns)
         snprintf(p->what, sizeof p->what, "%s %s %s/%s", verb_name, c->kind, ns,
                  c->name ? c->name : "");
     else
-        snprintf(p->what, sizeof p->what, "%s %s %s", verb_name, c->kind,
-                 c->name ? c->name : "");
+        snprintf(p->what, sizeof p->what, "%s %s %s", verb_name, c->kind, c->name ? c->name : "");
     rk_kube_query q = c->q;
     if (c->verb == RK_VERB_APPLY && (!q.field_manager || !*q.field_manager))
         q.field_manager = "rigelk8s";
     if (c->verb == RK_VERB_WATCH)
         q.watch = 1;
     rk_error err;
-    st = rk_kube_path(&p->path, res, ns, c->verb == RK_VERB_CREATE ? NULL : c->name,
-                      c->subresource, &q, &err);
+    st = rk_kube_path(&p->path, res, ns, c->verb == RK_VERB_CREATE ? NULL : c->name, c->subresource,
+                      &q, &err);
     if (st != RK_OK) {
         rk_kube_error_from(kerr, &err, "BadRequest", RK_EXIT_FAILED);
         rk_buf_free(&p->path);
@@ -608,16 +608,19 @@ void rk_kube_describe_failure(const rk_kube *k, const rk_kube_prepared *p,
     char *m = kerr->message + n;
     size_t room = sizeof kerr->message - n;
     if (kerr->code == 401 && kc->exec)
-        snprintf(m, room, " (the server refused the credential that the exec plugin \"%s\" of "
+        snprintf(m, room,
+                 " (the server refused the credential that the exec plugin \"%s\" of "
                  "user \"%s\" in context \"%s\" gave, also after running the plugin again; "
                  "log in again with that plugin, or check the user in %s)",
                  kc->exec->command, kc->user_name ? kc->user_name : "", kc->context, kc->path);
     else if (kerr->code == 401 && kc->token_file)
-        snprintf(m, room, " (the server refused the token in %s, the tokenFile of user \"%s\" "
-                 "in context \"%s\" in %s, also after reading it again)", kc->token_file,
-                 kc->user_name ? kc->user_name : "", kc->context, kc->path);
+        snprintf(m, room,
+                 " (the server refused the token in %s, the tokenFile of user \"%s\" "
+                 "in context \"%s\" in %s, also after reading it again)",
+                 kc->token_file, kc->user_name ? kc->user_name : "", kc->context, kc->path);
     else if (kerr->code == 401)
-        snprintf(m, room, " (the server refused the credentials of user \"%s\" in context "
+        snprintf(m, room,
+                 " (the server refused the credentials of user \"%s\" in context "
                  "\"%s\"; check the token or certificate in %s)",
                  kc->user_name ? kc->user_name : "", kc->context, kc->path);
     else if (kerr->code == 403 && !forbidden_by_state(kerr))
@@ -633,8 +636,7 @@ void rk_kube_describe_failure(const rk_kube *k, const rk_kube_prepared *p,
                  resp->status, resp->attempts, resp->seconds);
 }
 
-rk_status rk_kube_send(rk_kube *k, rk_kube_prepared *p, rk_http_response *resp,
-                       rk_kube_error *kerr)
+rk_status rk_kube_send(rk_kube *k, rk_kube_prepared *p, rk_http_response *resp, rk_kube_error *kerr)
 {
     rk_status status;
     kerr_clear(kerr);

@@ -44,17 +44,17 @@ typedef struct {
     int exit_code;
 } rk_kube_error;
 
-#define RK_EXIT_FAILED 1
-#define RK_EXIT_USAGE 2
+#define RK_EXIT_FAILED      1
+#define RK_EXIT_USAGE       2
 #define RK_EXIT_UNREACHABLE 3
 #define RK_EXIT_INTERRUPTED 130
 
 typedef struct {
     const char *kubeconfig, *context, *namespace; /* as the flags of the same names */
     int verbose;
-    double timeout;     /* seconds for one request; 0: 30 */
-    int max_retries;    /* 0: the transport's default (5); <0: no retries */
-    FILE *log;          /* verbose log and warnings; NULL: stderr */
+    double timeout;       /* seconds for one request; 0: 30 */
+    int max_retries;      /* 0: the transport's default (5); <0: no retries */
+    FILE *log;            /* verbose log and warnings; NULL: stderr */
     rk_http_group *group; /* share this group's transfers (see http.h); NULL: none */
 } rk_kube_options;
 
@@ -67,10 +67,10 @@ rk_http *rk_kube_http(rk_kube *k);
 /* ---- discovery ---------------------------------------------------------------------- */
 
 typedef struct {
-    char *group;       /* "" for the core group */
+    char *group; /* "" for the core group */
     char *version;
     char *kind;
-    char *plural;      /* the resource name in paths */
+    char *plural; /* the resource name in paths */
     int namespaced;
 } rk_kube_resource;
 
@@ -88,16 +88,16 @@ const rk_kube_resource *rk_kube_builtin(const char *api_version, const char *kin
 
 typedef struct {
     const char *label_selector, *field_selector;
-    long limit;                       /* 0: none */
+    long limit; /* 0: none */
     const char *continue_token;
     const char *resource_version;
     const char *resource_version_match;
     int watch, allow_bookmarks;
-    long timeout_seconds;             /* 0: none */
+    long timeout_seconds; /* 0: none */
     const char *field_manager;
     int force, dry_run;
-    const char *propagation_policy;   /* Foreground | Background | Orphan */
-    long grace_period_seconds;        /* <0: none */
+    const char *propagation_policy; /* Foreground | Background | Orphan */
+    long grace_period_seconds;      /* <0: none */
 } rk_kube_query;
 
 /* Appends the path of a resource: /api/v1/namespaces/NS/PLURAL/NAME/SUB, or
@@ -132,21 +132,21 @@ typedef enum {
 typedef struct {
     rk_kube_verb verb;
     const char *api_version, *kind;
-    const char *namespace;   /* NULL: the client's namespace for namespaced kinds */
+    const char *namespace; /* NULL: the client's namespace for namespaced kinds */
     const char *name;
     const char *subresource;
-    int all_namespaces;      /* list/watch across namespaces */
+    int all_namespaces; /* list/watch across namespaces */
     rk_kube_query q;
-    const char *body;        /* JSON */
+    const char *body; /* JSON */
     size_t body_len;
     const char *method, *path; /* RK_VERB_RAW only */
     const char *content_type;  /* RK_VERB_RAW only: of the body (default application/json) */
 } rk_kube_call;
 
 typedef struct {
-    rk_http_request http;    /* ready to send */
+    rk_http_request http; /* ready to send */
     rk_buf path;
-    char what[400];          /* "apply ConfigMap default/x", for messages */
+    char what[400]; /* "apply ConfigMap default/x", for messages */
     const rk_kube_resource *res;
 } rk_kube_prepared;
 
@@ -170,8 +170,7 @@ rk_status rk_kube_send(rk_kube *k, rk_kube_prepared *p, rk_http_response *resp,
  * rk_kube_describe_failure explains. Returns RK_OK when every request ran; otherwise
  * (no credentials could be had, or Ctrl-C) kerr says why and statuses say nothing. */
 rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
-                            rk_status *statuses, size_t n, size_t concurrency,
-                            rk_kube_error *kerr);
+                            rk_status *statuses, size_t n, size_t concurrency, rk_kube_error *kerr);
 
 /* The same, in steps, for many clients driven from one loop (a fleet in one process):
  * rk_kube_send_start authenticates (an exec plugin may run here) and queues the
@@ -181,9 +180,8 @@ rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *
  * refresh (that retry blocks: it is rare), and frees the batch. rk_kube_send_abandon
  * frees a batch that will not be finished. ps and resps are borrowed until then. */
 typedef struct rk_kube_batch rk_kube_batch;
-rk_status rk_kube_send_start(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
-                             size_t n, size_t concurrency, rk_kube_batch **out,
-                             rk_kube_error *kerr);
+rk_status rk_kube_send_start(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps, size_t n,
+                             size_t concurrency, rk_kube_batch **out, rk_kube_error *kerr);
 int rk_kube_send_step(rk_kube_batch *b, double *wake);
 rk_status rk_kube_send_finish(rk_kube_batch *b, rk_status *statuses, rk_kube_error *kerr);
 void rk_kube_send_abandon(rk_kube_batch *b);
@@ -204,8 +202,7 @@ rk_status rk_kube_authenticate(rk_kube *k, int refresh, rk_kube_error *kerr);
 void rk_kube_status_decode(long http_code, const char *body, size_t len, const char *what,
                            rk_kube_error *kerr);
 /* Fills kerr for a request that got no answer, naming the server and the context. */
-void rk_kube_transport_error(const rk_kube *k, const rk_http_response *resp,
-                             rk_kube_error *kerr);
+void rk_kube_transport_error(const rk_kube *k, const rk_http_response *resp, rk_kube_error *kerr);
 /* Fills kerr from a plain rk_error (configuration, memory, ...). */
 void rk_kube_error_from(rk_kube_error *kerr, const rk_error *err, const char *reason,
                         int exit_code);

@@ -45,9 +45,8 @@ void rk_kube_send_abandon(rk_kube_batch *b)
     free(b);
 }
 
-rk_status rk_kube_send_start(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
-                             size_t n, size_t concurrency, rk_kube_batch **out,
-                             rk_kube_error *kerr)
+rk_status rk_kube_send_start(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps, size_t n,
+                             size_t concurrency, rk_kube_batch **out, rk_kube_error *kerr)
 {
     *out = NULL;
     for (size_t i = 0; i < n; i++)
@@ -67,7 +66,8 @@ rk_status rk_kube_send_start(rk_kube *k, rk_kube_prepared *ps, rk_http_response 
     for (size_t i = 0; i < n; i++)
         reqs[i] = ps[i].http;
     *b = (rk_kube_batch){k, ps, resps, reqs, n, concurrency, NULL};
-    if ((st = rk_http_batch_start(rk_kube_http(k), reqs, resps, n, concurrency, &b->hb, &err)) != RK_OK) {
+    if ((st = rk_http_batch_start(rk_kube_http(k), reqs, resps, n, concurrency, &b->hb, &err)) !=
+        RK_OK) {
         rk_kube_send_abandon(b);
         set_kerr(kerr, "InternalError", RK_EXIT_FAILED, "out of memory");
         return st;
@@ -134,8 +134,7 @@ rk_status rk_kube_send_finish(rk_kube_batch *b, rk_status *statuses, rk_kube_err
 }
 
 rk_status rk_kube_send_many(rk_kube *k, rk_kube_prepared *ps, rk_http_response *resps,
-                            rk_status *statuses, size_t n, size_t concurrency,
-                            rk_kube_error *kerr)
+                            rk_status *statuses, size_t n, size_t concurrency, rk_kube_error *kerr)
 {
     rk_kube_batch *b;
     rk_status st = rk_kube_send_start(k, ps, resps, n, concurrency, &b, kerr);

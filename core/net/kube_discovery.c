@@ -11,7 +11,10 @@
 
 /* ---- well-known kinds -------------------------------------------------------------------- */
 
-#define B(g, v, k, p, n) {(char *)g, (char *)v, (char *)k, (char *)p, n}
+#define B(g, v, k, p, n)                                                                           \
+    {                                                                                              \
+        (char *)g, (char *)v, (char *)k, (char *)p, n                                              \
+    }
 /* Kinds every conformant server has, with their stable paths: resolving them costs no
  * round trip. Custom resources always come from discovery. */
 static const rk_kube_resource builtins[] = {
@@ -72,14 +75,13 @@ static void split_api_version(const char *av, const char **group, size_t *glen,
     }
 }
 
-static int resource_matches(const rk_kube_resource *r, const char *api_version,
-                            const char *kind)
+static int resource_matches(const rk_kube_resource *r, const char *api_version, const char *kind)
 {
     const char *g, *v;
     size_t gl;
     split_api_version(api_version, &g, &gl, &v);
-    return strcmp(r->kind, kind) == 0 && strcmp(r->version, v) == 0 &&
-           strlen(r->group) == gl && strncmp(r->group, g, gl) == 0;
+    return strcmp(r->kind, kind) == 0 && strcmp(r->version, v) == 0 && strlen(r->group) == gl &&
+           strncmp(r->group, g, gl) == 0;
 }
 
 const rk_kube_resource *rk_kube_builtin(const char *api_version, const char *kind)
@@ -100,8 +102,7 @@ static int gv_fetched(const rk_kube *k, const char *api_version)
     return 0;
 }
 
-static const rk_kube_resource *cached(const rk_kube *k, const char *api_version,
-                                      const char *kind)
+static const rk_kube_resource *cached(const rk_kube *k, const char *api_version, const char *kind)
 {
     for (size_t i = 0; i < k->nres; i++)
         if (resource_matches(&k->res[i], api_version, kind))
@@ -235,7 +236,8 @@ rk_status rk_kube_resolve(rk_kube *k, const char *api_version, const char *kind,
     }
     if (!api_version || !*api_version) {
         rk_kube_set_error(kerr, 0, "BadRequest", RK_EXIT_FAILED,
-                 "an object needs apiVersion and kind (missing apiVersion for kind %s)", kind);
+                          "an object needs apiVersion and kind (missing apiVersion for kind %s)",
+                          kind);
         return RK_ERR_INVALID;
     }
     if ((*out = rk_kube_builtin(api_version, kind)) || (*out = cached(k, api_version, kind)))

@@ -30,8 +30,8 @@ rk_status rk_kc_read_file(const char *path, rk_buf *out, rk_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return rk_error_set(err, errno == ENOENT ? RK_ERR_NOT_FOUND : RK_ERR_IO, "%s: %s",
-                            path, strerror(errno));
+        return rk_error_set(err, errno == ENOENT ? RK_ERR_NOT_FOUND : RK_ERR_IO, "%s: %s", path,
+                            strerror(errno));
     char chunk[8192];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
@@ -73,8 +73,9 @@ rk_status rk_kc_get_string(const rk_value *map, const char *key, const origin *o
         return RK_OK;
     if (v->type != RK_STRING)
         return rk_kc_field_error(err, RK_ERR_INVALID, o, key,
-                                 v->type == RK_MAP || v->type == RK_SEQ ? "must be a string"
-                                                                  : "must be a quoted string");
+                                 v->type == RK_MAP || v->type == RK_SEQ
+                                     ? "must be a string"
+                                     : "must be a quoted string");
     if (v->as.str.len == 0)
         return RK_OK;
     if (!(*out = strndup(v->as.str.ptr, v->as.str.len)))
@@ -146,8 +147,8 @@ typedef struct {
 /* Finds the entry `name` in the list `section` (clusters, users, contexts) of the first
  * document that defines it. Checks the shape of every list on the way. */
 static rk_status find_named(const rk_value *const *docs, const char *const *paths, size_t n,
-                            const char *section, const char *inner, const char *name,
-                            named *out, rk_error *err)
+                            const char *section, const char *inner, const char *name, named *out,
+                            rk_error *err)
 {
     out->body = NULL;
     out->file = NULL;
@@ -156,8 +157,7 @@ static rk_status find_named(const rk_value *const *docs, const char *const *path
         if (!list || list->type == RK_NULL)
             continue;
         if (list->type != RK_SEQ)
-            return rk_error_set(err, RK_ERR_INVALID, "%s: %s: must be a list", paths[i],
-                                section);
+            return rk_error_set(err, RK_ERR_INVALID, "%s: %s: must be a list", paths[i], section);
         for (size_t j = 0; j < list->as.seq.len; j++) {
             const rk_value *item = list->as.seq.items[j];
             const rk_value *nm = rk_map_get_cstr(item, "name");
@@ -248,7 +248,8 @@ rk_status rk_kc_check_token(const char *token, const origin *o, const char *fiel
     for (const unsigned char *p = (const unsigned char *)token; p && *p; p++) {
         if (*p < 0x20 || *p == 0x7f) {
             char what[400];
-            snprintf(what, sizeof what, "%s contains a control character (byte 0x%02X at "
+            snprintf(what, sizeof what,
+                     "%s contains a control character (byte 0x%02X at "
                      "offset %zu); a bearer token is one line of printable characters",
                      source, *p, (size_t)(p - (const unsigned char *)token));
             return rk_kc_field_error(err, RK_ERR_INVALID, o, field, what);
@@ -307,18 +308,20 @@ static rk_status parse_user(rk_kubeconfig *kc, const named *u, rk_error *err)
 static rk_status check_doc(const rk_value *doc, const char *path, rk_error *err)
 {
     if (doc->type != RK_MAP)
-        return rk_error_set(err, RK_ERR_INVALID, "%s: not a kubeconfig (expected a map with "
-                            "clusters, users and contexts)", path);
+        return rk_error_set(err, RK_ERR_INVALID,
+                            "%s: not a kubeconfig (expected a map with "
+                            "clusters, users and contexts)",
+                            path);
     const rk_value *kind = rk_map_get_cstr(doc, "kind");
     if (kind && kind->type == RK_STRING && strcmp(kind->as.str.ptr, "Config") != 0)
-        return rk_error_set(err, RK_ERR_INVALID, "%s: kind is \"%s\", expected \"Config\"",
-                            path, kind->as.str.ptr);
+        return rk_error_set(err, RK_ERR_INVALID, "%s: kind is \"%s\", expected \"Config\"", path,
+                            kind->as.str.ptr);
     return RK_OK;
 }
 
-rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *paths,
-                                size_t n, const rk_kubeconfig_request *req,
-                                rk_kubeconfig **out, rk_error *err)
+rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *paths, size_t n,
+                                const rk_kubeconfig_request *req, rk_kubeconfig **out,
+                                rk_error *err)
 {
     *out = NULL;
     rk_status st;
@@ -327,8 +330,8 @@ rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *
             return st;
     char files[1024] = "";
     for (size_t i = 0, used = 0; i < n && used < sizeof files; i++)
-        used += (size_t)snprintf(files + used, sizeof files - used, "%s%s", i ? ", " : "",
-                                 paths[i]);
+        used +=
+            (size_t)snprintf(files + used, sizeof files - used, "%s%s", i ? ", " : "", paths[i]);
     const char *context = req->context && *req->context ? req->context : NULL;
     const char *context_file = NULL;
     if (!context) {
@@ -352,8 +355,7 @@ rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *
     if (!ctx.body)
         return rk_error_set(err, RK_ERR_NOT_FOUND, "%s: no context \"%s\"%s (contexts: %s)",
                             context_file ? context_file : files, context,
-                            context_file ? " (the current-context)" : "",
-                            *names ? names : "none");
+                            context_file ? " (the current-context)" : "", *names ? names : "none");
     rk_kubeconfig *kc = calloc(1, sizeof *kc);
     if (!kc)
         return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
@@ -377,8 +379,8 @@ rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *
     if (!cl.body) {
         list_names(docs, n, "clusters", names, sizeof names);
         char what[2048];
-        snprintf(what, sizeof what, "\"%s\" is not defined in %s (clusters: %s)",
-                 kc->cluster_name, files, *names ? names : "none");
+        snprintf(what, sizeof what, "\"%s\" is not defined in %s (clusters: %s)", kc->cluster_name,
+                 files, *names ? names : "none");
         st = rk_kc_field_error(err, RK_ERR_NOT_FOUND, &co, "cluster", what);
         goto fail;
     }
@@ -391,8 +393,8 @@ rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *
         if (!us.body) {
             list_names(docs, n, "users", names, sizeof names);
             char what[2048];
-            snprintf(what, sizeof what, "\"%s\" is not defined in %s (users: %s)",
-                     kc->user_name, files, *names ? names : "none");
+            snprintf(what, sizeof what, "\"%s\" is not defined in %s (users: %s)", kc->user_name,
+                     files, *names ? names : "none");
             st = rk_kc_field_error(err, RK_ERR_NOT_FOUND, &co, "user", what);
             goto fail;
         }
@@ -417,8 +419,7 @@ fail:
 /* ---- finding the files -------------------------------------------------------------- */
 
 static rk_status load_files(const char *const *paths, size_t n, int missing_ok,
-                            const rk_kubeconfig_request *req, rk_kubeconfig **out,
-                            rk_error *err)
+                            const rk_kubeconfig_request *req, rk_kubeconfig **out, rk_error *err)
 {
     rk_value **docs = calloc(n ? n : 1, sizeof *docs);
     rk_value **sets = calloc(n ? n : 1, sizeof *sets);
@@ -469,28 +470,28 @@ static const char *sa_dir(const char *root)
     return env && *env ? env : RK_SERVICEACCOUNT_DIR;
 }
 
-rk_status rk_kubeconfig_in_cluster(const char *root, const char *namespace,
-                                   rk_kubeconfig **out, rk_error *err)
+rk_status rk_kubeconfig_in_cluster(const char *root, const char *namespace, rk_kubeconfig **out,
+                                   rk_error *err)
 {
     *out = NULL;
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
     if (!host || !*host)
-        return rk_error_set(err, RK_ERR_NOT_FOUND, "not running in a cluster "
+        return rk_error_set(err, RK_ERR_NOT_FOUND,
+                            "not running in a cluster "
                             "(KUBERNETES_SERVICE_HOST is not set)");
     const char *dir = sa_dir(root);
     char path[4096];
     snprintf(path, sizeof path, "%s/token", dir);
     if (access(path, R_OK) != 0)
-        return rk_error_set(err, RK_ERR_NOT_FOUND, "in-cluster: %s: %s", path,
-                            strerror(errno));
+        return rk_error_set(err, RK_ERR_NOT_FOUND, "in-cluster: %s: %s", path, strerror(errno));
     rk_kubeconfig *kc = calloc(1, sizeof *kc);
     if (!kc)
         return rk_error_set(err, RK_ERR_NOMEM, "out of memory");
     kc->in_cluster = 1;
     char server[512];
-    snprintf(server, sizeof server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
-             host, port && *port ? port : "443");
+    snprintf(server, sizeof server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
+             port && *port ? port : "443");
     char ca[4096];
     snprintf(ca, sizeof ca, "%s/ca.crt", dir);
     rk_status st = RK_OK;
@@ -560,8 +561,7 @@ static size_t split_paths(const char *list, char ***out)
     return n;
 }
 
-rk_status rk_kubeconfig_load(const rk_kubeconfig_request *req, rk_kubeconfig **out,
-                             rk_error *err)
+rk_status rk_kubeconfig_load(const rk_kubeconfig_request *req, rk_kubeconfig **out, rk_error *err)
 {
     *out = NULL;
     if (req->kubeconfig && *req->kubeconfig) {
@@ -585,13 +585,14 @@ rk_status rk_kubeconfig_load(const rk_kubeconfig_request *req, rk_kubeconfig **o
             n = 1;
     }
     rk_status st = load_files((const char *const *)list, n, 1, req, out, err);
-    if (st == RK_ERR_NOT_FOUND && !*out && strcmp(err ? err->msg : "", "no kubeconfig found") == 0) {
+    if (st == RK_ERR_NOT_FOUND && !*out &&
+        strcmp(err ? err->msg : "", "no kubeconfig found") == 0) {
         st = rk_kubeconfig_in_cluster(NULL, req->namespace, out, NULL);
         if (st != RK_OK) {
             char looked[1024] = "";
             for (size_t i = 0, u = 0; i < n && u < sizeof looked; i++)
-                u += (size_t)snprintf(looked + u, sizeof looked - u, "%s%s", i ? ", " : "",
-                                      list[i]);
+                u +=
+                    (size_t)snprintf(looked + u, sizeof looked - u, "%s%s", i ? ", " : "", list[i]);
             st = rk_error_set(err, RK_ERR_NOT_FOUND,
                               "no kubeconfig found (looked at %s%s); pass --kubeconfig PATH, "
                               "set KUBECONFIG, or run inside a cluster",
@@ -630,4 +631,3 @@ void rk_kubeconfig_free(rk_kubeconfig *kc)
     rk_kc_clear_cred(&kc->cred);
     free(kc);
 }
-

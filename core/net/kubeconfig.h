@@ -22,29 +22,29 @@
 #define RK_SERVICEACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 typedef struct {
-    char *api_version;       /* client.authentication.k8s.io/v1 or .../v1beta1 */
-    char *command;           /* relative paths with a '/' are resolved against the file */
+    char *api_version; /* client.authentication.k8s.io/v1 or .../v1beta1 */
+    char *command;     /* relative paths with a '/' are resolved against the file */
     char **args;
     size_t nargs;
-    char **env;              /* "NAME=value" entries added to the user's environment */
+    char **env; /* "NAME=value" entries added to the user's environment */
     size_t nenv;
     char *install_hint;
     int provide_cluster_info;
-    char *interactive_mode;  /* Never | IfAvailable | Always */
+    char *interactive_mode; /* Never | IfAvailable | Always */
 } rk_exec_config;
 
 typedef struct {
-    char *token;             /* bearer token, or NULL */
+    char *token;                         /* bearer token, or NULL */
     unsigned char *cert_data, *key_data; /* PEM client certificate from a plugin */
     size_t cert_len, key_len;
 } rk_credential;
 
 typedef struct rk_kubeconfig {
-    char *path;              /* file the context was read from; the SA dir in-cluster */
-    char *context;           /* context name ("in-cluster" in a pod) */
+    char *path;    /* file the context was read from; the SA dir in-cluster */
+    char *context; /* context name ("in-cluster" in a pod) */
     char *cluster_name, *user_name;
-    char *namespace;         /* -n, else the context's, else "default" */
-    int namespace_explicit;  /* came from -n or the context, not the default */
+    char *namespace;        /* -n, else the context's, else "default" */
+    int namespace_explicit; /* came from -n or the context, not the default */
     int in_cluster;
     /* cluster */
     char *server;
@@ -63,37 +63,36 @@ typedef struct rk_kubeconfig {
     char *username, *password;
     rk_exec_config *exec;
     /* run-time credential state */
-    rk_credential cred;      /* what is sent now (token file or plugin output) */
-    time_t cred_expiry;      /* plugin credential expiry; 0: none */
-    time_t cred_read_at;     /* when the token file was last read */
+    rk_credential cred;  /* what is sent now (token file or plugin output) */
+    time_t cred_expiry;  /* plugin credential expiry; 0: none */
+    time_t cred_read_at; /* when the token file was last read */
     int cred_valid;
 } rk_kubeconfig;
 
 typedef struct {
-    const char *kubeconfig;  /* --kubeconfig: this file only */
-    const char *context;     /* --context */
-    const char *namespace;   /* -n */
+    const char *kubeconfig; /* --kubeconfig: this file only */
+    const char *context;    /* --context */
+    const char *namespace;  /* -n */
 } rk_kubeconfig_request;
 
 /* Finds, reads and merges the kubeconfig files (or the in-cluster account when there is
  * none) and resolves the context. Environment: KUBECONFIG, HOME,
  * KUBERNETES_SERVICE_HOST/PORT, RIGELK8S_SERVICEACCOUNT_DIR. Errors are RK_ERR_INVALID
  * (bad content), RK_ERR_NOT_FOUND (no file, context, cluster or user) or RK_ERR_IO. */
-rk_status rk_kubeconfig_load(const rk_kubeconfig_request *req, rk_kubeconfig **out,
-                             rk_error *err);
+rk_status rk_kubeconfig_load(const rk_kubeconfig_request *req, rk_kubeconfig **out, rk_error *err);
 
 /* The merge and resolution step alone, on documents already parsed: docs[i] was read
  * from paths[i], in KUBECONFIG order (the first file to define a name wins, and the
  * first current-context wins). */
-rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *paths,
-                                size_t n, const rk_kubeconfig_request *req,
-                                rk_kubeconfig **out, rk_error *err);
+rk_status rk_kubeconfig_resolve(const rk_value *const *docs, const char *const *paths, size_t n,
+                                const rk_kubeconfig_request *req, rk_kubeconfig **out,
+                                rk_error *err);
 
 /* The service account of the pod we run in: root is the directory holding token,
  * ca.crt and namespace (NULL: RIGELK8S_SERVICEACCOUNT_DIR or RK_SERVICEACCOUNT_DIR).
  * RK_ERR_NOT_FOUND when KUBERNETES_SERVICE_HOST is unset or the token is missing. */
-rk_status rk_kubeconfig_in_cluster(const char *root, const char *namespace,
-                                   rk_kubeconfig **out, rk_error *err);
+rk_status rk_kubeconfig_in_cluster(const char *root, const char *namespace, rk_kubeconfig **out,
+                                   rk_error *err);
 
 void rk_kubeconfig_free(rk_kubeconfig *kc);
 

@@ -28,8 +28,8 @@ extern char **environ;
 
 /* ---- the exec: block of a user ------------------------------------------------------ */
 
-static rk_status parse_string_list(const rk_value *m, const char *key, const origin *o,
-                                   char ***out, size_t *n, rk_error *err)
+static rk_status parse_string_list(const rk_value *m, const char *key, const origin *o, char ***out,
+                                   size_t *n, rk_error *err)
 {
     const rk_value *v = rk_map_get_cstr(m, key);
     *out = NULL;
@@ -55,8 +55,7 @@ static rk_status parse_string_list(const rk_value *m, const char *key, const ori
     return RK_OK;
 }
 
-rk_status rk_kc_parse_exec(rk_kubeconfig *kc, const rk_value *m, const origin *uo,
-                           rk_error *err)
+rk_status rk_kc_parse_exec(rk_kubeconfig *kc, const rk_value *m, const origin *uo, rk_error *err)
 {
     origin o = *uo;
     rk_exec_config *e = kc->exec = calloc(1, sizeof *e);
@@ -165,8 +164,8 @@ static rk_status read_token_file(rk_kubeconfig *kc, rk_error *err)
         rk_buf_free(&b);
         return rk_kc_field_error(err, RK_ERR_IO, &o, "tokenFile", e.msg);
     }
-    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
-                     b.data[b.len - 1] == ' '))
+    while (b.len &&
+           (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
         b.data[--b.len] = '\0';
     if (!b.len) {
         rk_buf_free(&b);
@@ -194,8 +193,7 @@ static rk_status put_str(rk_value *map, const char *key, const char *s)
 
 /* KUBERNETES_EXEC_INFO: what the plugin may know about the request (an ExecCredential
  * with only the spec filled in). */
-static rk_status exec_info(const rk_kubeconfig *kc, int interactive, rk_buf *out,
-                           rk_error *err)
+static rk_status exec_info(const rk_kubeconfig *kc, int interactive, rk_buf *out, rk_error *err)
 {
     const rk_exec_config *e = kc->exec;
     rk_value *root = rk_map_new(), *spec = rk_map_new();
@@ -299,8 +297,7 @@ static rk_status run_plugin(rk_kubeconfig *kc, rk_buf *out, rk_error *err)
             what[--l] = '\0';
         return rk_kc_field_error(err, RK_ERR_NOT_FOUND, &o, "exec", what);
     }
-    int interactive = e->interactive_mode && strcmp(e->interactive_mode, "Never") != 0 &&
-                      isatty(0);
+    int interactive = e->interactive_mode && strcmp(e->interactive_mode, "Never") != 0 && isatty(0);
     rk_buf info = RK_BUF_INIT;
     rk_buf_puts(&info, "KUBERNETES_EXEC_INFO=");
     rk_status st = exec_info(kc, interactive, &info, err);
@@ -372,11 +369,11 @@ out:
         if (st == RK_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
             char what[600];
             if (WIFEXITED(status))
-                snprintf(what, sizeof what, "plugin \"%s\" exited with status %d",
-                         e->command, WEXITSTATUS(status));
+                snprintf(what, sizeof what, "plugin \"%s\" exited with status %d", e->command,
+                         WEXITSTATUS(status));
             else
-                snprintf(what, sizeof what, "plugin \"%s\" was killed by signal %d",
-                         e->command, WTERMSIG(status));
+                snprintf(what, sizeof what, "plugin \"%s\" was killed by signal %d", e->command,
+                         WTERMSIG(status));
             st = rk_kc_field_error(err, RK_ERR_IO, &o, "exec", what);
         }
     }
@@ -392,16 +389,17 @@ out:
     return st;
 }
 
-static rk_status parse_exec_output(rk_kubeconfig *kc, const char *text, size_t len,
-                                   rk_error *err)
+static rk_status parse_exec_output(rk_kubeconfig *kc, const char *text, size_t len, rk_error *err)
 {
     origin o = {kc->path, kc->context, "user", kc->user_name};
     rk_value *doc = NULL;
     rk_error perr;
     if (rk_json_decode(text, len, &doc, &perr) != RK_OK) {
         char what[700];
-        snprintf(what, sizeof what, "plugin \"%s\" printed something that is not an "
-                 "ExecCredential: %s", kc->exec->command, perr.msg);
+        snprintf(what, sizeof what,
+                 "plugin \"%s\" printed something that is not an "
+                 "ExecCredential: %s",
+                 kc->exec->command, perr.msg);
         return rk_kc_field_error(err, RK_ERR_INVALID, &o, "exec", what);
     }
     rk_status st = RK_OK;
@@ -411,8 +409,10 @@ static rk_status parse_exec_output(rk_kubeconfig *kc, const char *text, size_t l
     const rk_value *status = rk_map_get_cstr(doc, "status");
     if (!kind || kind->type != RK_STRING || strcmp(kind->as.str.ptr, "ExecCredential") != 0 ||
         !status || status->type != RK_MAP) {
-        snprintf(what, sizeof what, "plugin \"%s\" did not print an ExecCredential with a "
-                 "status", kc->exec->command);
+        snprintf(what, sizeof what,
+                 "plugin \"%s\" did not print an ExecCredential with a "
+                 "status",
+                 kc->exec->command);
         st = rk_kc_field_error(err, RK_ERR_INVALID, &o, "exec", what);
         goto out;
     }
@@ -437,15 +437,19 @@ static rk_status parse_exec_output(rk_kubeconfig *kc, const char *text, size_t l
     }
     int64_t exp = 0;
     if (expiry && rk_rfc3339_parse(expiry, &exp, NULL) != RK_OK) {
-        snprintf(what, sizeof what, "plugin \"%s\": expirationTimestamp \"%s\" is not an "
-                 "RFC 3339 time", kc->exec->command, expiry);
+        snprintf(what, sizeof what,
+                 "plugin \"%s\": expirationTimestamp \"%s\" is not an "
+                 "RFC 3339 time",
+                 kc->exec->command, expiry);
         st = rk_kc_field_error(err, RK_ERR_INVALID, &o, "exec", what);
     } else if (token) {
         snprintf(what, sizeof what, "the token of plugin \"%s\"", kc->exec->command);
         st = rk_kc_check_token(token, &o, "exec", what, err);
     } else if (!(cert && key)) {
-        snprintf(what, sizeof what, "plugin \"%s\" gave neither a token nor a client "
-                 "certificate and key", kc->exec->command);
+        snprintf(what, sizeof what,
+                 "plugin \"%s\" gave neither a token nor a client "
+                 "certificate and key",
+                 kc->exec->command);
         st = rk_kc_field_error(err, RK_ERR_INVALID, &o, "exec", what);
     }
     free(expiry);

@@ -42,8 +42,7 @@ rk_status rk_kc_check_token(const char *token, const origin *o, const char *fiel
                             const char *source, rk_error *err);
 
 /* kubeconfig_cred.c: the user's exec: block into kc->exec, and what frees it. */
-rk_status rk_kc_parse_exec(rk_kubeconfig *kc, const rk_value *m, const origin *uo,
-                           rk_error *err);
+rk_status rk_kc_parse_exec(rk_kubeconfig *kc, const rk_value *m, const origin *uo, rk_error *err);
 void rk_kc_free_exec(rk_exec_config *e);
 void rk_kc_clear_cred(rk_credential *c);
 

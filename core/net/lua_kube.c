@@ -33,8 +33,8 @@
 
 #include "json.h"
 #include "kube.h"
-#include "lua_modules.h"
 #include "lua_kube_internal.h"
+#include "lua_modules.h"
 #include "lua_value.h"
 #include "watch.h"
 
@@ -259,7 +259,7 @@ static int client_tostring(lua_State *L)
 int luaopen_rigelk8s_kube(lua_State *L)
 {
     static const luaL_Reg client_methods[] = {{"close", client_close}, {NULL, NULL}};
-    lua_newtable(L); /* the module */
+    lua_newtable(L);          /* the module */
     luaopen_rigelk8s_hash(L); /* OpenSSL's digests: this plugin links libcrypto already */
     lua_setfield(L, -2, "hash");
     if (luaL_newmetatable(L, CLIENT_MT)) {

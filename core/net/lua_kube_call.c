@@ -41,9 +41,8 @@ static int verb_of(const char *verb, const char *patch_type, rk_kube_verb *out)
     static const struct {
         const char *name;
         rk_kube_verb verb;
-    } verbs[] = {{"get", RK_VERB_GET},         {"list", RK_VERB_LIST},
-                 {"create", RK_VERB_CREATE},   {"replace", RK_VERB_REPLACE},
-                 {"apply", RK_VERB_APPLY},     {"delete", RK_VERB_DELETE},
+    } verbs[] = {{"get", RK_VERB_GET},         {"list", RK_VERB_LIST},   {"create", RK_VERB_CREATE},
+                 {"replace", RK_VERB_REPLACE}, {"apply", RK_VERB_APPLY}, {"delete", RK_VERB_DELETE},
                  {"raw", RK_VERB_RAW},         {"watch", RK_VERB_WATCH}};
     if (verb && strcmp(verb, "patch") == 0) {
         if (!patch_type || strcmp(patch_type, "merge") == 0)
@@ -67,7 +66,6 @@ static int verb_of(const char *verb, const char *patch_type, rk_kube_verb *out)
     return 0;
 }
 
-
 /* Fills b from the spec table at t. Strings point into the spec (which the caller
  * keeps on the stack). Returns 0, or -1 with kerr set. */
 int rk_lk_build_call(lua_State *L, int t, built *b, rk_kube_error *kerr)
@@ -80,7 +78,8 @@ int rk_lk_build_call(lua_State *L, int t, built *b, rk_kube_error *kerr)
         snprintf(kerr->reason, sizeof kerr->reason, "BadRequest");
         snprintf(kerr->message, sizeof kerr->message,
                  "unknown verb \"%s\" or patch_type (use get, list, create, replace, patch "
-                 "with merge|json|strategic, apply, delete)", verb ? verb : "");
+                 "with merge|json|strategic, apply, delete)",
+                 verb ? verb : "");
         kerr->exit_code = RK_EXIT_FAILED;
         return -1;
     }
@@ -166,8 +165,8 @@ static void set_message(rk_kube_error *e, const char *fmt, ...)
 /* Decodes a non-empty JSON answer, or NULL with kerr set: an answer that is not JSON (a
  * proxy's login page, a cut body) is explained with what was asked, who answered, and the
  * content type. */
-static rk_value *decode_answer(rk_kube *k, const rk_kube_prepared *p,
-                               const rk_http_response *resp, rk_kube_error *kerr)
+static rk_value *decode_answer(rk_kube *k, const rk_kube_prepared *p, const rk_http_response *resp,
+                               rk_kube_error *kerr)
 {
     rk_value *v = NULL;
     rk_error err;
@@ -365,7 +364,7 @@ int rk_lk_set_lazy_object(lua_State *L, rk_kube *k, const rk_kube_prepared *p,
  * windows are large enough that their tails (the few ms in which fewer than
  * `concurrency` requests are in flight) do not show in the total time. */
 #define WINDOW_PER_CONN 8
-#define WINDOW_MIN 64
+#define WINDOW_MIN      64
 
 static int client_call_many(lua_State *L)
 {
@@ -394,7 +393,8 @@ static int client_call_many(lua_State *L)
     rk_status st = RK_OK;
     for (size_t lo = 0; lo < n && st == RK_OK; lo += window) {
         size_t hi = lo + window < n ? lo + window : n;
-        lua_createtable(L, (int)(hi - lo), 0); /* 4: the specs being sent, kept so their strings live */
+        lua_createtable(L, (int)(hi - lo),
+                        0); /* 4: the specs being sent, kept so their strings live */
         size_t np = 0;
         for (size_t i = lo; i < hi; i++) {
             int failed = 0;
@@ -496,7 +496,8 @@ static int client_list_all(lua_State *L)
         if (lua_type(L, page) != LUA_TTABLE) {
             free(prev);
             rk_buf_free(&b.body);
-            return fail_msg(L, "InvalidResponse", RK_EXIT_FAILED, "a list answer that is "
+            return fail_msg(L, "InvalidResponse", RK_EXIT_FAILED,
+                            "a list answer that is "
                             "not an object");
         }
         if (lua_getfield(L, page, "metadata") == LUA_TTABLE) {

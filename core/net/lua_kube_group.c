@@ -34,17 +34,17 @@ typedef struct {
 } lgroup;
 
 struct lbatch {
-    lclient *owner;      /* NULL once finished or abandoned */
-    lbatch *next;        /* in owner->batches */
+    lclient *owner; /* NULL once finished or abandoned */
+    lbatch *next;   /* in owner->batches */
     size_t n, np;
     built *bs;
     rk_kube_prepared *ps;
     rk_http_response *resps;
     rk_status *sts;
-    size_t *slot;        /* prepared index -> spec index */
+    size_t *slot; /* prepared index -> spec index */
     rk_kube_batch *kb;
-    int failed;          /* rk_kube_send_start failed: err says why */
-    int orphaned;        /* its client was closed first */
+    int failed;   /* rk_kube_send_start failed: err says why */
+    int orphaned; /* its client was closed first */
     rk_kube_error err;
 };
 
@@ -167,7 +167,7 @@ static int client_start_many(lua_State *L)
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, 3, 1); /* the client outlives the batch */
     lua_pushvalue(L, 2);
-    lua_setiuservalue(L, 3, 2); /* the specs: the calls point into them */
+    lua_setiuservalue(L, 3, 2);    /* the specs: the calls point into them */
     lua_createtable(L, (int)n, 0); /* 4: results, failures filled in now */
     size_t m = n ? n : 1;
     b->n = n;
@@ -284,8 +284,8 @@ static int batch_results(lua_State *L)
         int ok = b->sts[j] == RK_OK;
         rk_kube_error e;
         lua_rawgeti(L, 3, (lua_Integer)b->slot[j] + 1);
-        int as_text = lua_type(L, -1) == LUA_TTABLE &&
-                      lua_getfield(L, -1, "text") != LUA_TNIL && lua_toboolean(L, -1);
+        int as_text = lua_type(L, -1) == LUA_TTABLE && lua_getfield(L, -1, "text") != LUA_TNIL &&
+                      lua_toboolean(L, -1);
         lua_settop(L, 4);
         if (!ok) {
             rk_kube_describe_failure(c->k, &b->ps[j], &b->resps[j], &e);

@@ -12,7 +12,7 @@
 #include "kube.h"
 #include "watch.h"
 
-#define CLIENT_MT "rigelk8s.Client"
+#define CLIENT_MT   "rigelk8s.Client"
 #define WATCHSET_MT "rigelk8s.WatchSet"
 
 typedef struct lwatchset lwatchset;
@@ -21,8 +21,8 @@ typedef struct lbatch lbatch;
 
 typedef struct {
     rk_kube *k;
-    lwatchset *sets;  /* open watch sets: closed before the client */
-    lbatch *batches;  /* unfinished start_many batches: abandoned before the client */
+    lwatchset *sets; /* open watch sets: closed before the client */
+    lbatch *batches; /* unfinished start_many batches: abandoned before the client */
 } lclient;
 
 struct lwatchset {

@@ -202,7 +202,6 @@ static int set_next(lua_State *L)
 
 const luaL_Reg rk_lk_watch_methods[] = {{"watch_set", client_watch_set}, {NULL, NULL}};
 
-const luaL_Reg rk_lk_set_methods[] = {{"add", set_add},         {"remove", set_remove},
-                                      {"next", set_next},       {"count", set_count},
-                                      {"close", rk_lk_set_close}, {"add_log", set_add_log},
-                                      {NULL, NULL}};
+const luaL_Reg rk_lk_set_methods[] = {
+    {"add", set_add},           {"remove", set_remove},   {"next", set_next}, {"count", set_count},
+    {"close", rk_lk_set_close}, {"add_log", set_add_log}, {NULL, NULL}};

@@ -80,8 +80,7 @@ rk_status rk_watch_open_call(watch *w, const rk_kube_call *c, const char *accept
     if (accept)
         p.http.accept = accept;
     rk_error err;
-    st = rk_http_stream_open(rk_kube_http(ws->k), &p.http, rk_watch_on_data, w, &w->stream,
-                             &err);
+    st = rk_http_stream_open(rk_kube_http(ws->k), &p.http, rk_watch_on_data, w, &w->stream, &err);
     rk_kube_prepared_free(&p);
     w->opened_at = rk_watch_now();
     if (st != RK_OK)
@@ -250,8 +249,9 @@ static void retry_later(watch *w)
 {
     rk_watch_set *ws = w->set;
     ws->seed = ws->seed * 1103515245u + 12345u;
-    double delay = w->failures <= 1 ? 0 : rk_http_backoff(w->failures - 1, -1,
-                                                         ((ws->seed >> 8) & 0xffff) / 65535.0);
+    double delay = w->failures <= 1
+                       ? 0
+                       : rk_http_backoff(w->failures - 1, -1, ((ws->seed >> 8) & 0xffff) / 65535.0);
     w->retry_at = rk_watch_now() + delay;
 }
 
@@ -288,8 +288,7 @@ static void handle_end(watch *w)
             w->need_relist = 1;
             return;
         }
-        if (code == 401 && !w->auth_refreshed &&
-            rk_kubeconfig_can_refresh(rk_kube_config(ws->k)) &&
+        if (code == 401 && !w->auth_refreshed && rk_kubeconfig_can_refresh(rk_kube_config(ws->k)) &&
             rk_kube_authenticate(ws->k, 1, &kerr) == RK_OK) {
             w->auth_refreshed = 1;
             rk_watch_close_stream(w);
@@ -342,8 +341,7 @@ static double service(rk_watch_set *ws)
                 w->retry_at = t;
             }
         }
-        if (w->failures >= 0 && !w->stream && !w->need_relist &&
-            w->retry_at <= rk_watch_now()) {
+        if (w->failures >= 0 && !w->stream && !w->need_relist && w->retry_at <= rk_watch_now()) {
             rk_kube_error kerr;
             if (rk_watch_open_stream(w, &kerr) != RK_OK) {
                 if (++w->failures > MAX_CONSECUTIVE_FAILURES)

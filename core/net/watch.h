@@ -24,24 +24,24 @@ typedef struct rk_watch_set rk_watch_set;
 
 typedef struct {
     const char *api_version, *kind;
-    const char *namespace;      /* NULL: the client's, for namespaced kinds */
+    const char *namespace; /* NULL: the client's, for namespaced kinds */
     int all_namespaces;
-    const char *name;           /* one object (a metadata.name field selector) */
+    const char *name; /* one object (a metadata.name field selector) */
     const char *label_selector, *field_selector;
     const char *resource_version; /* start after this; NULL: current state first */
-    int bookmarks;              /* hand BOOKMARK events out too (they are always used) */
-    long server_timeout;        /* timeoutSeconds of each watch request; 0: ~5 min */
+    int bookmarks;                /* hand BOOKMARK events out too (they are always used) */
+    long server_timeout;          /* timeoutSeconds of each watch request; 0: ~5 min */
 } rk_watch_spec;
 
 /* A pod's log as a stream of lines (GET .../pods/NAME/log), in a watch set beside its
  * watches: one connection per log, driven by the same curl multi handle. */
 typedef struct {
-    const char *namespace;      /* NULL: the client's */
+    const char *namespace;       /* NULL: the client's */
     const char *pod, *container; /* container NULL: the pod's only one */
     int follow, previous, timestamps;
-    long since_seconds;         /* <= 0: from the start */
-    long tail_lines;            /* < 0: all */
-    size_t max_line;            /* 0: RK_LOG_MAX_LINE */
+    long since_seconds; /* <= 0: from the start */
+    long tail_lines;    /* < 0: all */
+    size_t max_line;    /* 0: RK_LOG_MAX_LINE */
 } rk_log_spec;
 
 /* One event. type is ADDED, MODIFIED, DELETED, BOOKMARK or ERROR for watches, LINE or
@@ -52,9 +52,9 @@ typedef struct {
 typedef struct rk_watch_event {
     int watch_id;
     char type[16];
-    rk_value *object;        /* borrowed from root */
-    rk_value *root;          /* owned: the whole decoded frame */
-    rk_kube_error *error;    /* owned; ERROR events, and END events of a failed log */
+    rk_value *object;     /* borrowed from root */
+    rk_value *root;       /* owned: the whole decoded frame */
+    rk_kube_error *error; /* owned; ERROR events, and END events of a failed log */
     /* logs: a LINE's text (owned, NUL-terminated), the bytes cut off its end, whether it
      * had no newline; an END says whether the stream was cut (the connection broke, or
      * the last line had no newline). A log is removed from the set after its END. */

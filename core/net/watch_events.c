@@ -318,7 +318,8 @@ rk_status rk_watch_relist(watch *w, rk_kube_error *kerr)
         rk_kube_prepared_free(&p);
         rk_value *doc = NULL;
         rk_error err;
-        if (st == RK_OK && (st = rk_json_decode(resp.body.data, resp.body.len, &doc, &err)) != RK_OK)
+        if (st == RK_OK &&
+            (st = rk_json_decode(resp.body.data, resp.body.len, &doc, &err)) != RK_OK)
             rk_kube_error_from(kerr, &err, "InvalidResponse", RK_EXIT_FAILED);
         rk_http_response_free(&resp);
         if (st != RK_OK)
@@ -334,8 +335,10 @@ rk_status rk_watch_relist(watch *w, rk_kube_error *kerr)
                 rk_value_free(doc);
                 memset(kerr, 0, sizeof *kerr);
                 snprintf(kerr->reason, sizeof kerr->reason, "InvalidResponse");
-                snprintf(kerr->message, sizeof kerr->message, "list %s: the server answered "
-                         "a page with the same continue token it was asked for", w->kind);
+                snprintf(kerr->message, sizeof kerr->message,
+                         "list %s: the server answered "
+                         "a page with the same continue token it was asked for",
+                         w->kind);
                 kerr->exit_code = RK_EXIT_FAILED;
                 st = RK_ERR_PARSE;
                 break;

@@ -80,8 +80,7 @@ void rk_watch_known_free(known_map *m);
 
 /* watch_logs.c: pod log streams */
 rk_status rk_watch_open_log(watch *w, rk_kube_error *kerr);
-rk_status rk_watch_on_line(void *ud, const char *line, size_t len, size_t dropped,
-                          int partial);
+rk_status rk_watch_on_line(void *ud, const char *line, size_t len, size_t dropped, int partial);
 /* A log's stream has ended: its last partial line, then END; marks w done. */
 void rk_watch_log_end(watch *w);
 

@@ -6,8 +6,7 @@
 
 #include "watch_internal.h"
 
-rk_status rk_watch_on_line(void *ud, const char *line, size_t len, size_t dropped,
-                          int partial)
+rk_status rk_watch_on_line(void *ud, const char *line, size_t len, size_t dropped, int partial)
 {
     watch *w = ud;
     rk_watch_event *ev = calloc(1, sizeof *ev);
@@ -41,9 +40,8 @@ rk_status rk_watch_open_log(watch *w, rk_kube_error *kerr)
 rk_status rk_watch_set_add_log(rk_watch_set *ws, const rk_log_spec *spec, int *id,
                                rk_kube_error *kerr)
 {
-    const char *ns = spec->namespace && *spec->namespace
-                         ? spec->namespace
-                         : rk_kube_config(ws->k)->namespace;
+    const char *ns =
+        spec->namespace && *spec->namespace ? spec->namespace : rk_kube_config(ws->k)->namespace;
     watch *w = calloc(1, sizeof *w);
     rk_buf path = RK_BUF_INIT, what = RK_BUF_INIT;
     if (!spec->pod || !*spec->pod) {
