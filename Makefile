@@ -13,8 +13,8 @@ BENCH_PACKAGES = lua-yaml lua5.4 time hyperfine
 TEST_PACKAGES = valgrind python3 $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
 # The completion tests drive zsh and fish too; the man page test renders with man-db.
 DEB_PACKAGES += zsh fish man-db
-# The linters of make test (tests/lint.sh): luacheck and pyflakes.
-DEB_PACKAGES += lua-check pyflakes3
+# The linters of make test (tests/lint.sh): luacheck, pyflakes and clang-format.
+DEB_PACKAGES += lua-check pyflakes3 clang-format
 
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
