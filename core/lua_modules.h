@@ -4,7 +4,10 @@
 #define RK_LUA_MODULES_H
 #include <lua.h>
 
-int luaopen_rigelk8s(lua_State *L);      /* null, array, is_array, version */
+int luaopen_rigelk8s(lua_State *L); /* null, array, is_array, version, base64_* */
+#include <lauxlib.h>
+/* base64_encode, base64_decode (lua_base64.c), set into the rigelk8s table. */
+extern const luaL_Reg rk_lua_base64_fns[];
 int luaopen_rigelk8s_yaml(lua_State *L); /* load, load_file, dump, dump_all */
 int luaopen_rigelk8s_json(lua_State *L); /* encode, decode */
 int luaopen_rigelk8s_sys(lua_State *L);  /* clocks, terminals, files, PATH, Ctrl-C */

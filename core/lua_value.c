@@ -642,6 +642,7 @@ int luaopen_rigelk8s(lua_State *L)
         {NULL, NULL},
     };
     luaL_newlib(L, fns);
+    luaL_setfuncs(L, rk_lua_base64_fns, 0);
     rk_lua_push_null(L);
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, RK_VERSION);

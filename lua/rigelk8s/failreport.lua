@@ -371,29 +371,10 @@ function M.secret_name(name)
   return false
 end
 
-local B64 = {}
-do
-  local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  for i = 1, #alphabet do B64[alphabet:byte(i)] = i - 1 end
-end
-
--- Standard base64 to bytes, or nil when s is not base64.
+-- Standard base64 to bytes, or nil when s is not base64 (core/base64.c's rule).
 local function b64decode(s)
   if type(s) ~= "string" then return nil end
-  s = s:gsub("%s", "")
-  if s:find("[^%w+/=]") or #s % 4 == 1 then return nil end
-  s = s:gsub("=+$", "")
-  local out, acc, bits = {}, 0, 0
-  for i = 1, #s do
-    acc = (acc << 6) | B64[s:byte(i)]
-    bits = bits + 6
-    if bits >= 8 then
-      bits = bits - 8
-      out[#out + 1] = string.char((acc >> bits) & 0xFF)
-      acc = acc & ((1 << bits) - 1)
-    end
-  end
-  return table.concat(out)
+  return (require("rigelk8s").base64_decode(s))
 end
 M.b64decode = b64decode
 

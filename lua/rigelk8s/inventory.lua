@@ -81,20 +81,10 @@ function M.sha256(msg)
   return string.pack(">I4I4I4I4I4I4I4I4", table.unpack(h))
 end
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
--- Unpadded base64url (Go's base64.RawURLEncoding, as kubectl uses).
+-- Unpadded base64url (Go's base64.RawURLEncoding, as kubectl uses): the one base64
+-- codec of core/ with the URL-safe alphabet and no padding.
 function M.base64url(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
-    local chars = b == nil and 2 or (c == nil and 3 or 4)
-    for j = 1, chars do
-      local idx = (n >> (18 - 6 * (j - 1))) & 63
-      out[#out + 1] = B64:sub(idx + 1, idx + 1)
-    end
-  end
-  return table.concat(out)
+  return (require("rigelk8s").base64_encode(s):gsub("[+/=]", {["+"] = "-", ["/"] = "_", ["="] = ""}))
 end
 
 -- The ApplySet id of a parent (KEP-3659: <name>.<namespace>.<kind>.<group>).

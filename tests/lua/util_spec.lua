@@ -155,3 +155,28 @@ describe("util's users", function()
     assert.truthy(tostring(err.message or err):find("--verbose", 1, true))
   end)
 end)
+
+describe("rigelk8s.base64_encode/base64_decode (core/base64.c)", function()
+  local c = require "rigelk8s"
+  it("round-trip every length, and match RFC 4648's vectors", function()
+    local vectors = {[""] = "", f = "Zg==", fo = "Zm8=", foo = "Zm9v", foob = "Zm9vYg==",
+                     fooba = "Zm9vYmE=", foobar = "Zm9vYmFy"}
+    for plain, enc in pairs(vectors) do
+      assert.equal(enc, c.base64_encode(plain))
+      assert.equal(plain, c.base64_decode(enc))
+    end
+    for n = 0, 40 do
+      local s = string.rep("\0\255x", n):sub(1, n)
+      assert.equal(s, c.base64_decode(c.base64_encode(s)))
+    end
+  end)
+  it("skip white space and refuse what is not base64, saying why", function()
+    assert.equal("foobar", c.base64_decode("Zm9v\nYmFy\n"))
+    local v, why = c.base64_decode("Zm9vYg")
+    assert.is_nil(v)
+    assert.truthy(why:find("padding", 1, true) or why:find("=", 1, true), why)
+    v, why = c.base64_decode("Zm9v!mFy")
+    assert.is_nil(v)
+    assert.truthy(why:find("byte 5", 1, true), why)
+  end)
+end)
