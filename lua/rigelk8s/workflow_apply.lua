@@ -315,10 +315,17 @@ function M.diff(ctx, objects)
   return table.concat(out), names
 end
 
--- A note for the report when an apply changed nothing at all.
-function M.no_change_note(ctx)
+-- A note for the report when an apply changed nothing at all. result: the wait's; when
+-- it is not Ready, the note says that the failure is not this run's doing (it was there
+-- before), instead of a "no changes" that reads like success.
+function M.no_change_note(ctx, result)
   local a = ctx.applied
   if a and #a.created == 0 and #a.configured == 0 and #a.unchanged > 0 then
+    if result and result.state ~= "ready" then
+      return {note = "nothing was changed: the cluster already matched the Rigelfile, and what is not " ..
+                     "Ready was not Ready before this run either",
+              no_changes = true}
+    end
     return {note = "no changes: the cluster already matched the Rigelfile, so nothing rolled out",
             no_changes = true}
   end

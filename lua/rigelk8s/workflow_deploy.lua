@@ -88,7 +88,7 @@ function M.deploy(ctx)
     M.apply(ctx, ctx.objects)
   end
   local result = M.wait(ctx, M.wait_targets(ctx), {ros_graph = true})
-  return result, require("rigelk8s.inventory").settle(ctx, result, M.no_change_note(ctx))
+  return result, require("rigelk8s.inventory").settle(ctx, result, M.no_change_note(ctx, result))
 end
 
 -- The delete workflow: reverse dependency order, each object waited for until gone.

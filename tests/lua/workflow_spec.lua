@@ -192,6 +192,11 @@ describe("workflow apply", function()
     local note = wf.no_change_note(ctx)
     assert.is_true(note.no_changes)
     assert.truthy(note.note:find("no changes", 1, true))
+    -- After a failed wait it must not read like success: the failure predates this run.
+    note = wf.no_change_note(ctx, {state = "failed"})
+    assert.is_true(note.no_changes)
+    assert.falsy(note.note:find("no changes", 1, true))
+    assert.truthy(note.note:find("was not Ready before this run", 1, true), note.note)
   end)
 
   it("skips observability objects whose CRD is missing, and fails other objects of missing kinds", function()
