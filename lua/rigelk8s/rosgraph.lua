@@ -199,7 +199,8 @@ end
 -- wait(client, want, opts) -> result, polling until the graph holds or the time is up:
 -- {state = "ready" | "incomplete" | "forbidden" | "unavailable" | "interrupted",
 --  graph (the last one seen), problems, error (the last error), elapsed, checks, message}.
--- opts: namespace, timeout (seconds; default want.timeout), interval, on_check(graph|nil, err).
+-- opts: namespace, timeout (seconds; default want.timeout), interval, on_check(graph|nil, err),
+-- timeout_label (how the message names the time limit; default "ros_graph.timeout Ns").
 -- A 403 ends the wait at once: it will not go away by waiting.
 function M.wait(client, want, opts)
   opts = opts or {}
@@ -231,12 +232,12 @@ function M.wait(client, want, opts)
     if sys.interrupted() then r.state = "interrupted"; break end
   end
   r.elapsed = sys.now() - t0
-  r.message = M.describe(r, timeout)
+  r.message = M.describe(r, timeout, opts.timeout_label)
   return r
 end
 
 -- The diagnosis of a wait result, in one paragraph.
-function M.describe(r, timeout)
+function M.describe(r, timeout, label)
   if r.state == "ready" then
     return string.format("the ROS graph holds (%s, checked in %.1fs)", r.graph and r.graph.master or "?",
                          r.elapsed or 0)
@@ -255,7 +256,8 @@ function M.describe(r, timeout)
                         r.error.message
   end
   return table.concat(parts, "; ") ..
-         string.format(" (waited %.1fs of ros_graph.timeout %gs)", r.elapsed or 0, timeout or 0)
+         string.format(" (waited %.1fs of %s)", r.elapsed or 0,
+                       label or string.format("ros_graph.timeout %gs", timeout or 0))
 end
 
 -- The graph as a plain document (JSON output): lists, not sets.

@@ -230,7 +230,7 @@ function M.wait(client, cfg, want, opts)
     r.state = state
     if message then r.error = errors.new{reason = "CheckJobFailed", message = message} end
     r.elapsed = sys.now() - t0
-    r.message = rosgraph.describe(r, timeout)
+    r.message = rosgraph.describe(r, timeout, opts.timeout_label)
     return r
   end
   local _, aerr = client:try_apply(job, {force = true})

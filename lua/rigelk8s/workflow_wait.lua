@@ -139,18 +139,24 @@ function M.ros_graph_gate(ctx, result)
   end
   local rosgraph = require "rigelk8s.rosgraph"
   local graphjob = require "rigelk8s.rosgraph_job"
-  local timeout = want.timeout
+  -- The gate is part of the run: it gets at most what is left of --timeout.
+  local timeout, label = want.timeout, nil
+  local left = M.remaining(ctx)
+  if left < timeout then
+    timeout = left
+    label = string.format("the %.0fs left of --timeout (ros_graph.timeout is %gs)", left, want.timeout)
+  end
   local r, proxy_error
   if cfg.ros_version == "ros2" then -- no master to ask: a check Job joins the graph
-    r = graphjob.wait(M.connect(ctx), cfg, want, {timeout = timeout})
+    r = graphjob.wait(M.connect(ctx), cfg, want, {timeout = timeout, timeout_label = label})
   else
-    r = rosgraph.wait(M.connect(ctx), want, {namespace = cfg.namespace, timeout = timeout})
+    r = rosgraph.wait(M.connect(ctx), want, {namespace = cfg.namespace, timeout = timeout, timeout_label = label})
     if r.state == "forbidden" and want.on_unavailable == "job" then
       -- The proxy is refused, but Jobs may be allowed: ask the master from inside the cluster.
       proxy_error = r.error.message
       ctx.out:say("warning: %s; checking the ROS graph with a Job instead (ros_graph.on_unavailable: job)",
                   proxy_error)
-      r = graphjob.wait(M.connect(ctx), cfg, want, {timeout = timeout})
+      r = graphjob.wait(M.connect(ctx), cfg, want, {timeout = timeout, timeout_label = label})
     end
   end
   result.ros_graph = {state = r.state, elapsed_seconds = r.elapsed, checks = r.checks, job = r.job,

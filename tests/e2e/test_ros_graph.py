@@ -82,6 +82,17 @@ class RosGraphGateTest(unittest.TestCase):
         self.assertNotIn("/add_two_ints", r.output)  # what is there is not reported missing
         self.assertIn("ros_graph.timeout 2s", r.output)
 
+    def test_gate_gets_only_what_is_left_of_timeout_real_rosmaster(self):
+        # ros_graph.timeout 120s, but the run's --timeout is 6s: the gate must not wait 2 min.
+        self.master.node("talker", "talker")
+        point_proxy(self.emu, "g9", self.master.uri[len("http://"):])
+        rf = self.rigelfile("g9", {"nodes": ["/talker", "/listener"], "timeout": "120s"})
+        r = self.run_cmd("deploy", "-f", rf, "--timeout", "6s")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("node /listener is not registered", r.output)
+        self.assertRegex(r.output, r"left of --timeout \(ros_graph\.timeout is 120s\)")
+        self.assertLess(r.elapsed, 60, r)
+
     def test_missing_service_real_rosmaster_is_named(self):
         self.master.node("talker", "talker")
         self.master.node("listener", "listener")
