@@ -573,33 +573,54 @@ end
 
 -- A ROS 1 application with neither a master nor a ROS_MASTER_URI cannot find its graph
 -- (deploy_ros_master is false by default, as in the Python plugin): warn, naming the fix.
-local function sets_master_uri(fragment)
+-- Likewise a ROS 2 application on Fast DDS without a discovery server: DDS multicast
+-- discovery does not cross pods on most cluster networks (Flannel, Calico).
+local function sets_env(fragment, name)
   if type(fragment) ~= "table" then return false end
-  if fragment.name == "ROS_MASTER_URI" then return true end
+  if fragment.name == name then return true end
   for _, v in pairs(fragment) do
-    if type(v) == "table" and sets_master_uri(v) then return true end
+    if type(v) == "table" and sets_env(v, name) then return true end
+  end
+  return false
+end
+
+-- Whether the application's own env sets name everywhere (additional_k8s_params, or
+-- every component).
+local function user_sets(cfg, name)
+  local params = cfg.additional_k8s_params or {}
+  if sets_env(params.application, name) then return true end
+  if #cfg.components > 0 then
+    for _, c in ipairs(cfg.components) do
+      if not sets_env(c.env or {}, name) then return false end
+    end
+    return true
   end
   return false
 end
 
 function M.master_warning(cfg, prefix, where)
-  if cfg.ros_version ~= "ros1" or cfg.deploy_ros_master or cfg.ros_master_uri then return end
-  local params = cfg.additional_k8s_params or {}
-  if sets_master_uri(params.application) then return end
-  if #cfg.components > 0 then
-    local all = true
-    for _, c in ipairs(cfg.components) do
-      if not sets_master_uri(c.env or {}) then all = false end
+  if cfg.deploy_ros_master then return end
+  local text
+  if cfg.ros_version == "ros1" then
+    if cfg.ros_master_uri or user_sets(cfg, "ROS_MASTER_URI") then return end
+    text = "this ROS 1 application gets no ROS master (deploy_ros_master is false, " ..
+      "the default) and no ROS_MASTER_URI, so its nodes look for a master on localhost; set " ..
+      "deploy_ros_master: true, or ros_master_uri: http://HOST:11311 for a master you run"
+  elseif cfg.ros_version == "ros2" then
+    if require("rigelk8s.ros2net").options(cfg).rmw ~= "fastdds" or user_sets(cfg, "ROS_DISCOVERY_SERVER") then
+      return
     end
-    if all then return end
+    text = "this ROS 2 application gets no Fast DDS discovery server (deploy_ros_master is " ..
+      "false, the default) and no ROS_DISCOVERY_SERVER, so its nodes discover each other by " ..
+      "multicast, which does not cross pods on most cluster networks (Flannel, Calico); set " ..
+      "deploy_ros_master: true, or ros2: {rmw: cyclonedds} (unicast peers, no server)"
+  else
+    return
   end
   local pos = position(where and where.positions, prefix)
   local loc = where and where.file or "config"
   if pos then loc = string.format("%s:%d:%d", loc, pos.line, pos.column) end
-  cfg.warnings[#cfg.warnings + 1] = string.format(
-    "%s: warning: %s: this ROS 1 application gets no ROS master (deploy_ros_master is false, " ..
-    "the default) and no ROS_MASTER_URI, so its nodes look for a master on localhost; set " ..
-    "deploy_ros_master: true, or ros_master_uri: http://HOST:11311 for a master you run", loc, prefix)
+  cfg.warnings[#cfg.warnings + 1] = string.format("%s: warning: %s: %s", loc, prefix, text)
 end
 
 -- Whether any string (value or key) in v contains "{{".

@@ -372,14 +372,26 @@ describe("the seed's contract", function()
     assert.matches("set deploy_ros_master: true, or ros_master_uri:", cfg.warnings[1], 1, true)
   end)
 
-  it("does not warn when ROS_MASTER_URI comes from ros_master_uri or an overlay, nor for ROS 2", function()
+  it("does not warn when ROS_MASTER_URI comes from ros_master_uri or an overlay", function()
     local cfg = cfg_of{ros_master_uri = "http://m.lab:11311"}
     assert.same({}, cfg.warnings)
     local env = env_map(container(find(ros.objects(cfg), "Deployment", "rigel-k8s-application"), "ros-app"))
     assert.equal("http://m.lab:11311", env.ROS_MASTER_URI)
     assert.same({}, cfg_of{additional_k8s_params = {application = {spec = {template = {spec = {containers = {
       {name = "ros-app", env = {{name = "ROS_MASTER_URI", value = "http://x:11311"}}}}}}}}}}.warnings)
-    assert.same({}, cfg_of({}, {vars = {distro = "humble"}}).warnings)
+  end)
+
+  it("warns a ROS 2 application on Fast DDS without a discovery server, naming the fixes", function()
+    local cfg = cfg_of({}, {vars = {distro = "humble"}})
+    assert.equal(1, #cfg.warnings)
+    assert.matches("gets no Fast DDS discovery server", cfg.warnings[1], 1, true)
+    assert.matches("set deploy_ros_master: true, or ros2: {rmw: cyclonedds}", cfg.warnings[1], 1, true)
+    -- not with a server, not with CycloneDDS (unicast peers), not with the user's own server
+    assert.same({}, cfg_of({deploy_ros_master = true}, {vars = {distro = "humble"}}).warnings)
+    assert.same({}, cfg_of({ros2 = {rmw = "cyclonedds"}}, {vars = {distro = "humble"}}).warnings)
+    assert.same({}, cfg_of({additional_k8s_params = {application = {spec = {template = {spec = {containers = {
+      {name = "ros-app", env = {{name = "ROS_DISCOVERY_SERVER", value = "ds.lab:11811"}}}}}}}}}},
+      {vars = {distro = "humble"}}).warnings)
   end)
 
   it("names the master container ros-master-container; an overlay may use either name", function()
