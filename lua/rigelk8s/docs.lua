@@ -216,8 +216,25 @@ __rigelk8s_complete_kind() {
   esac
 }
 
+# bash splits words at ':' too (COMP_WORDBREAKS), so a context named
+# arn:aws:eks:...:cluster/robot arrives in pieces. _rigelk8s joins them back into cur,
+# completes the whole name, then hands bash only what follows the last ':' (what bash
+# will replace), as bash-completion's __ltrim_colon_completions does.
+__rigelk8s_ltrim_colon() {
+  local pre k
+  if [[ $1 == *:* && $COMP_WORDBREAKS == *:* ]]; then
+    pre=${1%"${1##*:}"}
+    for k in "${!COMPREPLY[@]}"; do COMPREPLY[k]=${COMPREPLY[k]#"$pre"}; done
+  fi
+}
+
 _rigelk8s() {
-  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd kind
+  local i=$COMP_CWORD cur=${COMP_WORDS[COMP_CWORD]} prev cmd kind
+  while ((i > 2)) && [[ ${COMP_WORDS[i]} == ":" || ${COMP_WORDS[i-1]} == ":" ]]; do
+    ((i--))
+    cur=${COMP_WORDS[i]}$cur
+  done
+  prev=${COMP_WORDS[i-1]}
   COMPREPLY=()
   if ((COMP_CWORD == 1)); then
     if [[ $cur == -* ]]; then
@@ -232,12 +249,13 @@ _rigelk8s() {
   if [[ $cur == "=" ]]; then
     cur=""
   elif [[ $prev == "=" ]]; then
-    prev=${COMP_WORDS[COMP_CWORD-2]}
+    prev=${COMP_WORDS[i-2]}
   fi
   if [[ $prev == -* ]]; then
     kind=$(__rigelk8s_value_kind "$cmd" "$prev")
     if [[ $kind != flag ]]; then
       __rigelk8s_complete_kind "$kind" "$cur"
+      __rigelk8s_ltrim_colon "$cur"
       return 0
     fi
   fi

@@ -147,6 +147,24 @@ class Bash(Fixture):
         shutil.copy(self.kc_b, os.path.join(self.tmp, ".kube", "config"))
         self.assertEqual(self.complete("deploy", "--context", ""), ["cloud-c"])
 
+    def test_context_names_with_colons(self):
+        # EKS context names are ARNs; bash splits words at ':' (COMP_WORDBREAKS).
+        kc = os.path.join(self.tmp, "kc-arn")
+        with open(kc, "w") as f:
+            f.write(KUBECONFIG_B.replace("cloud-c", "arn:aws:eks:eu-west-1:123:cluster/robot-7") +
+                    "- name: arn:aws:eks:eu-west-1:123:cluster/robot-8\n  context: {cluster: c, user: u}\n")
+        # (bash's default COMP_WORDBREAKS has the ':'; the test runs with it)
+        # arn:aws:eks:eu-west-1:123:cluster/robot-  ->  bash replaces only what follows the last ':'
+        self.assertEqual(self.complete("deploy", "--kubeconfig", kc, "--context", "arn", ":", "aws", ":", "eks", ":",
+                                       "eu-west-1", ":", "123", ":", "cluster/robot-"),
+                         ["cluster/robot-7", "cluster/robot-8"])
+        self.assertEqual(self.complete("deploy", "--kubeconfig", kc, "--context", "arn", ":"),
+                         ["aws:eks:eu-west-1:123:cluster/robot-7", "aws:eks:eu-west-1:123:cluster/robot-8"])
+        # --context=arn:...: split at '=' and at ':'
+        self.assertEqual(self.complete("deploy", "--kubeconfig", kc, "--context", "=", "arn", ":", "aws", ":", "eks",
+                                       ":", "eu-west-1", ":", "123", ":", "cluster/robot-8"),
+                         ["cluster/robot-8"])
+
     def test_job_names_come_from_the_rigelfile(self):
         # Only orchestration jobs: --job picks one of them.
         self.assertEqual(self.complete("deploy", "-f", self.rigelfile, "--job", ""),
