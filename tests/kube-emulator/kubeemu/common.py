@@ -1,6 +1,7 @@
 """Shared helpers: time formats, JSON, Status errors, names."""
 import json
 import random
+import threading
 import time
 import uuid
 
@@ -190,3 +191,17 @@ def get_path(obj, *keys, default=None):
         if cur is None:
             return default
     return cur
+
+
+_registry_lock = threading.Lock()
+
+
+def server_registry(server, name):
+    """A dict kept on one emulator server under attribute name (created on first use):
+    the test hooks' registrations (simulated logs, service-proxy routes)."""
+    with _registry_lock:
+        reg = getattr(server, name, None)
+        if reg is None:
+            reg = {}
+            setattr(server, name, reg)
+        return reg

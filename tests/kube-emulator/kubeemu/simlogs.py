@@ -23,19 +23,11 @@ mid-" (no newline) and drops the connection there (no final chunk). That line ha
 container's start time, so a reader that asks again with a sinceSeconds past it gets the
 tick lines after it, without the cut."""
 import json
-import threading
 
-from .common import ApiError
-
-_lock = threading.Lock()
-
+from .common import ApiError, server_registry
 
 def _registry(server):
-    with _lock:
-        reg = getattr(server, "_simulated_logs", None)
-        if reg is None:
-            reg = server._simulated_logs = {}
-        return reg
+    return server_registry(server, "_simulated_logs")
 
 
 def admin(handler, method, body):

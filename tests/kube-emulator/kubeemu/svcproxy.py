@@ -18,21 +18,13 @@ service: ..." when the target refuses, and the RBAC 403 for services/proxy."""
 import http.client
 import json
 import re
-import threading
 
-from .common import ApiError
+from .common import ApiError, server_registry
 
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/:]+)(?::([^/]+))?/proxy(/.*)?$")
-_lock = threading.Lock()
-
-
 def of(server):
     """The registrations of one emulator server (created on first use)."""
-    with _lock:
-        reg = getattr(server, "_svcproxy_routes", None)
-        if reg is None:
-            reg = server._svcproxy_routes = {}
-        return reg
+    return server_registry(server, "_svcproxy_routes")
 
 
 def admin(handler, method, body):
