@@ -223,6 +223,7 @@ function S:event(ev)
   end
   local st = self.streams[key]
   if not st then return end
+  st.heard = true
   if ev.type == "LINE" then
     if st.skip then
       if (st.skip[ev.line] or 0) > 0 then
@@ -325,12 +326,21 @@ end
 
 -- Reads on for at most max seconds, and stops once quiet seconds pass without news
 -- (the end of deploy --logs: lines the new pods printed as they became Ready).
+-- Whether a stream is open that has not answered yet (no line, no end): its first lines
+-- may still be on the way (a loaded server answers late).
+function S:awaiting_first()
+  for _, st in pairs(self.streams) do
+    if st.open and not st.heard then return true end
+  end
+  return false
+end
+
 function S:drain(max, quiet)
   local deadline = sys.now() + max
   while sys.now() < deadline do
     local before = self.summary.lines + self.summary.streams
     if not self:pump(math.min(quiet, deadline - sys.now())) then return end
-    if self.summary.lines + self.summary.streams == before then return end
+    if self.summary.lines + self.summary.streams == before and not self:awaiting_first() then return end
   end
 end
 
